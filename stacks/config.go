@@ -1,0 +1,167 @@
+package stacks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ContextKey is the CDK context key that holds the whole Delayed Push configuration, as a JSON
+// object in cdk.json or as a JSON string on the command line:
+//
+//	cdk synth -c 'delayedPush={"senderMaxConcurrency":20}'
+//
+// One key (rather than one key a setting) lets the synth reject unknown settings by name.
+const ContextKey = "delayedPush"
+
+// Config is the deploy-time configuration of the stack. Every field has a default, filled by
+// ConfigFromContext; the JSON names are the keys users write.
+type Config struct {
+	// PlatformApplicationArn is the SNS platform application (FCM) whose endpoints the sender
+	// publishes to. Default: an application named "delayed-push" in the stack's account and region.
+	PlatformApplicationArn string `json:"platformApplicationArn"`
+	// ProducerPrincipals are the IAM role ARNs allowed to schedule, stop and inspect pushes and to
+	// send pushes straight to the queue. Default: none (attach the ProducerPolicy output yourself).
+	ProducerPrincipals []string `json:"producerPrincipals"`
+	// SenderMaxConcurrency caps concurrent sender invocations to protect the tables. Default 10.
+	SenderMaxConcurrency int `json:"senderMaxConcurrency"`
+	// SenderTimeoutSeconds is the sender Lambda timeout; the push queue's visibility timeout is six
+	// times this. Default 30.
+	SenderTimeoutSeconds int `json:"senderTimeoutSeconds"`
+	// SenderMemoryMiB is the sender Lambda memory. Default 256.
+	SenderMemoryMiB int `json:"senderMemoryMiB"`
+	// MaxReceiveCount is how often a push is tried before it is parked in the dead-letter queue.
+	// Default 5.
+	MaxReceiveCount int `json:"maxReceiveCount"`
+	// LogRetentionDays is the retention of every log group, one of CloudWatch's allowed values.
+	// Default 30.
+	LogRetentionDays int `json:"logRetentionDays"`
+	// RemovalPolicy is "retain" (keep tables, queues and logs on stack deletion) or "destroy".
+	// Default "retain".
+	RemovalPolicy string `json:"removalPolicy"`
+	// DeliveryRetentionDays is how long delivery log records live (DynamoDB TTL). Default 30.
+	DeliveryRetentionDays int `json:"deliveryRetentionDays"`
+	// AlarmEmail, when set, is subscribed to the alarm topic. Default: no subscription.
+	AlarmEmail string `json:"alarmEmail"`
+}
+
+// DefaultConfig returns the configuration used for every setting the context leaves out.
+func DefaultConfig() Config {
+	return Config{
+		SenderMaxConcurrency:  10,
+		SenderTimeoutSeconds:  30,
+		SenderMemoryMiB:       256,
+		MaxReceiveCount:       5,
+		LogRetentionDays:      30,
+		RemovalPolicy:         "retain",
+		DeliveryRetentionDays: 30,
+	}
+}
+
+// ConfigFromContext reads the ContextKey context value of scope, fills defaults and validates.
+// The error names the offending key.
+func ConfigFromContext(scope constructs.Construct) (Config, error) {
+	return ParseConfig(scope.Node().TryGetContext(jsii.String(ContextKey)))
+}
+
+// ParseConfig turns a context value (nil, a JSON object, or a string holding one) into a Config.
+func ParseConfig(raw any) (Config, error) {
+	cfg := DefaultConfig()
+	var data []byte
+	switch v := raw.(type) {
+	case nil:
+		return cfg, nil
+	case string:
+		data = []byte(v)
+	default:
+		var err error
+		if data, err = json.Marshal(v); err != nil {
+			return cfg, fmt.Errorf("context %s: %w", ContextKey, err)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("context %s: %s", ContextKey, describeJSONError(err))
+	}
+	return cfg, cfg.Validate()
+}
+
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("key %q must be a JSON %s, got %s", typeErr.Field, typeErr.Type.Kind(), typeErr.Value)
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return "not a JSON object: " + err.Error()
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown key " + name
+	}
+	return err.Error()
+}
+
+var (
+	platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app/GCM/[A-Za-z0-9_.-]+$`)
+	roleArn        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
+)
+
+// logRetentions are the retention periods CloudWatch Logs accepts.
+var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Validate checks every setting and names the first bad key.
+func (c Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
+	}
+	if c.PlatformApplicationArn != "" && !platformAppArn.MatchString(c.PlatformApplicationArn) {
+		return bad("platformApplicationArn", "must be an SNS FCM platform application ARN (arn:aws:sns:REGION:ACCOUNT:app/GCM/NAME), got %q", c.PlatformApplicationArn)
+	}
+	for i, p := range c.ProducerPrincipals {
+		if !roleArn.MatchString(p) {
+			return bad("producerPrincipals", "item %d must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got %q", i, p)
+		}
+	}
+	switch {
+	case c.SenderMaxConcurrency < 2 || c.SenderMaxConcurrency > 1000:
+		// 2 is the smallest maximum concurrency an SQS event source accepts.
+		return bad("senderMaxConcurrency", "must be from 2 to 1000, got %d", c.SenderMaxConcurrency)
+	case c.SenderTimeoutSeconds < 1 || c.SenderTimeoutSeconds > 900:
+		return bad("senderTimeoutSeconds", "must be from 1 to 900, got %d", c.SenderTimeoutSeconds)
+	case c.SenderTimeoutSeconds*6 > 43200:
+		return bad("senderTimeoutSeconds", "times 6 must fit the 12-hour SQS visibility timeout, got %d", c.SenderTimeoutSeconds)
+	case c.SenderMemoryMiB < 128 || c.SenderMemoryMiB > 10240:
+		return bad("senderMemoryMiB", "must be from 128 to 10240, got %d", c.SenderMemoryMiB)
+	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
+		return bad("maxReceiveCount", "must be from 1 to 1000, got %d", c.MaxReceiveCount)
+	case !contains(logRetentions, c.LogRetentionDays):
+		return bad("logRetentionDays", "must be one of %v, got %d", logRetentions, c.LogRetentionDays)
+	case c.RemovalPolicy != "retain" && c.RemovalPolicy != "destroy":
+		return bad("removalPolicy", `must be "retain" or "destroy", got %q`, c.RemovalPolicy)
+	case c.DeliveryRetentionDays < 1 || c.DeliveryRetentionDays > 3650:
+		return bad("deliveryRetentionDays", "must be from 1 to 3650, got %d", c.DeliveryRetentionDays)
+	}
+	if c.AlarmEmail != "" {
+		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {
+			return bad("alarmEmail", "must be an e-mail address, got %q", c.AlarmEmail)
+		}
+	}
+	return nil
+}
+
+func contains(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
