@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"sort"
 	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -114,8 +116,30 @@ var (
 	roleArn        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 )
 
-// logRetentions are the retention periods CloudWatch Logs accepts.
-var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+// logRetentions maps the retention periods CloudWatch Logs accepts, in days, to the CDK enum.
+var logRetentions = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// LogRetention returns the CDK retention of LogRetentionDays (validated by Validate).
+func (c Config) LogRetention() awslogs.RetentionDays { return logRetentions[c.LogRetentionDays] }
+
+// allowedRetentions lists the accepted retention days in order, for error messages.
+func allowedRetentions() []int {
+	days := make([]int, 0, len(logRetentions))
+	for d := range logRetentions {
+		days = append(days, d)
+	}
+	sort.Ints(days)
+	return days
+}
 
 // Validate checks every setting and names the first bad key.
 func (c Config) Validate() error {
@@ -142,8 +166,8 @@ func (c Config) Validate() error {
 		return bad("senderMemoryMiB", "must be from 128 to 10240, got %d", c.SenderMemoryMiB)
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
 		return bad("maxReceiveCount", "must be from 1 to 1000, got %d", c.MaxReceiveCount)
-	case !contains(logRetentions, c.LogRetentionDays):
-		return bad("logRetentionDays", "must be one of %v, got %d", logRetentions, c.LogRetentionDays)
+	case logRetentions[c.LogRetentionDays] == "":
+		return bad("logRetentionDays", "must be one of %v, got %d", allowedRetentions(), c.LogRetentionDays)
 	case c.RemovalPolicy != "retain" && c.RemovalPolicy != "destroy":
 		return bad("removalPolicy", `must be "retain" or "destroy", got %q`, c.RemovalPolicy)
 	case c.DeliveryRetentionDays < 1 || c.DeliveryRetentionDays > 3650:
@@ -155,13 +179,4 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-func contains(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

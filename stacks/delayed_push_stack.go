@@ -5,7 +5,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -40,7 +39,7 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	if cfg.RemovalPolicy == "destroy" {
 		removal = awscdk.RemovalPolicy_DESTROY
 	}
-	retention := awslogs.RetentionDays(cfg.LogRetentionDays)
+	retention := cfg.LogRetention()
 	appArn := cfg.PlatformApplicationArn
 	if appArn == "" {
 		appArn = fmt.Sprintf("arn:%s:sns:%s:%s:app/GCM/delayed-push", *stack.Partition(), *stack.Region(), *stack.Account())

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -35,13 +37,19 @@ func NewScheduler(scope constructs.Construct, id string, props *SchedulerProps) 
 	if err != nil {
 		panic(err)
 	}
+	// Inline rather than DefinitionBody_FromFile (an S3 asset): the template then shows the whole
+	// definition, and CloudFormation fills in the substitutions.
+	asl, err := os.ReadFile(filepath.Join(root, SchedulerDefinition))
+	if err != nil {
+		panic(fmt.Errorf("reading the scheduler definition: %w", err))
+	}
 	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     props.LogRetention,
 		RemovalPolicy: props.RemovalPolicy,
 	})
 	sm := awsstepfunctions.NewStateMachine(c, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromFile(jsii.String(filepath.Join(root, SchedulerDefinition)), nil),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(string(asl))),
 		DefinitionSubstitutions: &map[string]*string{
 			"PushQueueUrl": props.Queue.QueueUrl(),
 		},
