@@ -75,6 +75,8 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 		Email:           cfg.AlarmEmail,
 	})
 	s.ProducerPolicy = s.newProducerPolicy(cfg.ProducerPrincipals)
+	dependOnDefaultPolicyOnly(s.Sender.Function, s.Sender.Function.Role())
+	dependOnDefaultPolicyOnly(s.Scheduler.StateMachine, s.Scheduler.StateMachine.Role())
 
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})

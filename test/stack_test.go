@@ -431,3 +431,15 @@ func TestAlarmsWatchDeadLettersFailedSchedulesAndSenderErrors(t *testing.T) {
 	mail := withConfig(t, func(c *stacks.Config) { c.AlarmEmail = "oncall@example.com" })
 	mail.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "oncall@example.com"})
 }
+
+func TestFunctionAndStateMachineWaitForTheirPolicies(t *testing.T) {
+	// Without the dependency, the first invocation or execution can run before its grants exist.
+	tpl := defaults(t)
+	for _, typ := range []string{"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"} {
+		id, r := only(t, tpl, typ)
+		deps := strs(r["DependsOn"])
+		require.Len(t, deps, 1, id)
+		policy := resources(t, tpl, "AWS::IAM::Policy")[deps[0].(string)]
+		require.NotNil(t, policy, "%s depends on %v, not on an IAM policy", id, deps)
+	}
+}
