@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Start the moto emulator (PyPI moto[server], pinned in requirements-dev.txt) for local runs.
+#
+#   scripts/moto-up.sh [PORT]        # PORT defaults to $MOTO_PORT, else 4566
+#
+# Binds 127.0.0.1 only. MOTO_PORT is set to the same port because moto's Step Functions
+# service integrations (arn:aws:states:::sqs:sendMessage, ...) call back into
+# http://localhost:$MOTO_PORT. Turns on real ASL execution (moto config
+# stepfunctions.execute_state_machine) through POST /moto-api/config and waits until the
+# server answers. Writes the pid to .local/moto.pid and the log to .local/moto.log.
+# Prints the endpoint URL (http://127.0.0.1:PORT) on stdout. Stop it with scripts/moto-down.sh.
+#
+# It also starts a stub that answers Docker's GET /version on 127.0.0.1:PORT+1 (a static file
+# served by the venv's python -m http.server; pid .local/fake-docker.pid) and points moto's
+# DOCKER_HOST at it. Without Docker, moto's GET /moto-api/data.json fails with HTTP 500 as soon
+# as a Lambda function exists (it touches each function's Docker client), and data.json is the
+# only way to read what was published to SNS platform endpoints. MOTO_FAKE_DOCKER=0 turns it off.
+# TZ=UTC because moto's Wait TimestampPath compares against naive local time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PORT="${1:-${MOTO_PORT:-4566}}"
+VENV="${VENV:-$ROOT/.venv}"
+STATE="$ROOT/.local"
+PIDFILE="$STATE/moto.pid"
+LOG="$STATE/moto.log"
+URL="http://127.0.0.1:$PORT"
+
+FAKE_DOCKER="${MOTO_FAKE_DOCKER:-1}"
+FAKE_DOCKER_PORT="${MOTO_FAKE_DOCKER_PORT:-$((PORT + 1))}"
+
+mkdir -p "$STATE"
+
+if [[ ! -x "$VENV/bin/moto_server" ]]; then
+	echo "moto-up: $VENV/bin/moto_server is missing; run 'make deps' (requirements-dev.txt pins moto[server])" >&2
+	exit 1
+fi
+
+if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+	echo "moto-up: already running (pid $(cat "$PIDFILE")); run scripts/moto-down.sh first" >&2
+	exit 1
+fi
+
+if curl -s -o /dev/null "$URL/moto-api/config" 2>/dev/null; then
+	echo "moto-up: something already answers on $URL" >&2
+	exit 1
+fi
+
+DOCKER_ENV=()
+if [[ "$FAKE_DOCKER" == 1 ]]; then
+	mkdir -p "$STATE/fake-docker"
+	echo '{"ApiVersion": "1.41", "Version": "moto-fake-docker"}' >"$STATE/fake-docker/version"
+	nohup "$VENV/bin/python" -m http.server --bind 127.0.0.1 --directory "$STATE/fake-docker" "$FAKE_DOCKER_PORT" \
+		>"$STATE/fake-docker.log" 2>&1 </dev/null &
+	echo $! >"$STATE/fake-docker.pid"
+	DOCKER_ENV=(DOCKER_HOST="tcp://127.0.0.1:$FAKE_DOCKER_PORT")
+fi
+
+# Credentials and region for the emulator (moto accepts any); lambda.use_docker is irrelevant
+# here because nothing invokes the Lambda inside moto (see docs/LOCAL-RESEARCH.md).
+env "${DOCKER_ENV[@]}" TZ=UTC MOTO_PORT="$PORT" \
+	AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" \
+	AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}" \
+	AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
+	nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
+echo $! >"$PIDFILE"
+
+for _ in $(seq 1 100); do
+	if curl -s -o /dev/null "$URL/moto-api/config"; then
+		break
+	fi
+	if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+		echo "moto-up: moto_server exited; see $LOG" >&2
+		tail -n 20 "$LOG" >&2 || true
+		"$ROOT/scripts/moto-down.sh" || true
+		exit 1
+	fi
+	sleep 0.2
+done
+
+if ! curl -s -o /dev/null "$URL/moto-api/config"; then
+	echo "moto-up: $URL did not answer within 20 s; see $LOG" >&2
+	"$ROOT/scripts/moto-down.sh" || true
+	exit 1
+fi
+
+curl -sf -X POST -H 'Content-Type: application/json' \
+	-d '{"stepfunctions": {"execute_state_machine": true}}' \
+	"$URL/moto-api/config" >/dev/null
+
+echo "$URL"
