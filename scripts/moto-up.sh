@@ -15,7 +15,12 @@
 # DOCKER_HOST at it. Without Docker, moto's GET /moto-api/data.json fails with HTTP 500 as soon
 # as a Lambda function exists (it touches each function's Docker client), and data.json is the
 # only way to read what was published to SNS platform endpoints. MOTO_FAKE_DOCKER=0 turns it off.
-# TZ=UTC because moto's Wait TimestampPath compares against naive local time.
+# TZ=UTC because moto's Wait TimestampPath compares against naive local time (moto_server.py
+# patches that too; TZ=UTC stays so that nothing else in moto depends on the host's zone).
+#
+# moto is started through scripts/moto_server.py (same CLI as moto_server), which patches
+# moto 5.2.5 Step Functions bugs at import time ($$.Execution.StartTime is a datetime, only
+# "...:SSZ" timestamps are read, *Path comparisons cannot read $$.); see docs/LOCAL-RESEARCH.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +36,7 @@ FAKE_DOCKER_PORT="${MOTO_FAKE_DOCKER_PORT:-$((PORT + 1))}"
 
 mkdir -p "$STATE"
 
-if [[ ! -x "$VENV/bin/moto_server" ]]; then
+if [[ ! -x "$VENV/bin/moto_server" || ! -x "$VENV/bin/python" ]]; then
 	echo "moto-up: $VENV/bin/moto_server is missing; run 'make deps' (requirements-dev.txt pins moto[server])" >&2
 	exit 1
 fi
@@ -62,7 +67,7 @@ env "${DOCKER_ENV[@]}" TZ=UTC MOTO_PORT="$PORT" \
 	AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" \
 	AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}" \
 	AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
-	nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
+	nohup "$VENV/bin/python" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
 
 for _ in $(seq 1 100); do
@@ -70,7 +75,7 @@ for _ in $(seq 1 100); do
 		break
 	fi
 	if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-		echo "moto-up: moto_server exited; see $LOG" >&2
+		echo "moto-up: scripts/moto_server.py exited; see $LOG" >&2
 		tail -n 20 "$LOG" >&2 || true
 		"$ROOT/scripts/moto-down.sh" || true
 		exit 1
