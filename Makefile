@@ -10,7 +10,7 @@ CDK := npx --no-install cdk
 VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help deps synth test unit cfn-lint lint bench deploy diff destroy clean
+.PHONY: help deps synth test unit cfn-lint lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ $(VENV)/.installed: requirements-dev.txt
 synth: deps ## Synthesize the stack into cdk.out (builds the Go Lambdas)
 	$(CDK) synth --quiet
 
-test: synth unit cfn-lint ## Run every test: unit, CDK assertion, cfn-lint
+test: synth unit cfn-lint e2e-if-available ## Run every test: unit, CDK assertion, cfn-lint, end-to-end
 
 unit: ## Go unit and CDK assertion tests
 	go test ./...
@@ -57,3 +57,39 @@ destroy: deps ## Delete the deployed stack
 
 clean: ## Remove build output
 	rm -rf cdk.out
+
+# Local runs (README, "Run it locally"). The local assembly is synthesized with a short sender
+# timeout and two receives before the DLQ, so retries and redrive happen in seconds.
+LOCAL_CONFIG := {"senderTimeoutSeconds":3,"maxReceiveCount":2,"removalPolicy":"destroy","logRetentionDays":1}
+LOCAL_PORT ?= 4566
+export LOCAL_PORT
+QEMU := $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
+
+local-synth: deps ## Synthesize the local assembly into .local/cdk.out
+	$(CDK) synth --quiet -o .local/cdk.out -c 'delayedPush=$(LOCAL_CONFIG)'
+
+qemu: ## Install qemu-user (runs the arm64 bootstraps on other hosts) if it is missing
+	@if [ "$$(uname -m)" = aarch64 ] || command -v qemu-aarch64-static >/dev/null || command -v qemu-aarch64 >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y --no-install-recommends qemu-user-static; \
+	else echo "qemu: run 'sudo apt-get install qemu-user-static' (needed to run the arm64 Lambda locally)"; exit 1; fi
+
+local-up: local-synth qemu ## Start the emulator, deploy, run the Lambdas (background)
+	scripts/local-down.sh
+	scripts/local-up.sh
+
+local: local-up ## Run everything locally, show a scheduled push arrive, leave it running
+	.local/bin/local demo -endpoint http://127.0.0.1:$(LOCAL_PORT) -app .local/cdk.out -state .local
+	@echo
+	@echo "The stack is still running on http://127.0.0.1:$(LOCAL_PORT). Try the README's examples with"
+	@echo "  source scripts/local-env.sh    # AWS_ENDPOINT_URL, test credentials, the stack's outputs"
+	@echo "Function logs: .local/runner.log. Stop it with: make local-down"
+
+local-down: ## Stop the local emulator and Lambdas
+	scripts/local-down.sh
+
+e2e: local-up ## End-to-end tests against the local stack (restarts it, stops it after)
+	go test -count=1 -tags e2e -timeout 15m ./test/e2e/... ; rc=$$?; scripts/local-down.sh; exit $$rc
+
+e2e-if-available:
+	@if [ "$$(uname -m)" = aarch64 ] || [ -n "$(QEMU)" ]; then $(MAKE) --no-print-directory e2e; \
+	else echo "make test: end-to-end tests skipped: qemu-user-static is not installed (make qemu installs it; CI always runs them)"; fi

@@ -148,6 +148,13 @@ func New(fn Function, logOut io.Writer) (*Host, error) {
 	if fn.Name == "" {
 		return nil, errors.New("lambdahost: Function.Name is required")
 	}
+	// The process runs in the bootstrap's directory (LAMBDA_TASK_ROOT), so a relative path
+	// would point elsewhere once it starts.
+	abs, err := filepath.Abs(fn.BootstrapPath)
+	if err != nil {
+		return nil, fmt.Errorf("lambdahost: bootstrap path: %w", err)
+	}
+	fn.BootstrapPath = abs
 	argv, err := bootstrapCommand(fn.BootstrapPath)
 	if err != nil {
 		return nil, err

@@ -289,3 +289,17 @@ func TestNewRejectsMissingBootstrap(t *testing.T) {
 	_, err := New(Function{Name: "f", BootstrapPath: filepath.Join(t.TempDir(), "bootstrap")}, nil)
 	assert.Error(t, err)
 }
+
+// A relative bootstrap path must still work although the process runs in its own directory.
+func TestRelativeBootstrapPath(t *testing.T) {
+	abs := buildHandler(t)
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, abs)
+	require.NoError(t, err)
+	h, err := New(Function{Name: "rel", BootstrapPath: rel, Timeout: 20 * time.Second}, nil)
+	require.NoError(t, err)
+	defer h.Close()
+	assert.True(t, filepath.IsAbs(h.Function().BootstrapPath))
+	assert.Equal(t, "relative", echo(t, h, "relative").Message)
+}

@@ -1,0 +1,181 @@
+// Command local runs Delayed Push on the moto emulator (see README, "Run it locally").
+//
+//	local serve -endpoint URL -app DIR   deploy DIR (a cloud assembly) into a fresh emulator
+//	                                     through CloudFormation and run its Lambda functions
+//	                                     until interrupted
+//	local demo  -endpoint URL            schedule a push a few seconds out and show it arrive
+//
+// scripts/local-up.sh starts the emulator and `serve` in the background; `make local` runs both
+// and the demo.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/delayed-push/delayed-push/internal/localdeploy"
+	"github.com/delayed-push/delayed-push/internal/localrun"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "demo":
+		err = demo(ctx, os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: local serve|demo [-endpoint URL] [-app cdk.out] [-state .local]")
+	os.Exit(2)
+}
+
+type flags struct {
+	endpoint, app, state string
+}
+
+func parse(name string, args []string) flags {
+	var f flags
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	fs.StringVar(&f.endpoint, "endpoint", "http://127.0.0.1:4566", "emulator URL")
+	fs.StringVar(&f.app, "app", ".local/cdk.out", "cloud assembly to deploy")
+	fs.StringVar(&f.state, "state", ".local", "directory for the runner's state and logs")
+	_ = fs.Parse(args)
+	return f
+}
+
+// serve deploys the assembly into a reset emulator, writes <state>/stack.json with the stack
+// outputs once the functions are ready, and runs them until ctx is cancelled.
+func serve(ctx context.Context, args []string) error {
+	f := parse("serve", args)
+	logf := func(format string, a ...any) { fmt.Printf("local: "+format+"\n", a...) }
+	if err := localdeploy.ResetMoto(ctx, f.endpoint); err != nil {
+		return err
+	}
+	res, err := localdeploy.Deploy(ctx, localdeploy.Options{Endpoint: f.endpoint, Assembly: f.app, Logf: logf})
+	if err != nil {
+		return err
+	}
+	for _, r := range res.NotCreated {
+		logf("the emulator does not create %s (%s)", r.LogicalID, r.Type)
+	}
+	cfg := localdeploy.NewConfig(f.endpoint, res.Region)
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return err
+	}
+	sqsClient := sqs.NewFromConfig(cfg)
+	plan, err := localrun.NewPlan(ctx, localrun.Clients{Lambda: lambda.NewFromConfig(cfg), SQS: sqsClient}, res, f.app, f.endpoint, creds)
+	if err != nil {
+		return err
+	}
+	for _, fn := range plan.Functions {
+		logf("function %s: %s (timeout %s)", fn.LogicalID, fn.Host.BootstrapPath, fn.Host.Timeout)
+	}
+	for _, es := range plan.EventSources {
+		logf("event source %s: %s -> %s, batch %d, window %s, partial failures %t, max concurrency %d",
+			es.LogicalID, es.Source.QueueURL, es.Function, es.Source.BatchSize, es.Source.Window,
+			es.Source.ReportBatchItemFailures, es.Source.MaxConcurrency)
+	}
+	if err := writeJSON(filepath.Join(f.state, "stack.json"), map[string]any{
+		"endpoint": f.endpoint, "stackName": res.StackName, "outputs": res.Outputs,
+	}); err != nil {
+		return err
+	}
+	logf("ready: stack %s on %s", res.StackName, f.endpoint)
+	err = localrun.Run(ctx, plan, sqsClient, os.Stdout)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		logf("stopped")
+	}
+	return err
+}
+
+func writeJSON(path string, v any) error {
+	raw, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// demo registers a demo device, schedules a push three seconds out with StartExecution, and
+// shows what the device receives and how late it was.
+func demo(ctx context.Context, args []string) error {
+	f := parse("demo", args)
+	stack, err := localrun.Connect(ctx, f.endpoint, f.app)
+	if err != nil {
+		return err
+	}
+	smArn, err := stack.Output("StateMachineArn")
+	if err != nil {
+		return err
+	}
+	endpointArn, err := stack.RegisterDevice(ctx, "demo-user", "demo-device-fcm-token")
+	if err != nil {
+		return err
+	}
+	before, err := stack.Deliveries(ctx, endpointArn)
+	if err != nil {
+		return err
+	}
+	const delay = 3
+	pushID := fmt.Sprintf("demo-%d", time.Now().Unix())
+	input := fmt.Sprintf(`{"delaySeconds":%d,"push":{"userId":"demo-user","title":"Hello from Delayed Push","body":"Scheduled %d seconds ago","data":{"demo":"true"}}}`, delay, delay)
+	fmt.Printf("Scheduling push %s for user demo-user, %d s from now:\n  aws stepfunctions start-execution --state-machine-arn %s --name %s --input '%s'\n",
+		pushID, delay, smArn, pushID, input)
+	started, err := stack.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(smArn), Name: aws.String(pushID), Input: aws.String(input),
+	})
+	if err != nil {
+		return fmt.Errorf("StartExecution: %w", err)
+	}
+	start := aws.ToTime(started.StartDate)
+	got, seen, err := stack.WaitForDeliveries(ctx, endpointArn, len(before)+1, 60*time.Second)
+	if err != nil {
+		return fmt.Errorf("%w; see %s", err, filepath.Join(f.state, "runner.log"))
+	}
+	gcm, err := got[len(got)-1].GCM()
+	if err != nil {
+		return err
+	}
+	pretty, _ := json.MarshalIndent(gcm, "  ", "  ")
+	fmt.Printf("\nThe device's endpoint received (SNS GCM payload, FCM HTTP v1):\n  %s\n", pretty)
+	fmt.Printf("\nScheduled delay %d s; seen on the endpoint %.2f s after StartExecution.\n", delay, seen.Sub(start).Seconds())
+	report, err := localrun.WaitForReport(ctx, filepath.Join(f.state, "runner.log"), pushID, 10*time.Second)
+	if err == nil {
+		fmt.Printf("The sender reported outcome %q, lateness %d ms past the due time.\n", report.Outcome, int(report.LatenessMs))
+	}
+	if rec, err := stack.DeliveryRecord(ctx, pushID, endpointArn); err == nil && rec != nil {
+		fmt.Printf("Delivery log: status %s, SNS message %s.\n", rec["status"], rec["snsMessageId"])
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+// Package localrun runs a deployed stack's Lambda functions on this machine, as Lambda would:
+// the bootstrap from the cloud assembly, the environment the emulator's Lambda API reports for
+// the function, and one SQS poller per event source mapping of the template. The emulator
+// (moto) stores functions but cannot run them without Docker; see docs/LOCAL-RESEARCH.md.
+package localrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/delayed-push/delayed-push/internal/lambdahost"
+	"github.com/delayed-push/delayed-push/internal/localdeploy"
+)
+
+// Function is a Lambda function of the stack, ready to start.
+type Function struct {
+	LogicalID string
+	Host      lambdahost.Function
+}
+
+// EventSource is an SQS event source mapping of the stack.
+type EventSource struct {
+	LogicalID string
+	Function  string // logical id of the function it feeds
+	Source    lambdahost.EventSource
+}
+
+// Plan is what Run starts: the stack's functions and their queue event sources.
+type Plan struct {
+	Functions    []Function
+	EventSources []EventSource
+}
+
+// Clients are the emulator APIs the plan is read from.
+type Clients struct {
+	Lambda *lambda.Client
+	SQS    *sqs.Client
+}
+
+// NewPlan reads the functions and event source mappings of a deployed stack. assembly is the
+// cloud assembly directory the stack was deployed from (its asset directories hold the
+// bootstraps); endpoint and creds are what the functions get to reach the emulator.
+func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, endpoint string, creds aws.Credentials) (*Plan, error) {
+	plan := &Plan{}
+	resources, _ := res.Template["Resources"].(map[string]any)
+	ids := make([]string, 0, len(resources))
+	for id := range resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		r, _ := resources[id].(map[string]any)
+		props, _ := r["Properties"].(map[string]any)
+		switch r["Type"] {
+		case "AWS::Lambda::Function":
+			fn, err := function(ctx, c.Lambda, res, id, r, assembly, endpoint, creds)
+			if err != nil {
+				return nil, err
+			}
+			plan.Functions = append(plan.Functions, fn)
+		case "AWS::Lambda::EventSourceMapping":
+			es, err := eventSource(ctx, c.SQS, res, id, props)
+			if err != nil {
+				return nil, err
+			}
+			if es != nil {
+				plan.EventSources = append(plan.EventSources, *es)
+			}
+		}
+	}
+	return plan, nil
+}
+
+func function(ctx context.Context, c *lambda.Client, res *localdeploy.Result, id string, r map[string]any, assembly, endpoint string, creds aws.Credentials) (Function, error) {
+	deployed, ok := res.Resources[id]
+	if !ok || deployed.PhysicalID == "" {
+		return Function{}, fmt.Errorf("function %s was not created by the emulator", id)
+	}
+	meta, _ := r["Metadata"].(map[string]any)
+	assetPath, _ := meta["aws:asset:path"].(string)
+	if assetPath == "" {
+		return Function{}, fmt.Errorf("function %s has no aws:asset:path metadata: synthesize with the CDK CLI (asset metadata on)", id)
+	}
+	cfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(deployed.PhysicalID)})
+	if err != nil {
+		return Function{}, fmt.Errorf("reading function %s (%s) from the emulator: %w", id, deployed.PhysicalID, err)
+	}
+	handler := aws.ToString(cfg.Handler)
+	env := map[string]string{}
+	if cfg.Environment != nil {
+		env = cfg.Environment.Variables
+	}
+	return Function{LogicalID: id, Host: lambdahost.Function{
+		Name:          deployed.PhysicalID,
+		ARN:           aws.ToString(cfg.FunctionArn),
+		BootstrapPath: filepath.Join(assembly, assetPath, handlerFile(handler)),
+		Handler:       handler,
+		Region:        res.Region,
+		Env:           env,
+		Credentials:   creds,
+		EndpointURL:   endpoint,
+		Timeout:       time.Duration(aws.ToInt32(cfg.Timeout)) * time.Second,
+		MemoryMiB:     int(aws.ToInt32(cfg.MemorySize)),
+	}}, nil
+}
+
+// handlerFile is the executable a provided.* runtime starts: always bootstrap.
+func handlerFile(string) string { return "bootstrap" }
+
+func eventSource(ctx context.Context, c *sqs.Client, res *localdeploy.Result, id string, props map[string]any) (*EventSource, error) {
+	queueID, ok := getAttTarget(props["EventSourceArn"])
+	if !ok {
+		return nil, fmt.Errorf("event source mapping %s: EventSourceArn is not a Fn::GetAtt of a queue in the stack", id)
+	}
+	queue, ok := res.Resources[queueID]
+	if !ok || queue.Type != "AWS::SQS::Queue" {
+		return nil, nil // not an SQS source: nothing to poll
+	}
+	fnID, ok := refTarget(props["FunctionName"])
+	if !ok {
+		return nil, fmt.Errorf("event source mapping %s: FunctionName is not a Ref to a function in the stack", id)
+	}
+	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queue.PhysicalID),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("event source mapping %s: reading queue %s: %w", id, queue.PhysicalID, err)
+	}
+	es := &EventSource{LogicalID: id, Function: fnID, Source: lambdahost.EventSource{
+		QueueURL:  queue.PhysicalID,
+		QueueARN:  attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
+		Region:    res.Region,
+		BatchSize: intProp(props, "BatchSize", 10),
+		Window:    time.Duration(intProp(props, "MaximumBatchingWindowInSeconds", 0)) * time.Second,
+	}}
+	if types, ok := props["FunctionResponseTypes"].([]any); ok {
+		for _, t := range types {
+			if t == "ReportBatchItemFailures" {
+				es.Source.ReportBatchItemFailures = true
+			}
+		}
+	}
+	if scaling, ok := props["ScalingConfig"].(map[string]any); ok {
+		es.Source.MaxConcurrency = intProp(scaling, "MaximumConcurrency", 0)
+	}
+	return es, nil
+}
+
+func getAttTarget(v any) (string, bool) {
+	m, _ := v.(map[string]any)
+	args, _ := m["Fn::GetAtt"].([]any)
+	if len(args) != 2 || args[1] != "Arn" {
+		return "", false
+	}
+	id, ok := args[0].(string)
+	return id, ok
+}
+
+func refTarget(v any) (string, bool) {
+	m, _ := v.(map[string]any)
+	id, ok := m["Ref"].(string)
+	return id, ok
+}
+
+func intProp(props map[string]any, key string, def int) int {
+	switch v := props[key].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	}
+	return def
+}
+
+// Run starts every function of the plan and polls its event sources until ctx is cancelled,
+// then stops the pollers and the functions. Function and poller output goes to log.
+func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io.Writer) error {
+	hosts := map[string]*lambdahost.Host{}
+	defer func() {
+		for _, h := range hosts {
+			h.Close()
+		}
+	}()
+	for _, fn := range plan.Functions {
+		f := fn.Host
+		// One execution environment per concurrent batch, as Lambda scales with the mapping.
+		f.Concurrency = 1
+		for _, es := range plan.EventSources {
+			if es.Function == fn.LogicalID && es.Source.MaxConcurrency > f.Concurrency {
+				f.Concurrency = es.Source.MaxConcurrency
+			}
+		}
+		h, err := lambdahost.New(f, log)
+		if err != nil {
+			return fmt.Errorf("starting function %s: %w", fn.LogicalID, err)
+		}
+		hosts[fn.LogicalID] = h
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(plan.EventSources))
+	for _, es := range plan.EventSources {
+		h, ok := hosts[es.Function]
+		if !ok {
+			return fmt.Errorf("event source mapping %s feeds %s, which is not a function of the stack", es.LogicalID, es.Function)
+		}
+		src := es.Source
+		src.Log = log
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := lambdahost.Poll(ctx, sqsClient, src, h); err != nil {
+				errs <- fmt.Errorf("event source mapping %s: %w", es.LogicalID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
