@@ -21,6 +21,10 @@ for key, var in names.items():
         print(f"export {var}='{outputs[key]}'")
 PY
 )"
+# AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it goes to queue.amazonaws.com), so aws is
+# wrapped to pass --endpoint-url explicitly.
+aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
+export -f aws 2>/dev/null || true
 export APP_ARN="arn:aws:sns:us-east-1:123456789012:app/GCM/delayed-push"
 echo "local-env: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL; STATE_MACHINE_ARN, PUSH_QUEUE_URL, DEVICES_TABLE, DELIVERIES_TABLE, APP_ARN set"
 unset _root
