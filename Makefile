@@ -92,4 +92,5 @@ e2e: local-up ## End-to-end tests against the local stack (restarts it, stops it
 
 e2e-if-available:
 	@if [ "$$(uname -m)" = aarch64 ] || [ -n "$(QEMU)" ]; then $(MAKE) --no-print-directory e2e; \
+	elif [ "$(E2E)" = required ]; then echo "make test: E2E=required but qemu-user-static is not installed (make qemu installs it)"; exit 1; \
 	else echo "make test: end-to-end tests skipped: qemu-user-static is not installed (make qemu installs it; CI always runs them)"; fi
