@@ -55,8 +55,9 @@ diff: deps ## Compare the deployed stack with the code
 destroy: deps ## Delete the deployed stack
 	$(CDK) destroy
 
-clean: ## Remove build output
-	rm -rf cdk.out
+clean: ## Stop the local stack and remove build output
+	scripts/local-down.sh
+	rm -rf cdk.out .local
 
 # Local runs (README, "Run it locally"). The local assembly is synthesized with a short sender
 # timeout and two receives before the DLQ, so retries and redrive happen in seconds.
