@@ -200,7 +200,7 @@ func resolve(res *Result, v any) (string, error) {
 			}
 			r, ok := res.Resources[ref]
 			if !ok || r.PhysicalID == "" {
-				return "", fmt.Errorf("Ref %s: not created", ref)
+				return "", fmt.Errorf("resolving Ref %s: not created", ref)
 			}
 			return r.PhysicalID, nil
 		}
@@ -253,5 +253,5 @@ func arnOf(res *Result, r Resource) (string, error) {
 	case "AWS::Logs::LogGroup":
 		return "arn:aws:logs:" + reg + ":" + a + ":log-group:" + p + ":*", nil
 	}
-	return "", fmt.Errorf("Arn of %s (%s) is not supported", r.LogicalID, r.Type)
+	return "", fmt.Errorf("resolving the Arn of %s (%s): not supported", r.LogicalID, r.Type)
 }
