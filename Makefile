@@ -89,7 +89,7 @@ local-down: ## Stop the local emulator and Lambdas
 	scripts/local-down.sh
 
 e2e: local-up ## End-to-end tests against the local stack (restarts it, stops it after)
-	go test -count=1 -tags e2e -timeout 15m ./test/e2e/... ; rc=$$?; scripts/local-down.sh; exit $$rc
+	set -o pipefail; go test -count=1 -v -tags e2e -timeout 15m ./test/e2e/... | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; scripts/local-down.sh; exit $$rc
 
 e2e-if-available:
 	@if [ "$$(uname -m)" = aarch64 ] || [ -n "$(QEMU)" ]; then $(MAKE) --no-print-directory e2e; \

@@ -90,46 +90,11 @@ func NewConfig(endpoint, region string) aws.Config {
 // synthesized template, waits until it is complete, and, unless opts.SkipMotoFixes, applies
 // FixMoto.
 func Deploy(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Endpoint == "" {
-		return nil, errors.New("localdeploy: no endpoint")
-	}
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
-	if opts.Assembly == "" {
-		opts.Assembly = "cdk.out"
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = 2 * time.Minute
-	}
-	logf := opts.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
-
-	asm, err := ReadAssembly(opts.Assembly)
+	t, err := prepare(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
-	st, err := asm.Stack(opts.Stack)
-	if err != nil {
-		return nil, err
-	}
-	templateBody, err := os.ReadFile(filepath.Join(asm.Dir, st.TemplateFile))
-	if err != nil {
-		return nil, fmt.Errorf("read template: %w", err)
-	}
-	var template map[string]any
-	if err := json.Unmarshal(templateBody, &template); err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", st.TemplateFile, err)
-	}
-
-	cfg := NewConfig(opts.Endpoint, opts.Region)
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, fmt.Errorf("emulator at %s: %w", opts.Endpoint, err)
-	}
-	account := aws.ToString(id.Account)
+	logf, asm, st, templateBody, template, cfg, account := t.logf, t.asm, t.st, t.templateBody, t.template, t.cfg, t.account
 
 	// 1. File assets into the bootstrap bucket (what `cdk bootstrap` + asset publishing do).
 	assets, err := asm.FileAssets(st)
@@ -248,40 +213,11 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 // drops them for stacks made through change sets, as `cdk deploy` does) are resolved from
 // the template where they only use Ref, Fn::GetAtt Arn and Fn::Join.
 func Describe(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Endpoint == "" {
-		return nil, errors.New("localdeploy: no endpoint")
-	}
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
-	if opts.Assembly == "" {
-		opts.Assembly = "cdk.out"
-	}
-	logf := opts.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
-	asm, err := ReadAssembly(opts.Assembly)
+	t, err := prepare(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
-	st, err := asm.Stack(opts.Stack)
-	if err != nil {
-		return nil, err
-	}
-	templateBody, err := os.ReadFile(filepath.Join(asm.Dir, st.TemplateFile))
-	if err != nil {
-		return nil, fmt.Errorf("read template: %w", err)
-	}
-	var template map[string]any
-	if err := json.Unmarshal(templateBody, &template); err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", st.TemplateFile, err)
-	}
-	cfg := NewConfig(opts.Endpoint, opts.Region)
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, fmt.Errorf("emulator at %s: %w", opts.Endpoint, err)
-	}
+	logf, st, template, cfg := t.logf, t.st, t.template, t.cfg
 	cfn := cloudformation.NewFromConfig(cfg)
 	stack, err := describeStack(ctx, cfn, st.StackName)
 	if err != nil {
@@ -290,7 +226,7 @@ func Describe(ctx context.Context, opts Options) (*Result, error) {
 	if stack == nil {
 		return nil, fmt.Errorf("stack %s is not deployed", st.StackName)
 	}
-	res, err := describeResult(ctx, cfn, stack, template, aws.ToString(id.Account), opts.Region)
+	res, err := describeResult(ctx, cfn, stack, template, t.account, opts.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -431,4 +367,55 @@ func templateResources(template map[string]any) []Resource {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LogicalID < out[j].LogicalID })
 	return out
+}
+
+// target is what Deploy and Describe both start from: the options with defaults, the stack
+// artifact and its template, and the emulator's account.
+type target struct {
+	logf         func(string, ...any)
+	asm          *Assembly
+	st           *StackArtifact
+	templateBody []byte
+	template     map[string]any
+	cfg          aws.Config
+	account      string
+}
+
+func prepare(ctx context.Context, opts *Options) (*target, error) {
+	if opts.Endpoint == "" {
+		return nil, errors.New("localdeploy: no endpoint")
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Assembly == "" {
+		opts.Assembly = "cdk.out"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	t := &target{logf: opts.Logf}
+	if t.logf == nil {
+		t.logf = func(string, ...any) {}
+	}
+	var err error
+	if t.asm, err = ReadAssembly(opts.Assembly); err != nil {
+		return nil, err
+	}
+	if t.st, err = t.asm.Stack(opts.Stack); err != nil {
+		return nil, err
+	}
+	if t.templateBody, err = os.ReadFile(filepath.Join(t.asm.Dir, t.st.TemplateFile)); err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	if err := json.Unmarshal(t.templateBody, &t.template); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", t.st.TemplateFile, err)
+	}
+	t.cfg = NewConfig(opts.Endpoint, opts.Region)
+	id, err := sts.NewFromConfig(t.cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("emulator at %s: %w", opts.Endpoint, err)
+	}
+	t.account = aws.ToString(id.Account)
+	return t, nil
 }
