@@ -41,7 +41,9 @@ cfn-lint: $(VENV)/.installed ## Lint every synthesized template (errors and warn
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./...
+	go vet -tags e2e ./test/e2e/
 	go run $(STATICCHECK) ./...
+	go run $(STATICCHECK) -tags e2e ./test/e2e/
 
 bench: ## Benchmarks of the hot paths
 	go test -run '^$$' -bench . -benchmem ./internal/...
