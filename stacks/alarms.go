@@ -4,6 +4,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -20,6 +22,8 @@ type AlarmsProps struct {
 	Sender          awslambda.IFunction
 	// Email, when set, is subscribed to the alarm topic.
 	Email string
+	// RemovalPolicy applies to the topic's key.
+	RemovalPolicy awscdk.RemovalPolicy
 }
 
 // Alarms raises an alarm when a push is parked in the DLQ, when a scheduled push fails, and when
@@ -32,7 +36,20 @@ type Alarms struct {
 // NewAlarms creates the alarm topic and alarms.
 func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarms {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	topic := awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{EnforceSSL: jsii.Bool(true)})
+	// Encrypted at rest with a key of our own: CloudWatch cannot publish to a topic under the
+	// AWS managed SNS key, so the key policy lets CloudWatch use this one.
+	key := awskms.NewKey(c, jsii.String("TopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("Delayed Push alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     props.RemovalPolicy,
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+	}), nil)
+	topic := awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{EnforceSSL: jsii.Bool(true), MasterKey: key})
 	if props.Email != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
 	}

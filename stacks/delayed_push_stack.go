@@ -73,6 +73,7 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 		StateMachine:    s.Scheduler.StateMachine,
 		Sender:          s.Sender.Function,
 		Email:           cfg.AlarmEmail,
+		RemovalPolicy:   removal,
 	})
 	s.ProducerPolicy = s.newProducerPolicy(cfg.ProducerPrincipals)
 	dependOnDefaultPolicyOnly(s.Sender.Function, s.Sender.Function.Role())

@@ -428,6 +428,14 @@ func TestAlarmsWatchDeadLettersFailedSchedulesAndSenderErrors(t *testing.T) {
 	assert.True(t, metrics["Errors"], "sender errors")
 	tpl.ResourceCountIs(jsiiStr("AWS::SNS::Subscription"), jsiiNum(0))
 
+	// The topic is encrypted with a rotated key that CloudWatch may use.
+	keyID, key := only(t, tpl, "AWS::KMS::Key")
+	assert.Equal(t, true, props(key)["EnableKeyRotation"])
+	_, topic := only(t, tpl, "AWS::SNS::Topic")
+	assert.Equal(t, map[string]any{"Fn::GetAtt": []any{keyID, "Arn"}}, props(topic)["KmsMasterKeyId"])
+	keyPolicy, _ := json.Marshal(props(key)["KeyPolicy"])
+	assert.Contains(t, string(keyPolicy), `"Service":"cloudwatch.amazonaws.com"`)
+
 	mail := withConfig(t, func(c *stacks.Config) { c.AlarmEmail = "oncall@example.com" })
 	mail.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "oncall@example.com"})
 }

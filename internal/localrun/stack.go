@@ -100,12 +100,22 @@ func (s *Stack) RegisterDevice(ctx context.Context, userID, token string) (strin
 }
 
 // Deliveries returns what SNS accepted for one endpoint so far.
+// moto builds data.json from live objects and now and then fails (HTTP 500) while other
+// requests change them, so a failed read is tried again a few times.
 func (s *Stack) Deliveries(ctx context.Context, endpointArn string) ([]motoapi.Delivery, error) {
-	all, err := motoapi.Deliveries(ctx, s.Endpoint)
-	if err != nil {
-		return nil, err
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var all map[string][]motoapi.Delivery
+		if all, err = motoapi.Deliveries(ctx, s.Endpoint); err == nil {
+			return all[endpointArn], nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
 	}
-	return all[endpointArn], nil
+	return nil, err
 }
 
 // WaitForDeliveries polls until the endpoint has at least n deliveries and returns them with
@@ -114,13 +124,13 @@ func (s *Stack) WaitForDeliveries(ctx context.Context, endpointArn string, n int
 	deadline := time.Now().Add(timeout)
 	for {
 		got, err := s.Deliveries(ctx, endpointArn)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		if len(got) >= n {
+		if err == nil && len(got) >= n {
 			return got, time.Now(), nil
 		}
 		if time.Now().After(deadline) {
+			if err != nil {
+				return nil, time.Time{}, err
+			}
 			return got, time.Time{}, fmt.Errorf("%s got %d of %d pushes within %s", endpointArn, len(got), n, timeout)
 		}
 		select {
