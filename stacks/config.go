@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -131,16 +132,6 @@ var logRetentions = map[int]awslogs.RetentionDays{
 // LogRetention returns the CDK retention of LogRetentionDays (validated by Validate).
 func (c Config) LogRetention() awslogs.RetentionDays { return logRetentions[c.LogRetentionDays] }
 
-// allowedRetentions lists the accepted retention days in order, for error messages.
-func allowedRetentions() []int {
-	days := make([]int, 0, len(logRetentions))
-	for d := range logRetentions {
-		days = append(days, d)
-	}
-	sort.Ints(days)
-	return days
-}
-
 // Validate checks every setting and names the first bad key.
 func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) error {
@@ -167,7 +158,7 @@ func (c Config) Validate() error {
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
 		return bad("maxReceiveCount", "must be from 1 to 1000, got %d", c.MaxReceiveCount)
 	case logRetentions[c.LogRetentionDays] == "":
-		return bad("logRetentionDays", "must be one of %v, got %d", allowedRetentions(), c.LogRetentionDays)
+		return bad("logRetentionDays", "must be one of %v, got %d", slices.Sorted(maps.Keys(logRetentions)), c.LogRetentionDays)
 	case c.RemovalPolicy != "retain" && c.RemovalPolicy != "destroy":
 		return bad("removalPolicy", `must be "retain" or "destroy", got %q`, c.RemovalPolicy)
 	case c.DeliveryRetentionDays < 1 || c.DeliveryRetentionDays > 3650:

@@ -3,6 +3,8 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -387,7 +389,7 @@ func TestProducerPrincipalsGetExactlyScheduleStopDescribeAndSend(t *testing.T) {
 			got[a.(string)] = string(res)
 		}
 	}
-	require.ElementsMatch(t, []string{"states:StartExecution", "states:StopExecution", "states:DescribeExecution", "sqs:SendMessage"}, keys(got))
+	require.ElementsMatch(t, []string{"states:StartExecution", "states:StopExecution", "states:DescribeExecution", "sqs:SendMessage"}, slices.Collect(maps.Keys(got)))
 	assert.Equal(t, fmt.Sprintf(`{"Ref":"%s"}`, smID), got["states:StartExecution"])
 	assert.Contains(t, got["states:StopExecution"], ":execution:")
 	assert.Contains(t, got["states:StopExecution"], smID)
@@ -397,14 +399,6 @@ func TestProducerPrincipalsGetExactlyScheduleStopDescribeAndSend(t *testing.T) {
 	// With no principals the policy exists (for users to attach) but is attached to nobody.
 	_, unattached := only(t, defaults(t), "AWS::IAM::ManagedPolicy")
 	assert.Empty(t, props(unattached)["Roles"])
-}
-
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 func TestOutputsNameWhatProducersNeed(t *testing.T) {

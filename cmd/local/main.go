@@ -4,6 +4,10 @@
 //	                                     through CloudFormation and run its Lambda functions
 //	                                     until interrupted
 //	local demo  -endpoint URL            schedule a push a few seconds out and show it arrive
+//	local deploy -endpoint URL -app DIR  only deploy (no reset, no Lambdas) and print the outputs
+//	             [-reset] [-describe-only] [-keep-event-source-mappings]
+//	                                     -describe-only applies the moto fixes to a stack that
+//	                                     `cdk deploy` already put into the emulator
 //
 // scripts/local-up.sh starts the emulator and `serve` in the background; `make local` runs both
 // and the demo.
@@ -42,6 +46,8 @@ func main() {
 		err = serve(ctx, os.Args[2:])
 	case "demo":
 		err = demo(ctx, os.Args[2:])
+	case "deploy":
+		err = deploy(ctx, os.Args[2:])
 	default:
 		usage()
 	}
@@ -52,12 +58,13 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: local serve|demo [-endpoint URL] [-app cdk.out] [-state .local]")
+	fmt.Fprintln(os.Stderr, "usage: local serve|demo|deploy [-endpoint URL] [-app DIR] [-state DIR] (local deploy -h for its flags)")
 	os.Exit(2)
 }
 
 type flags struct {
-	endpoint, app, state string
+	endpoint, app, state                  string
+	reset, describeOnly, keepEventSources bool
 }
 
 func parse(name string, args []string) flags {
@@ -66,8 +73,45 @@ func parse(name string, args []string) flags {
 	fs.StringVar(&f.endpoint, "endpoint", "http://127.0.0.1:4566", "emulator URL")
 	fs.StringVar(&f.app, "app", ".local/cdk.out", "cloud assembly to deploy")
 	fs.StringVar(&f.state, "state", ".local", "directory for the runner's state and logs")
+	if name == "deploy" {
+		fs.BoolVar(&f.reset, "reset", false, "reset moto (drop every resource) before deploying")
+		fs.BoolVar(&f.describeOnly, "describe-only", false, "deploy nothing: describe the stack already deployed (e.g. by cdk deploy) and apply the moto fixes")
+		fs.BoolVar(&f.keepEventSources, "keep-event-source-mappings", false, "leave Lambda event source mappings enabled")
+	}
 	_ = fs.Parse(args)
 	return f
+}
+
+// deploy only deploys (or, with -describe-only, describes and fixes) the stack and prints its
+// outputs and physical resource ids as JSON.
+func deploy(ctx context.Context, args []string) error {
+	f := parse("deploy", args)
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "local: "+format+"\n", a...) }
+	if f.reset {
+		if err := localdeploy.ResetMoto(ctx, f.endpoint); err != nil {
+			return err
+		}
+	}
+	opts := localdeploy.Options{Endpoint: f.endpoint, Assembly: f.app, KeepEventSourceMappings: f.keepEventSources, Logf: logf}
+	run := localdeploy.Deploy
+	if f.describeOnly {
+		run = localdeploy.Describe
+	}
+	res, err := run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.NotCreated {
+		logf("the emulator does not create %s (%s)", r.LogicalID, r.Type)
+	}
+	physical := map[string]string{}
+	for id, r := range res.Resources {
+		physical[id] = r.PhysicalID
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"stackName": res.StackName, "stackId": res.StackID, "status": res.Status,
+		"outputs": res.Outputs, "resources": physical})
 }
 
 // serve deploys the assembly into a reset emulator, writes <state>/stack.json with the stack

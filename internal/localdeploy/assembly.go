@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -77,11 +79,7 @@ func ReadAssembly(dir string) (*Assembly, error) {
 		return nil, fmt.Errorf("parse %s/manifest.json: %w", dir, err)
 	}
 	a := &Assembly{Dir: dir}
-	ids := make([]string, 0, len(m.Artifacts))
-	for id := range m.Artifacts {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(m.Artifacts))
 	for _, id := range ids {
 		art := m.Artifacts[id]
 		if art.Type != "aws:cloudformation:stack" {
@@ -160,11 +158,7 @@ func (a *Assembly) FileAssets(s *StackArtifact) ([]FileAsset, error) {
 		if len(m.DockerImages) > 0 {
 			return nil, fmt.Errorf("%s has Docker image assets, which localdeploy does not publish", f)
 		}
-		ids := make([]string, 0, len(m.Files))
-		for id := range m.Files {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
+		ids := slices.Sorted(maps.Keys(m.Files))
 		for _, id := range ids {
 			fa := m.Files[id]
 			if len(fa.Source.Executable) > 0 {
@@ -181,11 +175,7 @@ func (a *Assembly) FileAssets(s *StackArtifact) ([]FileAsset, error) {
 			if !filepath.IsAbs(src) {
 				src = filepath.Join(a.Dir, src)
 			}
-			dests := make([]string, 0, len(fa.Destinations))
-			for d := range fa.Destinations {
-				dests = append(dests, d)
-			}
-			sort.Strings(dests)
+			dests := slices.Sorted(maps.Keys(fa.Destinations))
 			for _, d := range dests {
 				dest := fa.Destinations[d]
 				out = append(out, FileAsset{

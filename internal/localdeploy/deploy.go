@@ -165,24 +165,21 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 			existing = nil
 		}
 	}
+	// The published template when there is one (as cdk deploy does), else the body inline.
+	url, body := aws.String(templateURL), (*string)(nil)
+	if templateURL == "" {
+		url, body = nil, aws.String(string(templateBody))
+	}
 	if existing == nil {
-		in := &cloudformation.CreateStackInput{StackName: aws.String(st.StackName), Capabilities: capabilities}
-		if templateURL != "" {
-			in.TemplateURL = aws.String(templateURL)
-		} else {
-			in.TemplateBody = aws.String(string(templateBody))
-		}
+		in := &cloudformation.CreateStackInput{StackName: aws.String(st.StackName), Capabilities: capabilities,
+			TemplateURL: url, TemplateBody: body}
 		logf("creating stack %s", st.StackName)
 		if _, err := cfn.CreateStack(ctx, in); err != nil {
 			return nil, fmt.Errorf("create stack %s: %w", st.StackName, err)
 		}
 	} else {
-		in := &cloudformation.UpdateStackInput{StackName: aws.String(st.StackName), Capabilities: capabilities}
-		if templateURL != "" {
-			in.TemplateURL = aws.String(templateURL)
-		} else {
-			in.TemplateBody = aws.String(string(templateBody))
-		}
+		in := &cloudformation.UpdateStackInput{StackName: aws.String(st.StackName), Capabilities: capabilities,
+			TemplateURL: url, TemplateBody: body}
 		logf("updating stack %s", st.StackName)
 		if _, err := cfn.UpdateStack(ctx, in); err != nil && !strings.Contains(err.Error(), "No updates are to be performed") {
 			return nil, fmt.Errorf("update stack %s: %w", st.StackName, err)

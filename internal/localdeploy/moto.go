@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,11 +71,7 @@ func FixMoto(ctx context.Context, cfg aws.Config, endpoint string, res *Result, 
 	sfc := sfn.NewFromConfig(cfg)
 	lc := lambda.NewFromConfig(cfg)
 	resources, _ := res.Template["Resources"].(map[string]any)
-	ids := make([]string, 0, len(resources))
-	for id := range resources {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(resources))
 	for _, id := range ids {
 		r := resources[id].(map[string]any)
 		created, ok := res.Resources[id]
@@ -161,11 +158,7 @@ func stateMachineDefinition(res *Result, props map[string]any) (string, error) {
 		return "", errors.New("no DefinitionString or Definition (DefinitionS3Location is not supported)")
 	}
 	subs, _ := props["DefinitionSubstitutions"].(map[string]any)
-	keys := make([]string, 0, len(subs))
-	for k := range subs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(subs))
 	for _, k := range keys {
 		v, err := resolve(res, subs[k])
 		if err != nil {

@@ -9,8 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,11 +55,7 @@ type Clients struct {
 func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, endpoint string, creds aws.Credentials) (*Plan, error) {
 	plan := &Plan{}
 	resources, _ := res.Template["Resources"].(map[string]any)
-	ids := make([]string, 0, len(resources))
-	for id := range resources {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(resources))
 	for _, id := range ids {
 		r, _ := resources[id].(map[string]any)
 		props, _ := r["Properties"].(map[string]any)
@@ -102,9 +99,10 @@ func function(ctx context.Context, c *lambda.Client, res *localdeploy.Result, id
 		env = cfg.Environment.Variables
 	}
 	return Function{LogicalID: id, Host: lambdahost.Function{
-		Name:          deployed.PhysicalID,
-		ARN:           aws.ToString(cfg.FunctionArn),
-		BootstrapPath: filepath.Join(assembly, assetPath, handlerFile(handler)),
+		Name: deployed.PhysicalID,
+		ARN:  aws.ToString(cfg.FunctionArn),
+		// A provided.* runtime always starts the asset's bootstrap; Handler is only passed on.
+		BootstrapPath: filepath.Join(assembly, assetPath, "bootstrap"),
 		Handler:       handler,
 		Region:        res.Region,
 		Env:           env,
@@ -114,9 +112,6 @@ func function(ctx context.Context, c *lambda.Client, res *localdeploy.Result, id
 		MemoryMiB:     int(aws.ToInt32(cfg.MemorySize)),
 	}}, nil
 }
-
-// handlerFile is the executable a provided.* runtime starts: always bootstrap.
-func handlerFile(string) string { return "bootstrap" }
 
 func eventSource(ctx context.Context, c *sqs.Client, res *localdeploy.Result, id string, props map[string]any) (*EventSource, error) {
 	queueID, ok := getAttTarget(props["EventSourceArn"])

@@ -121,21 +121,34 @@ func (s *Stack) Deliveries(ctx context.Context, endpointArn string) ([]motoapi.D
 // WaitForDeliveries polls until the endpoint has at least n deliveries and returns them with
 // the time the n-th was first seen, or fails after timeout.
 func (s *Stack) WaitForDeliveries(ctx context.Context, endpointArn string, n int, timeout time.Duration) ([]motoapi.Delivery, time.Time, error) {
+	var got []motoapi.Delivery
+	err := poll(ctx, timeout, func() (bool, error) {
+		var err error
+		got, err = s.Deliveries(ctx, endpointArn)
+		return len(got) >= n, err
+	})
+	if errors.Is(err, errTimeout) {
+		return got, time.Time{}, fmt.Errorf("%s got %d of %d pushes within %s", endpointArn, len(got), n, timeout)
+	}
+	return got, time.Now(), err
+}
+
+var errTimeout = errors.New("timed out")
+
+// poll calls done every 100 ms until it reports true or an error, ctx ends, or timeout passes.
+func poll(ctx context.Context, timeout time.Duration, done func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		got, err := s.Deliveries(ctx, endpointArn)
-		if err == nil && len(got) >= n {
-			return got, time.Now(), nil
+		ok, err := done()
+		if ok || err != nil {
+			return err
 		}
 		if time.Now().After(deadline) {
-			if err != nil {
-				return nil, time.Time{}, err
-			}
-			return got, time.Time{}, fmt.Errorf("%s got %d of %d pushes within %s", endpointArn, len(got), n, timeout)
+			return errTimeout
 		}
 		select {
 		case <-ctx.Done():
-			return got, time.Time{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -212,22 +225,17 @@ var ErrNoReport = errors.New("the sender logged nothing about the push")
 
 // WaitForReport polls the runner's log until the sender has reported on pushID.
 func WaitForReport(ctx context.Context, logPath, pushID string, timeout time.Duration) (SenderReport, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		reports, err := SenderReports(logPath, pushID)
-		if err != nil {
-			return SenderReport{}, err
-		}
-		if len(reports) > 0 {
-			return reports[len(reports)-1], nil
-		}
-		if time.Now().After(deadline) {
-			return SenderReport{}, fmt.Errorf("%w %s within %s (log %s)", ErrNoReport, pushID, timeout, logPath)
-		}
-		select {
-		case <-ctx.Done():
-			return SenderReport{}, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	var reports []SenderReport
+	err := poll(ctx, timeout, func() (bool, error) {
+		var err error
+		reports, err = SenderReports(logPath, pushID)
+		return len(reports) > 0, err
+	})
+	if errors.Is(err, errTimeout) {
+		return SenderReport{}, fmt.Errorf("%w %s within %s (log %s)", ErrNoReport, pushID, timeout, logPath)
 	}
+	if err != nil {
+		return SenderReport{}, err
+	}
+	return reports[len(reports)-1], nil
 }

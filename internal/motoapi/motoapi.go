@@ -6,8 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -71,11 +72,7 @@ func Deliveries(ctx context.Context, endpoint string) (map[string][]Delivery, er
 	}
 	out := map[string][]Delivery{}
 	for _, ep := range data.SNS.PlatformEndpoint {
-		ids := make([]string, 0, len(ep.Messages))
-		for id := range ep.Messages {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
+		ids := slices.Sorted(maps.Keys(ep.Messages))
 		for _, id := range ids {
 			d := Delivery{EndpointArn: ep.Arn, MessageID: id}
 			if err := json.Unmarshal(ep.Messages[id], &d.Message); err != nil {
