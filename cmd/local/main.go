@@ -19,6 +19,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,7 +31,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/delayed-push/delayed-push/internal/faultproxy"
 	"github.com/delayed-push/delayed-push/internal/localdeploy"
 	"github.com/delayed-push/delayed-push/internal/localrun"
 )
@@ -130,12 +134,28 @@ func serve(ctx context.Context, args []string) error {
 		logf("the emulator does not create %s (%s)", r.LogicalID, r.Type)
 	}
 	cfg := localdeploy.NewConfig(f.endpoint, res.Region)
-	creds, err := cfg.Credentials.Retrieve(ctx)
+	// The functions reach the emulator through the fault proxy, so that tests can disturb
+	// their calls and see where the time goes.
+	proxy, err := faultproxy.New(f.endpoint)
 	if err != nil {
 		return err
 	}
-	sqsClient := sqs.NewFromConfig(cfg)
-	plan, err := localrun.NewPlan(ctx, localrun.Clients{Lambda: lambda.NewFromConfig(cfg), SQS: sqsClient}, res, f.app, f.endpoint, creds)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("fault proxy: %w", err)
+	}
+	proxySrv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = proxySrv.Serve(ln) }()
+	defer proxySrv.Close()
+	proxyURL := "http://" + ln.Addr().String()
+	running := &localrun.Hosts{}
+	proxy.Kill = running.Kill
+
+	// The pollers, like Lambda's event source mapping, receive through the proxy too: a test can
+	// hold them (pause the consumer) or see their calls.
+	sqsClient := sqs.NewFromConfig(localdeploy.NewConfig(proxyURL, res.Region))
+	clients := localrun.Clients{Lambda: lambda.NewFromConfig(cfg), SQS: sqsClient, STS: sts.NewFromConfig(cfg)}
+	plan, err := localrun.NewPlan(ctx, clients, res, f.app, proxyURL)
 	if err != nil {
 		return err
 	}
@@ -148,12 +168,13 @@ func serve(ctx context.Context, args []string) error {
 			es.Source.ReportBatchItemFailures, es.Source.MaxConcurrency)
 	}
 	if err := writeJSON(filepath.Join(f.state, "stack.json"), map[string]any{
-		"endpoint": f.endpoint, "stackName": res.StackName, "outputs": res.Outputs,
+		"endpoint": f.endpoint, "stackName": res.StackName, "outputs": res.Outputs, "faultProxy": proxyURL,
 	}); err != nil {
 		return err
 	}
+	logf("fault proxy: %s (the functions' AWS endpoint)", proxyURL)
 	logf("ready: stack %s on %s", res.StackName, f.endpoint)
-	err = localrun.Run(ctx, plan, sqsClient, os.Stdout)
+	err = localrun.Run(ctx, plan, sqsClient, os.Stdout, running)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		logf("stopped")
 	}
@@ -175,7 +196,7 @@ func writeJSON(path string, v any) error {
 // shows what the device receives and how late it was.
 func demo(ctx context.Context, args []string) error {
 	f := parse("demo", args)
-	stack, err := localrun.Connect(ctx, f.endpoint, f.app)
+	stack, err := localrun.Connect(ctx, f.endpoint, f.state)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package lambdahost
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -12,11 +14,12 @@ import (
 // Runtime API endpoint it talks to. It handles one invocation at a time and is reused until it
 // breaks (timeout, crash), exactly like Lambda reuses warm environments.
 type environment struct {
-	id     int
-	api    *runtimeAPI
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the process has exited and its output is flushed
-	err    error         // cmd.Wait's result, valid after exited is closed
+	id        int
+	accessKey string // of the credentials the process was given
+	api       *runtimeAPI
+	cmd       *exec.Cmd
+	exited    chan struct{} // closed once the process has exited and its output is flushed
+	err       error         // cmd.Wait's result, valid after exited is closed
 }
 
 // outcome tells the host what to do with an environment after an invocation.
@@ -31,14 +34,14 @@ const (
 	retryEnv
 )
 
-func startEnvironment(fn *Function, argv []string, id int, out *lockedWriter) (*environment, error) {
+func startEnvironment(fn *Function, argv []string, id int, creds aws.Credentials, out *lockedWriter) (*environment, error) {
 	api, err := startRuntimeAPI(fn.Timeout)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = filepath.Dir(fn.BootstrapPath) // LAMBDA_TASK_ROOT is the working directory in Lambda
-	cmd.Env = fn.environ(api.addr)
+	cmd.Env = fn.environ(api.addr, creds)
 	prefix := "[" + fn.Name + "] "
 	stdout := &lineWriter{prefix: prefix, out: out}
 	stderr := &lineWriter{prefix: prefix, out: out}
@@ -50,7 +53,7 @@ func startEnvironment(fn *Function, argv []string, id int, out *lockedWriter) (*
 		api.close()
 		return nil, fmt.Errorf("lambdahost: starting %s: %w", fn.Name, err)
 	}
-	e := &environment{id: id, api: api, cmd: cmd, exited: make(chan struct{})}
+	e := &environment{id: id, accessKey: creds.AccessKeyID, api: api, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		e.err = cmd.Wait()
 		stdout.Flush()

@@ -39,6 +39,10 @@ type Function struct {
 	// Credentials become AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (the
 	// execution role's credentials in Lambda). Empty fields are not set.
 	Credentials aws.Credentials
+	// NewCredentials, when set, gives each execution environment credentials of its own (in
+	// Lambda, a session of the execution role per environment) instead of Credentials. env
+	// numbers the environments from 1.
+	NewCredentials func(ctx context.Context, env int) (aws.Credentials, error)
 	// EndpointURL, if set, becomes AWS_ENDPOINT_URL so the function's SDK clients talk to the
 	// emulator.
 	EndpointURL string
@@ -77,7 +81,7 @@ func (fn *Function) setDefaults() {
 
 // environ is the process environment Lambda gives a provided.al2023 function. The host's own
 // environment is deliberately not inherited, so tests see what the function would see in AWS.
-func (fn *Function) environ(runtimeAPI string) []string {
+func (fn *Function) environ(runtimeAPI string, creds aws.Credentials) []string {
 	taskRoot := filepath.Dir(fn.BootstrapPath)
 	vars := map[string]string{}
 	for k, v := range fn.Env {
@@ -104,9 +108,9 @@ func (fn *Function) environ(runtimeAPI string) []string {
 		vars[k] = v
 	}
 	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":     fn.Credentials.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY": fn.Credentials.SecretAccessKey,
-		"AWS_SESSION_TOKEN":     fn.Credentials.SessionToken,
+		"AWS_ACCESS_KEY_ID":     creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN":     creds.SessionToken,
 		"AWS_ENDPOINT_URL":      fn.EndpointURL,
 	} {
 		if v != "" {
@@ -245,6 +249,21 @@ func (h *Host) Close() error {
 	return nil
 }
 
+// Kill SIGKILLs the execution environment whose credentials have accessKeyID, as a crash
+// would (an invocation in flight on it fails with Runtime.ExitError), and reports whether
+// there was one. Fault-injection tests use it to kill a function at a precise point.
+func (h *Host) Kill(accessKeyID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for env := range h.live {
+		if env.accessKey == accessKeyID && accessKeyID != "" {
+			killProcess(env.cmd)
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Host) isClosed() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -265,16 +284,34 @@ func (h *Host) acquire() (env *environment, warm bool, err error) {
 		default:
 		}
 		h.mu.Lock()
-		defer h.mu.Unlock()
 		if h.closed {
+			h.mu.Unlock()
 			return nil, false, ErrClosed
 		}
 		h.nextID++
-		env, err := startEnvironment(&h.fn, h.argv, h.nextID, h.out)
+		id := h.nextID
+		h.mu.Unlock()
+
+		creds := h.fn.Credentials
+		if h.fn.NewCredentials != nil {
+			if creds, err = h.fn.NewCredentials(context.Background(), id); err != nil {
+				return nil, false, fmt.Errorf("lambdahost: credentials for a new environment of %s: %w", h.fn.Name, err)
+			}
+		}
+		env, err := startEnvironment(&h.fn, h.argv, id, creds, h.out)
 		if err != nil {
 			return nil, false, err
 		}
-		h.live[env] = struct{}{}
+		h.mu.Lock()
+		closed := h.closed
+		if !closed {
+			h.live[env] = struct{}{}
+		}
+		h.mu.Unlock()
+		if closed {
+			env.kill()
+			return nil, false, ErrClosed
+		}
 		return env, false, nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +99,52 @@ func processGone(pid int) bool {
 
 func TestHostIntegration(t *testing.T) {
 	bootstrap := buildHandler(t)
+
+	t.Run("credentials per environment, and Kill", func(t *testing.T) {
+		h := newTestHost(t, Function{
+			BootstrapPath: bootstrap,
+			Timeout:       5 * time.Second,
+			Concurrency:   2,
+			NewCredentials: func(_ context.Context, env int) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: fmt.Sprint("ASIAENV", env), SecretAccessKey: "s", SessionToken: "t"}, nil
+			},
+		}, &syncBuffer{})
+		// Two environments at once: each has its own session.
+		var wg sync.WaitGroup
+		keys := make(chan string, 2)
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := h.Invoke(context.Background(), []byte(`{"action":"echo","message":"x","sleep":"300ms"}`))
+				require.NoError(t, err, "%s", out)
+				var r echoResponse
+				require.NoError(t, json.Unmarshal(out, &r))
+				keys <- r.Env["AWS_ACCESS_KEY_ID"]
+			}()
+		}
+		wg.Wait()
+		close(keys)
+		seen := map[string]bool{}
+		for k := range keys {
+			seen[k] = true
+		}
+		assert.Len(t, seen, 2, "two environments, two sessions: %v", seen)
+
+		// Kill the environment by its key while it runs: the invocation fails as a crash.
+		done := make(chan error, 1)
+		go func() {
+			_, err := h.Invoke(context.Background(), []byte(`{"action":"sleep","sleep":"3s"}`))
+			done <- err
+		}()
+		require.Eventually(t, func() bool { return h.Kill("ASIAENV1") || h.Kill("ASIAENV2") }, 2*time.Second, 20*time.Millisecond)
+		err := <-done
+		var fe *FunctionError
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "Runtime.ExitError", fe.Type)
+		assert.False(t, h.Kill("no-such-key"))
+		assert.Equal(t, "a", echo(t, h, "a").Message, "the host goes on with a new environment")
+	})
 
 	t.Run("round trip, environment and reuse", func(t *testing.T) {
 		log := &syncBuffer{}

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/delayed-push/delayed-push/internal/lambdahost"
 	"github.com/delayed-push/delayed-push/internal/localdeploy"
@@ -47,12 +48,16 @@ type Plan struct {
 type Clients struct {
 	Lambda *lambda.Client
 	SQS    *sqs.Client
+	// STS gives each execution environment credentials of the function's role, as Lambda
+	// does: the SQS SenderId of what a function sends is then its role's (see
+	// scripts/moto_server.py, patch 5).
+	STS *sts.Client
 }
 
 // NewPlan reads the functions and event source mappings of a deployed stack. assembly is the
 // cloud assembly directory the stack was deployed from (its asset directories hold the
 // bootstraps); endpoint and creds are what the functions get to reach the emulator.
-func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, endpoint string, creds aws.Credentials) (*Plan, error) {
+func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, endpoint string) (*Plan, error) {
 	plan := &Plan{}
 	resources, _ := res.Template["Resources"].(map[string]any)
 	ids := slices.Sorted(maps.Keys(resources))
@@ -61,7 +66,7 @@ func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, 
 		props, _ := r["Properties"].(map[string]any)
 		switch r["Type"] {
 		case "AWS::Lambda::Function":
-			fn, err := function(ctx, c.Lambda, res, id, r, assembly, endpoint, creds)
+			fn, err := function(ctx, c, res, id, r, assembly, endpoint)
 			if err != nil {
 				return nil, err
 			}
@@ -79,7 +84,7 @@ func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, 
 	return plan, nil
 }
 
-func function(ctx context.Context, c *lambda.Client, res *localdeploy.Result, id string, r map[string]any, assembly, endpoint string, creds aws.Credentials) (Function, error) {
+func function(ctx context.Context, c Clients, res *localdeploy.Result, id string, r map[string]any, assembly, endpoint string) (Function, error) {
 	deployed, ok := res.Resources[id]
 	if !ok || deployed.PhysicalID == "" {
 		return Function{}, fmt.Errorf("function %s was not created by the emulator", id)
@@ -89,7 +94,7 @@ func function(ctx context.Context, c *lambda.Client, res *localdeploy.Result, id
 	if assetPath == "" {
 		return Function{}, fmt.Errorf("function %s has no aws:asset:path metadata: synthesize with the CDK CLI (asset metadata on)", id)
 	}
-	cfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(deployed.PhysicalID)})
+	cfg, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(deployed.PhysicalID)})
 	if err != nil {
 		return Function{}, fmt.Errorf("reading function %s (%s) from the emulator: %w", id, deployed.PhysicalID, err)
 	}
@@ -106,10 +111,23 @@ func function(ctx context.Context, c *lambda.Client, res *localdeploy.Result, id
 		Handler:       handler,
 		Region:        res.Region,
 		Env:           env,
-		Credentials:   creds,
-		EndpointURL:   endpoint,
-		Timeout:       time.Duration(aws.ToInt32(cfg.Timeout)) * time.Second,
-		MemoryMiB:     int(aws.ToInt32(cfg.MemorySize)),
+		NewCredentials: func(ctx context.Context, n int) (aws.Credentials, error) {
+			out, err := c.STS.AssumeRole(ctx, &sts.AssumeRoleInput{
+				RoleArn:         cfg.Role,
+				RoleSessionName: aws.String(fmt.Sprintf("env-%d", n)),
+			})
+			if err != nil {
+				return aws.Credentials{}, fmt.Errorf("assuming the role of %s: %w", id, err)
+			}
+			return aws.Credentials{
+				AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
+				SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+				SessionToken:    aws.ToString(out.Credentials.SessionToken),
+			}, nil
+		},
+		EndpointURL: endpoint,
+		Timeout:     time.Duration(aws.ToInt32(cfg.Timeout)) * time.Second,
+		MemoryMiB:   int(aws.ToInt32(cfg.MemorySize)),
 	}}, nil
 }
 
@@ -179,9 +197,34 @@ func intProp(props map[string]any, key string, def int) int {
 	return def
 }
 
+// Hosts are the running functions of a Run.
+type Hosts struct {
+	mu    sync.Mutex
+	hosts []*lambdahost.Host
+}
+
+// Kill kills the execution environment with the access key, in whichever function it is.
+func (hs *Hosts) Kill(accessKeyID string) bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, h := range hs.hosts {
+		if h.Kill(accessKeyID) {
+			return true
+		}
+	}
+	return false
+}
+
+func (hs *Hosts) add(h *lambdahost.Host) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.hosts = append(hs.hosts, h)
+}
+
 // Run starts every function of the plan and polls its event sources until ctx is cancelled,
-// then stops the pollers and the functions. Function and poller output goes to log.
-func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io.Writer) error {
+// then stops the pollers and the functions. Function and poller output goes to log. The
+// running functions are added to running, for Kill.
+func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io.Writer, running *Hosts) error {
 	hosts := map[string]*lambdahost.Host{}
 	defer func() {
 		for _, h := range hosts {
@@ -202,6 +245,7 @@ func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io
 			return fmt.Errorf("starting function %s: %w", fn.LogicalID, err)
 		}
 		hosts[fn.LogicalID] = h
+		running.add(h)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(plan.EventSources))

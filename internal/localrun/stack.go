@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/delayed-push/delayed-push/internal/faultproxy"
 	"github.com/delayed-push/delayed-push/internal/localdeploy"
 	"github.com/delayed-push/delayed-push/internal/motoapi"
 )
@@ -29,22 +32,32 @@ const PlatformApplicationName = "delayed-push"
 type Stack struct {
 	Endpoint string
 	Outputs  map[string]string
+	// Faults drives the fault proxy between the stack's functions and the emulator.
+	Faults   faultproxy.Client
 	SFN      *sfn.Client
 	SQS      *sqs.Client
 	SNS      *sns.Client
 	DynamoDB *dynamodb.Client
 }
 
-// Connect reads the outputs of the deployed stack from the emulator at endpoint.
-func Connect(ctx context.Context, endpoint, assembly string) (*Stack, error) {
-	res, err := localdeploy.Describe(ctx, localdeploy.Options{Endpoint: endpoint, Assembly: assembly, SkipMotoFixes: true})
+// Connect reads the outputs of the stack `local serve` runs on the emulator at endpoint, from
+// its state directory (the cloud assembly in cdk.out, the fault proxy in stack.json).
+func Connect(ctx context.Context, endpoint, stateDir string) (*Stack, error) {
+	res, err := localdeploy.Describe(ctx, localdeploy.Options{Endpoint: endpoint, Assembly: filepath.Join(stateDir, "cdk.out"), SkipMotoFixes: true})
 	if err != nil {
 		return nil, fmt.Errorf("the stack is not deployed on %s (run make local): %w", endpoint, err)
+	}
+	var state struct {
+		FaultProxy string `json:"faultProxy"`
+	}
+	if raw, err := os.ReadFile(filepath.Join(stateDir, "stack.json")); err == nil {
+		_ = json.Unmarshal(raw, &state)
 	}
 	cfg := localdeploy.NewConfig(endpoint, res.Region)
 	return &Stack{
 		Endpoint: endpoint,
 		Outputs:  res.Outputs,
+		Faults:   faultproxy.Client{URL: state.FaultProxy},
 		SFN:      sfn.NewFromConfig(cfg),
 		SQS:      sqs.NewFromConfig(cfg),
 		SNS:      sns.NewFromConfig(cfg),
@@ -99,23 +112,10 @@ func (s *Stack) RegisterDevice(ctx context.Context, userID, token string) (strin
 	return aws.ToString(ep.EndpointArn), nil
 }
 
-// Deliveries returns what SNS accepted for one endpoint so far.
-// moto builds data.json from live objects and now and then fails (HTTP 500) while other
-// requests change them, so a failed read is tried again a few times.
+// Deliveries returns what SNS accepted for one endpoint so far, in publish order.
 func (s *Stack) Deliveries(ctx context.Context, endpointArn string) ([]motoapi.Delivery, error) {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		var all map[string][]motoapi.Delivery
-		if all, err = motoapi.Deliveries(ctx, s.Endpoint); err == nil {
-			return all[endpointArn], nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
-		}
-	}
-	return nil, err
+	_, got, err := motoapi.EndpointMessages(ctx, s.Endpoint, endpointArn, 0)
+	return got, err
 }
 
 // WaitForDeliveries polls until the endpoint has at least n deliveries and returns them with
@@ -188,6 +188,11 @@ func (s *Stack) DeliveryRecord(ctx context.Context, pushID, endpointArn string) 
 type SenderReport struct {
 	PushID     string  `json:"pushId"`
 	Outcome    string  `json:"outcome"`
+	Action     string  `json:"action"`
+	Reason     string  `json:"reason"`
+	Sent       int     `json:"sent"`
+	Duplicates int     `json:"duplicates"`
+	Pending    int     `json:"pending"`
 	LatenessMs float64 `json:"latenessMs"`
 	DueSource  string  `json:"dueSource"`
 	Error      string  `json:"error"`
@@ -197,25 +202,36 @@ type SenderReport struct {
 // SenderReports reads the sender's JSON log lines about pushID from the runner's log file
 // (lines are prefixed with "[function] " by the local Lambda host).
 func SenderReports(logPath, pushID string) ([]SenderReport, error) {
+	all, err := readReports(logPath, `"pushId":"`+pushID+`"`)
+	return all[pushID], err
+}
+
+// AllSenderReports reads every "push processed" line of the runner's log, by push id, in
+// log order: one pass over the file, for the load tests.
+func AllSenderReports(logPath string) (map[string][]SenderReport, error) {
+	return readReports(logPath, `"msg":"push processed"`)
+}
+
+func readReports(logPath, must string) (map[string][]SenderReport, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []SenderReport
+	out := map[string][]SenderReport{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		i := strings.IndexByte(line, '{')
-		if i < 0 || !strings.Contains(line, `"pushId":"`+pushID+`"`) {
+		if i < 0 || !strings.Contains(line, must) {
 			continue
 		}
 		var r SenderReport
-		if err := json.Unmarshal([]byte(line[i:]), &r); err != nil || r.PushID != pushID || r.Outcome == "" {
+		if err := json.Unmarshal([]byte(line[i:]), &r); err != nil || r.Outcome == "" {
 			continue
 		}
-		out = append(out, r)
+		out[r.PushID] = append(out[r.PushID], r)
 	}
 	return out, sc.Err()
 }
@@ -238,4 +254,62 @@ func WaitForReport(ctx context.Context, logPath, pushID string, timeout time.Dur
 		return SenderReport{}, err
 	}
 	return reports[len(reports)-1], nil
+}
+
+// WaitParked polls the dead-letter queue until a message parked under pushID (its pushId
+// attribute, set by the sender) is there, and returns it; it stays on the queue (invisible
+// for a few seconds). Other messages it sees are left alone.
+func (s *Stack) WaitParked(ctx context.Context, pushID string, timeout time.Duration) (sqstypes.Message, error) {
+	dlq, err := s.Output("DeadLetterQueueUrl")
+	if err != nil {
+		return sqstypes.Message{}, err
+	}
+	var found *sqstypes.Message
+	err = poll(ctx, timeout, func() (bool, error) {
+		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 5,
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, m := range out.Messages {
+			if a, ok := m.MessageAttributes["pushId"]; ok && aws.ToString(a.StringValue) == pushID {
+				found = &m
+				continue
+			}
+			// Not ours: make it visible again for whoever looks for it.
+			_, _ = s.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+				QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		}
+		return found != nil, nil
+	})
+	if errors.Is(err, errTimeout) {
+		return sqstypes.Message{}, fmt.Errorf("no message parked for push %s within %s", pushID, timeout)
+	}
+	if err != nil {
+		return sqstypes.Message{}, err
+	}
+	return *found, nil
+}
+
+// Redrive moves a parked message back to the push queue, as `aws sqs start-message-move-task
+// --destination-arn <push queue>` does: same body and attributes, removed from the DLQ.
+func (s *Stack) Redrive(ctx context.Context, m sqstypes.Message) error {
+	queue, err := s.Output("PushQueueUrl")
+	if err != nil {
+		return err
+	}
+	dlq, err := s.Output("DeadLetterQueueUrl")
+	if err != nil {
+		return err
+	}
+	if _, err := s.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(queue), MessageBody: m.Body, MessageAttributes: m.MessageAttributes,
+	}); err != nil {
+		return fmt.Errorf("redrive: %w", err)
+	}
+	_, err = s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle})
+	return err
 }

@@ -1,14 +1,17 @@
 // Package motoapi reads what the moto emulator recorded and no AWS API returns: the messages
-// published to SNS platform endpoints (a device's inbox, in a local run).
+// published to SNS platform endpoints (a device's inbox, in a local run). It uses the
+// read-only routes scripts/moto_server.py adds, whose cost does not grow with the messages
+// already published elsewhere (moto's own /moto-api/data.json dumps the whole emulator).
 package motoapi
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"io"
 	"net/http"
-	"slices"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,47 +42,65 @@ func (d Delivery) GCM() (map[string]any, error) {
 	return gcm, nil
 }
 
-// dataJSON is the part of GET /moto-api/data.json this package reads.
-type dataJSON struct {
-	SNS struct {
-		PlatformEndpoint []struct {
-			Arn      string                     `json:"arn"`
-			Messages map[string]json.RawMessage `json:"messages"`
-		} `json:"PlatformEndpoint"`
-	} `json:"sns"`
+// PushID is the push id the sender put in the FCM message's data, or "".
+func (d Delivery) PushID() string {
+	gcm, err := d.GCM()
+	if err != nil {
+		return ""
+	}
+	v1, _ := gcm["fcmV1Message"].(map[string]any)
+	msg, _ := v1["message"].(map[string]any)
+	data, _ := msg["data"].(map[string]any)
+	id, _ := data["pushId"].(string)
+	return id
 }
 
-// Deliveries returns every message published to a platform endpoint, by endpoint ARN, in
-// message id order. moto keeps them on the endpoint (moto/sns/models.py PlatformEndpoint.publish).
-func Deliveries(ctx context.Context, endpoint string) (map[string][]Delivery, error) {
+// EndpointMessages returns the messages published to one platform endpoint, in publish
+// order, skipping the first `after`, and how many there are in all.
+func EndpointMessages(ctx context.Context, endpoint, arn string, after int) (int, []Delivery, error) {
+	var doc struct {
+		Total    int `json:"total"`
+		Messages []struct {
+			MessageID string `json:"messageId"`
+			Message   string `json:"message"`
+		} `json:"messages"`
+	}
+	q := url.Values{"arn": {arn}, "after": {strconv.Itoa(after)}}
+	if err := get(ctx, endpoint, "/_delayed-push/sns/endpoint-messages?"+q.Encode(), &doc); err != nil {
+		return 0, nil, err
+	}
+	out := make([]Delivery, len(doc.Messages))
+	for i, m := range doc.Messages {
+		out[i] = Delivery{EndpointArn: arn, MessageID: m.MessageID, Message: m.Message}
+	}
+	return doc.Total, out, nil
+}
+
+// MessageCounts returns how many messages every platform endpoint has received, and the sum.
+func MessageCounts(ctx context.Context, endpoint string) (int, map[string]int, error) {
+	var doc struct {
+		Total     int            `json:"total"`
+		Endpoints map[string]int `json:"endpoints"`
+	}
+	err := get(ctx, endpoint, "/_delayed-push/sns/endpoint-message-counts", &doc)
+	return doc.Total, doc.Endpoints, err
+}
+
+func get(ctx context.Context, endpoint, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/moto-api/data.json", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("moto data.json: %w", err)
+		return fmt.Errorf("moto %s: %w", path, err)
 	}
 	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("moto data.json: HTTP %s (without Docker it needs the stub scripts/moto-up.sh starts)", resp.Status)
+		return fmt.Errorf("moto %s: HTTP %s: %s (is moto started by scripts/moto_server.py?)", path, resp.Status, strings.TrimSpace(string(body)))
 	}
-	var data dataJSON
-	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
-		return nil, fmt.Errorf("moto data.json: %w", err)
-	}
-	out := map[string][]Delivery{}
-	for _, ep := range data.SNS.PlatformEndpoint {
-		ids := slices.Sorted(maps.Keys(ep.Messages))
-		for _, id := range ids {
-			d := Delivery{EndpointArn: ep.Arn, MessageID: id}
-			if err := json.Unmarshal(ep.Messages[id], &d.Message); err != nil {
-				return nil, fmt.Errorf("moto data.json: message %s of %s: not a string: %s", id, ep.Arn, ep.Messages[id])
-			}
-			out[ep.Arn] = append(out[ep.Arn], d)
-		}
-	}
-	return out, nil
+	return json.Unmarshal(body, out)
 }

@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 	}
 	logPath = filepath.Join(state, "runner.log")
 	var err error
-	stack, err = localrun.Connect(context.Background(), endpoint, filepath.Join(state, "cdk.out"))
+	stack, err = localrun.Connect(context.Background(), endpoint, state)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err, "- start the local stack with scripts/local-up.sh (make e2e does)")
 		os.Exit(1)

@@ -40,6 +40,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	}
 	switch req.Action {
 	case "echo":
+		if d, err := time.ParseDuration(req.Sleep); err == nil {
+			time.Sleep(d) // keeps the environment busy, so that a second one is started
+		}
 		lc, _ := lambdacontext.FromContext(ctx)
 		deadline, _ := ctx.Deadline()
 		env := map[string]string{}
