@@ -61,9 +61,11 @@ clean: ## Stop the local stack and remove build output
 	scripts/local-down.sh
 	rm -rf cdk.out .local
 
-# Local runs (README, "Run it locally"). The local assembly is synthesized with a short sender
-# timeout and two receives before the DLQ, so retries and redrive happen in seconds.
-LOCAL_CONFIG := {"senderTimeoutSeconds":3,"maxReceiveCount":2,"removalPolicy":"destroy","logRetentionDays":1}
+# Local runs (README, "Try it locally"). The local assembly is synthesized with a 15 s visibility
+# timeout and two receives before the DLQ, so retries and redrive happen in seconds, and with
+# a sender concurrency the emulator can serve: it handles about 130 writes a second, so more
+# invocations in flight would only make every call wait longer.
+LOCAL_CONFIG := {"senderTimeoutSeconds":10,"visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1}
 LOCAL_PORT ?= 4566
 export LOCAL_PORT
 QEMU := $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)

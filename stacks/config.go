@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/delayed-push/delayed-push/internal/push"
 )
 
 // ContextKey is the CDK context key that holds the whole Delayed Push configuration, as a JSON
@@ -35,9 +37,13 @@ type Config struct {
 	ProducerPrincipals []string `json:"producerPrincipals"`
 	// SenderMaxConcurrency caps concurrent sender invocations to protect the tables. Default 10.
 	SenderMaxConcurrency int `json:"senderMaxConcurrency"`
-	// SenderTimeoutSeconds is the sender Lambda timeout; the push queue's visibility timeout is six
-	// times this. Default 30.
+	// SenderTimeoutSeconds is the sender Lambda timeout. Default 30.
 	SenderTimeoutSeconds int `json:"senderTimeoutSeconds"`
+	// VisibilityTimeoutSeconds is the push queue's visibility timeout: how long a received push
+	// stays hidden before it is handed out again. It must outlast a claim's lease (the
+	// invocation's deadline plus 2 s) by a margin. Default: 6 × SenderTimeoutSeconds (AWS's
+	// guidance for Lambda event sources); 0 means the default.
+	VisibilityTimeoutSeconds int `json:"visibilityTimeoutSeconds"`
 	// SenderMemoryMiB is the sender Lambda memory. Default 256.
 	SenderMemoryMiB int `json:"senderMemoryMiB"`
 	// MaxReceiveCount is how often a push is tried before it is parked in the dead-letter queue.
@@ -53,6 +59,11 @@ type Config struct {
 	DeliveryRetentionDays int `json:"deliveryRetentionDays"`
 	// AlarmEmail, when set, is subscribed to the alarm topic. Default: no subscription.
 	AlarmEmail string `json:"alarmEmail"`
+	// DeliveryGuarantee is what the sender does with a push whose earlier attempt may have
+	// reached SNS without recording it: "at-least-once" (send it again; the app can drop the
+	// repeat by its pushId) or "at-most-once" (record it uncertain, never send it again).
+	// A push's own "delivery" field wins. Default "at-least-once".
+	DeliveryGuarantee string `json:"deliveryGuarantee"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out.
@@ -65,6 +76,7 @@ func DefaultConfig() Config {
 		LogRetentionDays:      30,
 		RemovalPolicy:         "retain",
 		DeliveryRetentionDays: 30,
+		DeliveryGuarantee:     push.DeliveryAtLeastOnce,
 	}
 }
 
@@ -129,6 +141,19 @@ var logRetentions = map[int]awslogs.RetentionDays{
 	3653: awslogs.RetentionDays_TEN_YEARS,
 }
 
+// MinVisibilityMarginSeconds is how much longer than the sender's timeout the push queue's
+// visibility timeout must be: the delivery claim lease (delivery.DefaultLeaseSkew, 2 s past
+// the invocation's deadline) plus room for Lambda's own start-up and clock differences.
+const MinVisibilityMarginSeconds = 5
+
+// VisibilityTimeout is the push queue's visibility timeout in seconds, default applied.
+func (c Config) VisibilityTimeout() int {
+	if c.VisibilityTimeoutSeconds == 0 {
+		return 6 * c.SenderTimeoutSeconds
+	}
+	return c.VisibilityTimeoutSeconds
+}
+
 // LogRetention returns the CDK retention of LogRetentionDays (validated by Validate).
 func (c Config) LogRetention() awslogs.RetentionDays { return logRetentions[c.LogRetentionDays] }
 
@@ -151,8 +176,11 @@ func (c Config) Validate() error {
 		return bad("senderMaxConcurrency", "must be from 2 to 1000, got %d", c.SenderMaxConcurrency)
 	case c.SenderTimeoutSeconds < 1 || c.SenderTimeoutSeconds > 900:
 		return bad("senderTimeoutSeconds", "must be from 1 to 900, got %d", c.SenderTimeoutSeconds)
-	case c.SenderTimeoutSeconds*6 > 43200:
-		return bad("senderTimeoutSeconds", "times 6 must fit the 12-hour SQS visibility timeout, got %d", c.SenderTimeoutSeconds)
+	case c.VisibilityTimeoutSeconds < 0 || c.VisibilityTimeout() > 43200:
+		return bad("visibilityTimeoutSeconds", "must fit SQS's 12-hour limit (43200), got %d (the default is 6 × senderTimeoutSeconds)", c.VisibilityTimeout())
+	case c.VisibilityTimeout() < c.SenderTimeoutSeconds+MinVisibilityMarginSeconds:
+		return bad("visibilityTimeoutSeconds", "must be at least senderTimeoutSeconds + %d (%d): a push whose sender died must not be handed out before its delivery claim expires, got %d",
+			MinVisibilityMarginSeconds, c.SenderTimeoutSeconds+MinVisibilityMarginSeconds, c.VisibilityTimeout())
 	case c.SenderMemoryMiB < 128 || c.SenderMemoryMiB > 10240:
 		return bad("senderMemoryMiB", "must be from 128 to 10240, got %d", c.SenderMemoryMiB)
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
@@ -163,6 +191,8 @@ func (c Config) Validate() error {
 		return bad("removalPolicy", `must be "retain" or "destroy", got %q`, c.RemovalPolicy)
 	case c.DeliveryRetentionDays < 1 || c.DeliveryRetentionDays > 3650:
 		return bad("deliveryRetentionDays", "must be from 1 to 3650, got %d", c.DeliveryRetentionDays)
+	case c.DeliveryGuarantee != push.DeliveryAtLeastOnce && c.DeliveryGuarantee != push.DeliveryAtMostOnce:
+		return bad("deliveryGuarantee", "must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, c.DeliveryGuarantee)
 	}
 	if c.AlarmEmail != "" {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {

@@ -47,13 +47,22 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 
 	s := &DelayedPushStack{Stack: stack}
 	s.PushQueue = NewPushQueue(stack, "PushQueue", &PushQueueProps{
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(6 * cfg.SenderTimeoutSeconds))),
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.VisibilityTimeout()))),
 		MaxReceiveCount:   cfg.MaxReceiveCount,
 		RemovalPolicy:     removal,
 	})
 	s.Tables = NewTables(stack, "Tables", &TablesProps{RemovalPolicy: removal})
+	s.Scheduler = NewScheduler(stack, "Scheduler", &SchedulerProps{
+		Queue:         s.PushQueue.Queue,
+		LogRetention:  retention,
+		RemovalPolicy: removal,
+	})
 	s.Sender = NewSender(stack, "Sender", &SenderProps{
 		Queue:                  s.PushQueue.Queue,
+		DeadLetterQueue:        s.PushQueue.DeadLetterQueue,
+		MaxReceiveCount:        cfg.MaxReceiveCount,
+		SchedulerRole:          s.Scheduler.StateMachine.Role(),
+		DeliveryGuarantee:      cfg.DeliveryGuarantee,
 		Tables:                 s.Tables,
 		PlatformApplicationArn: appArn,
 		Timeout:                awscdk.Duration_Seconds(jsii.Number(float64(cfg.SenderTimeoutSeconds))),
@@ -62,11 +71,6 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 		DeliveryRetentionDays:  cfg.DeliveryRetentionDays,
 		LogRetention:           retention,
 		RemovalPolicy:          removal,
-	})
-	s.Scheduler = NewScheduler(stack, "Scheduler", &SchedulerProps{
-		Queue:         s.PushQueue.Queue,
-		LogRetention:  retention,
-		RemovalPolicy: removal,
 	})
 	s.Alarms = NewAlarms(stack, "Alarms", &AlarmsProps{
 		DeadLetterQueue: s.PushQueue.DeadLetterQueue,

@@ -16,8 +16,18 @@ import (
 
 // SenderProps configures the sender.
 type SenderProps struct {
-	Queue  awssqs.IQueue
-	Tables *Tables
+	Queue awssqs.IQueue
+	// DeadLetterQueue is where the sender parks what it cannot send, with the reason.
+	DeadLetterQueue awssqs.IQueue
+	// MaxReceiveCount is the push queue's: on that receive the sender parks a push that
+	// still fails, instead of the queue moving it there without a reason.
+	MaxReceiveCount int
+	// SchedulerRole is the state machine's role: the scheduler's message attributes are
+	// trusted only on messages that role sent.
+	SchedulerRole awsiam.IRole
+	// DeliveryGuarantee is the default for pushes without "delivery".
+	DeliveryGuarantee string
+	Tables            *Tables
 	// PlatformApplicationArn scopes sns:Publish to this application's endpoints.
 	PlatformApplicationArn string
 	Timeout                awscdk.Duration
@@ -56,6 +66,11 @@ func NewSender(scope constructs.Construct, id string, props *SenderProps) *Sende
 				"DEVICES_TABLE":           props.Tables.Devices.TableName(),
 				"DELIVERIES_TABLE":        props.Tables.Deliveries.TableName(),
 				"DELIVERY_RETENTION_DAYS": jsii.String(fmt.Sprint(props.DeliveryRetentionDays)),
+				"PUSH_QUEUE_URL":          props.Queue.QueueUrl(),
+				"DEAD_LETTER_QUEUE_URL":   props.DeadLetterQueue.QueueUrl(),
+				"MAX_RECEIVE_COUNT":       jsii.String(fmt.Sprint(props.MaxReceiveCount)),
+				"SCHEDULER_ROLE_ID":       props.SchedulerRole.Node().DefaultChild().(awsiam.CfnRole).AttrRoleId(),
+				"DELIVERY_GUARANTEE":      jsii.String(props.DeliveryGuarantee),
 			},
 		},
 	})
@@ -67,9 +82,13 @@ func NewSender(scope constructs.Construct, id string, props *SenderProps) *Sende
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxConcurrency:          jsii.Number(float64(props.MaxConcurrency)),
 	}))
+	// It requeues the rest of a fan-out cut short by its time budget, and parks what it gives
+	// up on with the reason.
+	props.Queue.GrantSendMessages(fn)
+	props.DeadLetterQueue.GrantSendMessages(fn)
 	// The sender only queries the registry and writes its own delivery records.
 	props.Tables.Devices.Grant(fn, jsii.String("dynamodb:Query"))
-	props.Tables.Deliveries.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
+	props.Tables.Deliveries.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("PublishToPlatformEndpoints"),
 		Actions:   jsii.Strings("sns:Publish"),

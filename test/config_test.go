@@ -35,19 +35,22 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		raw  any
 		want string
 	}{
-		"unknown key":         {`{"senderMaxConcurency":5}`, `unknown key "senderMaxConcurency"`},
-		"wrong type":          {`{"senderMaxConcurrency":"ten"}`, `key "senderMaxConcurrency" must be a JSON int`},
-		"not json":            {`senderMaxConcurrency=5`, "not a JSON object"},
-		"concurrency too low": {`{"senderMaxConcurrency":1}`, `key "senderMaxConcurrency" must be from 2 to 1000, got 1`},
-		"bad retention":       {`{"logRetentionDays":10}`, `key "logRetentionDays" must be one of`},
-		"bad removal policy":  {`{"removalPolicy":"keep"}`, `key "removalPolicy" must be "retain" or "destroy", got "keep"`},
-		"bad platform app":    {`{"platformApplicationArn":"arn:aws:sns:us-east-1:123456789012:app/APNS/x"}`, `key "platformApplicationArn" must be an SNS FCM platform application ARN`},
-		"bad principal":       {`{"producerPrincipals":["arn:aws:iam::123456789012:user/bob"]}`, `key "producerPrincipals" item 0 must be an IAM role ARN`},
-		"timeout too long":    {`{"senderTimeoutSeconds":901}`, `key "senderTimeoutSeconds" must be from 1 to 900`},
-		"bad email":           {`{"alarmEmail":"oncall"}`, `key "alarmEmail" must be an e-mail address`},
-		"receive count zero":  {`{"maxReceiveCount":0}`, `key "maxReceiveCount" must be from 1 to 1000`},
-		"memory too small":    {`{"senderMemoryMiB":64}`, `key "senderMemoryMiB" must be from 128 to 10240`},
-		"retention days zero": {`{"deliveryRetentionDays":0}`, `key "deliveryRetentionDays" must be from 1 to 3650`},
+		"unknown key":          {`{"senderMaxConcurency":5}`, `unknown key "senderMaxConcurency"`},
+		"wrong type":           {`{"senderMaxConcurrency":"ten"}`, `key "senderMaxConcurrency" must be a JSON int`},
+		"not json":             {`senderMaxConcurrency=5`, "not a JSON object"},
+		"concurrency too low":  {`{"senderMaxConcurrency":1}`, `key "senderMaxConcurrency" must be from 2 to 1000, got 1`},
+		"bad retention":        {`{"logRetentionDays":10}`, `key "logRetentionDays" must be one of`},
+		"bad removal policy":   {`{"removalPolicy":"keep"}`, `key "removalPolicy" must be "retain" or "destroy", got "keep"`},
+		"bad platform app":     {`{"platformApplicationArn":"arn:aws:sns:us-east-1:123456789012:app/APNS/x"}`, `key "platformApplicationArn" must be an SNS FCM platform application ARN`},
+		"bad principal":        {`{"producerPrincipals":["arn:aws:iam::123456789012:user/bob"]}`, `key "producerPrincipals" item 0 must be an IAM role ARN`},
+		"timeout too long":     {`{"senderTimeoutSeconds":901}`, `key "senderTimeoutSeconds" must be from 1 to 900`},
+		"bad email":            {`{"alarmEmail":"oncall"}`, `key "alarmEmail" must be an e-mail address`},
+		"receive count zero":   {`{"maxReceiveCount":0}`, `key "maxReceiveCount" must be from 1 to 1000`},
+		"memory too small":     {`{"senderMemoryMiB":64}`, `key "senderMemoryMiB" must be from 128 to 10240`},
+		"retention days zero":  {`{"deliveryRetentionDays":0}`, `key "deliveryRetentionDays" must be from 1 to 3650`},
+		"visibility too short": {`{"senderTimeoutSeconds":10,"visibilityTimeoutSeconds":14}`, `key "visibilityTimeoutSeconds" must be at least senderTimeoutSeconds + 5 (15)`},
+		"visibility too long":  {`{"visibilityTimeoutSeconds":43201}`, `key "visibilityTimeoutSeconds" must fit SQS's 12-hour limit`},
+		"bad guarantee":        {`{"deliveryGuarantee":"exactly-once"}`, `key "deliveryGuarantee" must be "at-least-once" or "at-most-once", got "exactly-once"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/delayed-push/delayed-push/internal/delivery"
 	"github.com/delayed-push/delayed-push/stacks"
 )
 
@@ -192,8 +194,51 @@ func TestSenderFunctionIsArmGoOnAL2023(t *testing.T) {
 			"DEVICES_TABLE":           assertions.Match_AnyValue(),
 			"DELIVERIES_TABLE":        assertions.Match_AnyValue(),
 			"DELIVERY_RETENTION_DAYS": "30",
+			"PUSH_QUEUE_URL":          assertions.Match_AnyValue(),
+			"DEAD_LETTER_QUEUE_URL":   assertions.Match_AnyValue(),
+			"MAX_RECEIVE_COUNT":       "5",
+			"SCHEDULER_ROLE_ID":       assertions.Match_AnyValue(),
+			"DELIVERY_GUARANTEE":      "at-least-once",
 		}},
 	})
+}
+
+func TestSenderKnowsItsQueuesAndTrustsOnlyTheSchedulersRole(t *testing.T) {
+	tpl := defaults(t)
+	queueID, _, dlqID, _ := pushQueue(t, tpl)
+	_, fn := only(t, tpl, "AWS::Lambda::Function")
+	vars := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	assert.Equal(t, map[string]any{"Ref": queueID}, vars["PUSH_QUEUE_URL"])
+	assert.Equal(t, map[string]any{"Ref": dlqID}, vars["DEAD_LETTER_QUEUE_URL"])
+	_, sm := only(t, tpl, "AWS::StepFunctions::StateMachine")
+	schedulerRole := props(sm)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0]
+	assert.Equal(t, map[string]any{"Fn::GetAtt": []any{schedulerRole, "RoleId"}}, vars["SCHEDULER_ROLE_ID"],
+		"SQS stamps SenderId with the sending role's unique id")
+
+	atMostOnce := withConfig(t, func(c *stacks.Config) { c.DeliveryGuarantee = "at-most-once"; c.MaxReceiveCount = 3 })
+	atMostOnce.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"DELIVERY_GUARANTEE": "at-most-once", "MAX_RECEIVE_COUNT": "3"})},
+	})
+}
+
+// A claim's lease is the invocation's deadline plus delivery.DefaultLeaseSkew; the queue
+// hands a message out again only after its visibility timeout. The lease must end first, or
+// a retry after a crash would find the delivery still "busy" (the issue's parked pushes).
+func TestVisibilityTimeoutOutlastsEveryClaimLease(t *testing.T) {
+	for _, c := range []struct{ timeout, visibility int }{{1, 0}, {3, 0}, {30, 0}, {10, 15}, {900, 905}} {
+		cfg := stacks.DefaultConfig()
+		cfg.SenderTimeoutSeconds, cfg.VisibilityTimeoutSeconds = c.timeout, c.visibility
+		require.NoError(t, cfg.Validate())
+		lease := time.Duration(c.timeout)*time.Second + delivery.DefaultLeaseSkew
+		assert.Greater(t, time.Duration(cfg.VisibilityTimeout())*time.Second, lease, "%+v", c)
+	}
+	// The smallest visibility the configuration accepts still outlasts the lease.
+	assert.Greater(t, time.Duration(stacks.MinVisibilityMarginSeconds)*time.Second, delivery.DefaultLeaseSkew)
+
+	tpl := withConfig(t, func(c *stacks.Config) { c.SenderTimeoutSeconds = 10; c.VisibilityTimeoutSeconds = 15 })
+	_, queue, _, _ := pushQueue(t, tpl)
+	assert.EqualValues(t, 15, props(queue)["VisibilityTimeout"])
 }
 
 func TestSenderEventSourceBatchTenWindowZeroPartialFailures(t *testing.T) {
@@ -345,10 +390,10 @@ func TestSenderGrantsAreLeastPrivilege(t *testing.T) {
 			dynamo = append(dynamo, a)
 		}
 	}
-	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, dynamo)
+	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"}, dynamo)
 	require.Len(t, byAction["dynamodb:Query"], 1)
 	assert.Contains(t, byAction["dynamodb:Query"][0], "TablesDevices", "Query only on the device registry")
-	assert.NotContains(t, byAction["dynamodb:PutItem"][0], "TablesDevices", "the sender never writes the registry")
+	assert.NotContains(t, byAction["dynamodb:UpdateItem"][0], "TablesDevices", "the sender never writes the registry")
 
 	require.Len(t, byAction["sns:Publish"], 1)
 	assert.Contains(t, byAction["sns:Publish"][0], ":endpoint/GCM/delayed-push/*", "publish only to the app's endpoints")
@@ -356,7 +401,12 @@ func TestSenderGrantsAreLeastPrivilege(t *testing.T) {
 	for _, a := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} {
 		require.Contains(t, byAction, a)
 	}
-	assert.NotContains(t, byAction, "sqs:SendMessage", "the sender does not produce")
+	// It requeues to the push queue and parks on the dead-letter queue, nowhere else.
+	queueID, _, dlqID, _ := pushQueue(t, tpl)
+	assert.ElementsMatch(t, []string{
+		fmt.Sprintf(`{"Fn::GetAtt":["%s","Arn"]}`, queueID),
+		fmt.Sprintf(`{"Fn::GetAtt":["%s","Arn"]}`, dlqID),
+	}, byAction["sqs:SendMessage"])
 }
 
 func TestPlatformApplicationArnScopesPublish(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -72,6 +74,7 @@ type fakeItems struct {
 	updates   []dynamodb.UpdateItemInput
 	gets      []dynamodb.GetItemInput
 	updateErr error
+	old       map[string]types.AttributeValue // ALL_OLD of a successful update
 	getItem   map[string]types.AttributeValue
 }
 
@@ -80,7 +83,7 @@ func (f *fakeItems) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, 
 	if f.updateErr != nil {
 		return nil, f.updateErr
 	}
-	return &dynamodb.UpdateItemOutput{}, nil
+	return &dynamodb.UpdateItemOutput{Attributes: f.old}, nil
 }
 
 func (f *fakeItems) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -90,43 +93,68 @@ func (f *fakeItems) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...f
 
 var key = delivery.Key{PushID: "p1", EndpointARN: ep}
 
+var lease = delivery.Lease{Token: "tok-1", UntilMs: 1796115660000}
+
 func newLog(f *fakeItems) *awsadapters.DeliveryLog {
 	return &awsadapters.DeliveryLog{Client: f, Table: "deliveries", Retention: 30 * 24 * time.Hour}
 }
 
+func claimReq(user string) delivery.ClaimRequest {
+	return delivery.ClaimRequest{UserID: user, DueAt: now.Add(-time.Second), Now: now, Lease: lease}
+}
+
 func TestClaimRequest(t *testing.T) {
 	f := &fakeItems{}
-	c, err := newLog(f).Claim(context.Background(), key, "u-42", now, time.Minute)
+	c, err := newLog(f).Claim(context.Background(), key, claimReq("u-42"))
 	require.NoError(t, err)
 	assert.Equal(t, delivery.Claimed, c.Outcome)
-	assert.Equal(t, now.Add(time.Minute).UnixMilli(), c.Lease.UntilMs)
 
 	require.Len(t, f.updates, 1)
 	in := f.updates[0]
 	assert.Equal(t, "deliveries", aws.ToString(in.TableName))
 	assert.Equal(t, map[string]types.AttributeValue{"pushId": sAttr("p1"), "endpointArn": sAttr(ep)}, in.Key)
 	assert.Equal(t, "attribute_not_exists(pushId) OR #s = :retry OR (#s = :sending AND leaseUntil < :now)", aws.ToString(in.ConditionExpression))
-	assert.Equal(t, "SET #s = :sending, leaseUntil = :lease, updatedAt = :t, expiresAt = :exp, userId = :u ADD attempts :one", aws.ToString(in.UpdateExpression))
+	assert.Equal(t, "SET #s = :sending, leaseUntil = :lease, claimToken = :tok, updatedAt = :t, expiresAt = :exp, userId = :u, dueAt = :due ADD attempts :one", aws.ToString(in.UpdateExpression))
 	assert.Equal(t, map[string]string{"#s": "status"}, in.ExpressionAttributeNames)
 	assert.Equal(t, map[string]types.AttributeValue{
 		":sending": sAttr("sending"),
 		":retry":   sAttr("retry"),
 		":now":     nAttr("1796115600000"),
 		":lease":   nAttr("1796115660000"),
+		":tok":     sAttr("tok-1"),
 		":t":       sAttr("2026-12-01T09:00:00Z"),
 		":exp":     nAttr("1798707600"), // now + 30 days, unix seconds
 		":one":     nAttr("1"),
 		":u":       sAttr("u-42"),
+		":due":     sAttr("2026-12-01T08:59:59Z"),
 	}, in.ExpressionAttributeValues)
+	assert.Equal(t, types.ReturnValueAllOld, in.ReturnValues, "the old status tells a takeover from a fresh claim")
 	assert.Equal(t, types.ReturnValuesOnConditionCheckFailureAllOld, in.ReturnValuesOnConditionCheckFailure)
 }
 
-func TestClaimWithoutUserOmitsUserID(t *testing.T) {
+func TestClaimWithoutUserOrDueOmitsThem(t *testing.T) {
 	f := &fakeItems{}
-	_, err := newLog(f).Claim(context.Background(), key, "", now, time.Minute)
+	_, err := newLog(f).Claim(context.Background(), key, delivery.ClaimRequest{Now: now, Lease: lease})
 	require.NoError(t, err)
 	assert.NotContains(t, aws.ToString(f.updates[0].UpdateExpression), "userId")
+	assert.NotContains(t, aws.ToString(f.updates[0].UpdateExpression), "dueAt")
 	assert.NotContains(t, f.updates[0].ExpressionAttributeValues, ":u")
+}
+
+func TestClaimTakingOverAnAbandonedAttemptIsResumed(t *testing.T) {
+	for old, want := range map[string]delivery.ClaimOutcome{
+		"":        delivery.Claimed, // new record
+		"retry":   delivery.Claimed, // the last attempt recorded that nothing went out
+		"sending": delivery.Resumed, // the last attempt died: it may have published
+	} {
+		f := &fakeItems{}
+		if old != "" {
+			f.old = map[string]types.AttributeValue{"status": sAttr(old)}
+		}
+		c, err := newLog(f).Claim(context.Background(), key, claimReq("u"))
+		require.NoError(t, err)
+		assert.Equal(t, want, c.Outcome, "old status %q", old)
+	}
 }
 
 func TestClaimConditionFailure(t *testing.T) {
@@ -134,20 +162,30 @@ func TestClaimConditionFailure(t *testing.T) {
 		name    string
 		item    map[string]types.AttributeValue // in the exception
 		getItem map[string]types.AttributeValue // from the GetItem fallback
-		want    delivery.ClaimOutcome
+		want    delivery.Claim
 		gets    int
 	}{
-		{"sent", map[string]types.AttributeValue{"status": sAttr("sent")}, nil, delivery.AlreadyDone, 0},
-		{"failed", map[string]types.AttributeValue{"status": sAttr("failed")}, nil, delivery.AlreadyDone, 0},
-		{"sending, live lease", map[string]types.AttributeValue{"status": sAttr("sending")}, nil, delivery.Busy, 0},
-		{"no item in exception: read it", nil, map[string]types.AttributeValue{"status": sAttr("sent")}, delivery.AlreadyDone, 1},
+		{"sent", map[string]types.AttributeValue{"status": sAttr("sent")}, nil,
+			delivery.Claim{Outcome: delivery.AlreadyDone, Status: "sent"}, 0},
+		{"failed", map[string]types.AttributeValue{"status": sAttr("failed")}, nil,
+			delivery.Claim{Outcome: delivery.AlreadyDone, Status: "failed"}, 0},
+		{"uncertain", map[string]types.AttributeValue{"status": sAttr("uncertain")}, nil,
+			delivery.Claim{Outcome: delivery.AlreadyDone, Status: "uncertain"}, 0},
+		{"sending, live lease", map[string]types.AttributeValue{"status": sAttr("sending"), "leaseUntil": nAttr("1796115605000"), "claimToken": sAttr("other")}, nil,
+			delivery.Claim{Outcome: delivery.Busy, BusyUntil: time.UnixMilli(1796115605000)}, 0},
+		{"our own earlier try succeeded", map[string]types.AttributeValue{"status": sAttr("sending"), "leaseUntil": nAttr("1796115660000"), "claimToken": sAttr("tok-1")}, nil,
+			delivery.Claim{Outcome: delivery.Claimed}, 0},
+		{"changed in between", map[string]types.AttributeValue{"status": sAttr("retry")}, nil,
+			delivery.Claim{Outcome: delivery.Busy, BusyUntil: now.Add(time.Second)}, 0},
+		{"no item in exception: read it", nil, map[string]types.AttributeValue{"status": sAttr("sent")},
+			delivery.Claim{Outcome: delivery.AlreadyDone, Status: "sent"}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeItems{updateErr: &types.ConditionalCheckFailedException{Item: tc.item}, getItem: tc.getItem}
-			c, err := newLog(f).Claim(context.Background(), key, "u", now, time.Minute)
+			c, err := newLog(f).Claim(context.Background(), key, claimReq("u"))
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, c.Outcome)
+			assert.Equal(t, tc.want, c)
 			require.Len(t, f.gets, tc.gets)
 			if tc.gets > 0 {
 				assert.True(t, aws.ToBool(f.gets[0].ConsistentRead))
@@ -158,41 +196,41 @@ func TestClaimConditionFailure(t *testing.T) {
 
 func TestClaimOtherError(t *testing.T) {
 	f := &fakeItems{updateErr: errors.New("throttled")}
-	_, err := newLog(f).Claim(context.Background(), key, "u", now, time.Minute)
+	_, err := newLog(f).Claim(context.Background(), key, claimReq("u"))
 	assert.ErrorContains(t, err, "throttled")
 }
 
 func TestMarks(t *testing.T) {
-	lease := delivery.Lease{UntilMs: 1796115660000}
+	late := int64(1234)
 	cases := []struct {
 		name   string
-		call   func(l *awsadapters.DeliveryLog) error
+		mark   delivery.Mark
 		update string
 		values map[string]types.AttributeValue
 	}{
-		{"sent", func(l *awsadapters.DeliveryLog) error {
-			return l.MarkSent(context.Background(), key, lease, "sns-1", now)
-		}, "SET #s = :st, snsMessageId = :m, updatedAt = :t, expiresAt = :exp REMOVE #err",
-			map[string]types.AttributeValue{":st": sAttr("sent"), ":m": sAttr("sns-1")}},
-		{"failed", func(l *awsadapters.DeliveryLog) error {
-			return l.MarkFailed(context.Background(), key, lease, "EndpointDisabled: x", now)
-		}, "SET #s = :st, #err = :e, updatedAt = :t, expiresAt = :exp",
+		{"sent", delivery.Mark{Status: "sent", SNSMessageID: "sns-1", LatenessMs: &late, Now: now},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, snsMessageId = :m, sentAt = :t, latenessMs = :late REMOVE #err",
+			map[string]types.AttributeValue{":st": sAttr("sent"), ":m": sAttr("sns-1"), ":late": nAttr("1234")}},
+		{"failed", delivery.Mark{Status: "failed", Error: "EndpointDisabled: x", Now: now},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
 			map[string]types.AttributeValue{":st": sAttr("failed"), ":e": sAttr("EndpointDisabled: x")}},
-		{"retry", func(l *awsadapters.DeliveryLog) error {
-			return l.MarkRetry(context.Background(), key, lease, "Throttled: x", now)
-		}, "SET #s = :st, #err = :e, updatedAt = :t, expiresAt = :exp",
+		{"retry", delivery.Mark{Status: "retry", Error: "Throttled: x", Now: now},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
 			map[string]types.AttributeValue{":st": sAttr("retry"), ":e": sAttr("Throttled: x")}},
+		{"uncertain", delivery.Mark{Status: "uncertain", Error: "publish outcome unknown: timeout", Now: now},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
+			map[string]types.AttributeValue{":st": sAttr("uncertain"), ":e": sAttr("publish outcome unknown: timeout")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeItems{}
-			require.NoError(t, tc.call(newLog(f)))
+			require.NoError(t, newLog(f).Mark(context.Background(), key, lease, tc.mark))
 			in := f.updates[0]
 			assert.Equal(t, tc.update, aws.ToString(in.UpdateExpression))
-			assert.Equal(t, "#s = :sending AND leaseUntil = :lease", aws.ToString(in.ConditionExpression), "only while we hold the claim")
+			assert.Equal(t, "#s = :sending AND claimToken = :tok", aws.ToString(in.ConditionExpression), "only while we hold the claim")
 			assert.Equal(t, map[string]string{"#s": "status", "#err": "error"}, in.ExpressionAttributeNames)
 			want := map[string]types.AttributeValue{
-				":sending": sAttr("sending"), ":lease": nAttr("1796115660000"),
+				":sending": sAttr("sending"), ":tok": sAttr("tok-1"),
 				":t": sAttr("2026-12-01T09:00:00Z"), ":exp": nAttr("1798707600"),
 			}
 			for k, v := range tc.values {
@@ -200,8 +238,14 @@ func TestMarks(t *testing.T) {
 			}
 			assert.Equal(t, want, in.ExpressionAttributeValues)
 
-			f = &fakeItems{updateErr: &types.ConditionalCheckFailedException{}}
-			assert.ErrorIs(t, tc.call(newLog(f)), delivery.ErrLostClaim)
+			// Taken over by another claim: lost.
+			f = &fakeItems{updateErr: &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{
+				"status": sAttr("sending"), "claimToken": sAttr("other")}}}
+			assert.ErrorIs(t, newLog(f).Mark(context.Background(), key, lease, tc.mark), delivery.ErrLostClaim)
+			// Our own earlier try of the same mark succeeded: done.
+			f = &fakeItems{updateErr: &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{
+				"status": sAttr(tc.mark.Status), "claimToken": sAttr("tok-1")}}}
+			assert.NoError(t, newLog(f).Mark(context.Background(), key, lease, tc.mark))
 		})
 	}
 }
@@ -229,9 +273,40 @@ func TestPublisher(t *testing.T) {
 
 	f = &fakeSNS{err: &snstypes.EndpointDisabledException{}}
 	_, err = (&awsadapters.Publisher{Client: f}).Publish(context.Background(), ep, "{}")
-	assert.Equal(t, delivery.Permanent, delivery.Classify(err), "SNS errors reach the classifier intact")
+	assert.Equal(t, delivery.Permanent, delivery.ClassifyPublish(err), "SNS errors reach the classifier intact")
 
 	f = &fakeSNS{out: &sns.PublishOutput{}}
 	_, err = (&awsadapters.Publisher{Client: f}).Publish(context.Background(), ep, "{}")
 	assert.Error(t, err, "no message id is not a confirmed publish")
+}
+
+type fakeSQS struct {
+	ins []*sqs.SendMessageInput
+	err error
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.ins = append(f.ins, in)
+	return &sqs.SendMessageOutput{MessageId: aws.String("m")}, f.err
+}
+
+func TestQueuesParkAndRequeue(t *testing.T) {
+	f := &fakeSQS{}
+	q := &awsadapters.Queues{Client: f, PushQueueURL: "https://q/push", DeadLetterQueue: "https://q/dlq"}
+	require.NoError(t, q.Park(context.Background(), delivery.Message{Body: "b", Attributes: map[string]delivery.Attribute{
+		"parkReason": {DataType: "String", Value: "gave up"}, "receiveCount": {DataType: "Number", Value: "5"}}}))
+	require.NoError(t, q.Requeue(context.Background(), delivery.Message{Body: "c", Delay: 3400 * time.Millisecond}))
+	require.Len(t, f.ins, 2)
+	assert.Equal(t, "https://q/dlq", aws.ToString(f.ins[0].QueueUrl))
+	assert.Equal(t, "b", aws.ToString(f.ins[0].MessageBody))
+	assert.Equal(t, map[string]sqstypes.MessageAttributeValue{
+		"parkReason":   {DataType: aws.String("String"), StringValue: aws.String("gave up")},
+		"receiveCount": {DataType: aws.String("Number"), StringValue: aws.String("5")},
+	}, f.ins[0].MessageAttributes)
+	assert.Equal(t, "https://q/push", aws.ToString(f.ins[1].QueueUrl))
+	assert.EqualValues(t, 3, f.ins[1].DelaySeconds)
+	assert.Nil(t, f.ins[1].MessageAttributes)
+
+	f.err = errors.New("boom")
+	assert.ErrorContains(t, q.Park(context.Background(), delivery.Message{}), "park on the dead-letter queue: boom")
 }

@@ -61,14 +61,6 @@ func (r *Registry) Endpoints(ctx context.Context, userID string) ([]string, erro
 	}
 }
 
-// Delivery statuses (docs/CONTRACTS.md).
-const (
-	StatusSending = "sending"
-	StatusSent    = "sent"
-	StatusFailed  = "failed"
-	StatusRetry   = "retry"
-)
-
 // DeliveryLog writes DELIVERIES_TABLE (pushId, endpointArn).
 type DeliveryLog struct {
 	Client DynamoItems
@@ -78,107 +70,136 @@ type DeliveryLog struct {
 }
 
 // claimCondition: the record is new, or waiting for a retry, or a "sending" whose lease has
-// expired (its invocation died mid-delivery). "sent" and "failed" are final.
+// expired (its invocation died mid-delivery). Every other status is final.
 const claimCondition = "attribute_not_exists(pushId) OR #s = :retry OR (#s = :sending AND leaseUntil < :now)"
 
-// holdCondition: the record still carries the lease our claim wrote.
-const holdCondition = "#s = :sending AND leaseUntil = :lease"
+// holdCondition: the record still carries the token our claim wrote.
+const holdCondition = "#s = :sending AND claimToken = :tok"
+
+var _ delivery.Log = (*DeliveryLog)(nil)
 
 // Claim is an UpdateItem rather than a PutItem: it creates the record when absent like a put,
-// and can also ADD to attempts, which a put would reset.
-func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, userID string, now time.Time, lease time.Duration) (delivery.Claim, error) {
-	until := now.Add(lease).UnixMilli()
-	set := "SET #s = :sending, leaseUntil = :lease, updatedAt = :t, expiresAt = :exp"
+// can ADD to attempts, which a put would reset, and returns the old item, which tells a
+// fresh claim from the takeover of an attempt that never recorded its outcome.
+func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, req delivery.ClaimRequest) (delivery.Claim, error) {
+	set := "SET #s = :sending, leaseUntil = :lease, claimToken = :tok, updatedAt = :t, expiresAt = :exp"
 	values := map[string]types.AttributeValue{
-		":sending": s(StatusSending),
-		":retry":   s(StatusRetry),
-		":now":     n(now.UnixMilli()),
-		":lease":   n(until),
-		":t":       s(now.UTC().Format(time.RFC3339Nano)),
-		":exp":     n(l.expiresAt(now)),
+		":sending": s(delivery.StatusSending),
+		":retry":   s(delivery.StatusRetry),
+		":now":     n(req.Now.UnixMilli()),
+		":lease":   n(req.Lease.UntilMs),
+		":tok":     s(req.Lease.Token),
+		":t":       s(req.Now.UTC().Format(time.RFC3339Nano)),
+		":exp":     n(l.expiresAt(req.Now)),
 		":one":     n(1),
 	}
-	if userID != "" {
+	if req.UserID != "" {
 		set += ", userId = :u"
-		values[":u"] = s(userID)
+		values[":u"] = s(req.UserID)
 	}
-	_, err := l.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	if !req.DueAt.IsZero() {
+		set += ", dueAt = :due"
+		values[":due"] = s(req.DueAt.UTC().Format(time.RFC3339Nano))
+	}
+	out, err := l.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(l.Table),
 		Key:                                 key(k),
 		UpdateExpression:                    aws.String(set + " ADD attempts :one"),
 		ConditionExpression:                 aws.String(claimCondition),
 		ExpressionAttributeNames:            map[string]string{"#s": "status"},
 		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return delivery.Claim{Outcome: delivery.Claimed, Lease: delivery.Lease{UntilMs: until}}, nil
+		if status(out.Attributes) == delivery.StatusSending {
+			return delivery.Claim{Outcome: delivery.Resumed}, nil
+		}
+		return delivery.Claim{Outcome: delivery.Claimed}, nil
 	}
-	var ccf *types.ConditionalCheckFailedException
-	if !errors.As(err, &ccf) {
+	item, err := l.refused(ctx, k, err)
+	if err != nil {
 		return delivery.Claim{}, fmt.Errorf("claim delivery: %w", err)
 	}
-	// Someone else's record: why? The exception carries it; fall back to a consistent read
-	// where it does not (some emulators).
-	item := ccf.Item
-	if item == nil {
-		got, gerr := l.Client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(l.Table), Key: key(k), ConsistentRead: aws.Bool(true),
-		})
-		if gerr != nil {
-			return delivery.Claim{}, fmt.Errorf("read delivery after failed claim: %w", gerr)
-		}
-		item = got.Item
-	}
-	switch status(item) {
-	case StatusSent, StatusFailed:
-		return delivery.Claim{Outcome: delivery.AlreadyDone}, nil
+	switch st := status(item); {
+	case str(item, "claimToken") == req.Lease.Token:
+		// Our own claim: an earlier try of this request succeeded and its answer was lost.
+		return delivery.Claim{Outcome: delivery.Claimed}, nil
+	case delivery.Final(st):
+		return delivery.Claim{Outcome: delivery.AlreadyDone, Status: st}, nil
+	case st == delivery.StatusSending:
+		until, _ := strconv.ParseInt(num(item, "leaseUntil"), 10, 64)
+		return delivery.Claim{Outcome: delivery.Busy, BusyUntil: time.UnixMilli(until)}, nil
 	default:
-		// "sending" with a live lease. (A record that vanished or changed in between is also
-		// best retried later.)
-		return delivery.Claim{Outcome: delivery.Busy}, nil
+		// The record changed between the write and the read: a race with another claim.
+		return delivery.Claim{Outcome: delivery.Busy, BusyUntil: req.Now.Add(time.Second)}, nil
 	}
 }
 
-// MarkSent records the SNS message id of a confirmed publish and clears an earlier error.
-func (l *DeliveryLog) MarkSent(ctx context.Context, k delivery.Key, lease delivery.Lease, snsMessageID string, now time.Time) error {
-	return l.mark(ctx, k, lease, now, "SET #s = :st, snsMessageId = :m, updatedAt = :t, expiresAt = :exp REMOVE #err",
-		map[string]types.AttributeValue{":st": s(StatusSent), ":m": s(snsMessageID)})
-}
-
-// MarkFailed records a permanent failure: the delivery is final.
-func (l *DeliveryLog) MarkFailed(ctx context.Context, k delivery.Key, lease delivery.Lease, reason string, now time.Time) error {
-	return l.mark(ctx, k, lease, now, "SET #s = :st, #err = :e, updatedAt = :t, expiresAt = :exp",
-		map[string]types.AttributeValue{":st": s(StatusFailed), ":e": s(reason)})
-}
-
-// MarkRetry records a transient failure: the next delivery of the message may claim it.
-func (l *DeliveryLog) MarkRetry(ctx context.Context, k delivery.Key, lease delivery.Lease, reason string, now time.Time) error {
-	return l.mark(ctx, k, lease, now, "SET #s = :st, #err = :e, updatedAt = :t, expiresAt = :exp",
-		map[string]types.AttributeValue{":st": s(StatusRetry), ":e": s(reason)})
-}
-
-func (l *DeliveryLog) mark(ctx context.Context, k delivery.Key, lease delivery.Lease, now time.Time, update string, values map[string]types.AttributeValue) error {
-	values[":sending"] = s(StatusSending)
-	values[":lease"] = n(lease.UntilMs)
-	values[":t"] = s(now.UTC().Format(time.RFC3339Nano))
-	values[":exp"] = n(l.expiresAt(now))
-	_, err := l.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.Table),
-		Key:                       key(k),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(holdCondition),
-		ExpressionAttributeNames:  map[string]string{"#s": "status", "#err": "error"},
-		ExpressionAttributeValues: values,
-	})
+// refused returns the item that made a conditional write fail, or err when the write failed
+// for another reason. The exception carries the item; where it does not (some emulators), a
+// consistent read stands in.
+func (l *DeliveryLog) refused(ctx context.Context, k delivery.Key, err error) (map[string]types.AttributeValue, error) {
 	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return delivery.ErrLostClaim
+	if !errors.As(err, &ccf) {
+		return nil, err
 	}
+	if ccf.Item != nil {
+		return ccf.Item, nil
+	}
+	got, gerr := l.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(l.Table), Key: key(k), ConsistentRead: aws.Bool(true),
+	})
+	if gerr != nil {
+		return nil, fmt.Errorf("read delivery after a failed condition: %w", gerr)
+	}
+	return got.Item, nil
+}
+
+// Mark records the outcome of a claimed delivery, if the record still carries the claim.
+func (l *DeliveryLog) Mark(ctx context.Context, k delivery.Key, lease delivery.Lease, m delivery.Mark) error {
+	update := "SET #s = :st, updatedAt = :t, expiresAt = :exp"
+	values := map[string]types.AttributeValue{
+		":st":      s(m.Status),
+		":sending": s(delivery.StatusSending),
+		":tok":     s(lease.Token),
+		":t":       s(m.Now.UTC().Format(time.RFC3339Nano)),
+		":exp":     n(l.expiresAt(m.Now)),
+	}
+	if m.SNSMessageID != "" {
+		update += ", snsMessageId = :m, sentAt = :t"
+		values[":m"] = s(m.SNSMessageID)
+	}
+	if m.LatenessMs != nil {
+		update += ", latenessMs = :late"
+		values[":late"] = n(*m.LatenessMs)
+	}
+	if m.Error != "" {
+		update += ", #err = :e"
+		values[":e"] = s(m.Error)
+	} else {
+		update += " REMOVE #err"
+	}
+	_, err := l.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(l.Table),
+		Key:                                 key(k),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(holdCondition),
+		ExpressionAttributeNames:            map[string]string{"#s": "status", "#err": "error"},
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return nil
+	}
+	item, err := l.refused(ctx, k, err)
 	if err != nil {
 		return fmt.Errorf("update delivery: %w", err)
 	}
-	return nil
+	if str(item, "claimToken") == lease.Token && status(item) == m.Status {
+		return nil // an earlier try of this request succeeded and its answer was lost
+	}
+	return delivery.ErrLostClaim
 }
 
 func (l *DeliveryLog) expiresAt(now time.Time) int64 {
@@ -189,8 +210,17 @@ func key(k delivery.Key) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pushId": s(k.PushID), "endpointArn": s(k.EndpointARN)}
 }
 
-func status(item map[string]types.AttributeValue) string {
-	if v, ok := item["status"].(*types.AttributeValueMemberS); ok {
+func status(item map[string]types.AttributeValue) string { return str(item, "status") }
+
+func str(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func num(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
 		return v.Value
 	}
 	return ""

@@ -3,10 +3,27 @@ package awsadapters
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
+
+// PublishRetryer retries only throttling, the one class of publish error that proves nothing
+// was sent. The SDK's default would also repeat a publish after a 5xx or a timeout, which may
+// deliver twice; whether to do that is the delivery guarantee's decision (delivery.Service),
+// made after recording the attempt. Build it once: it holds the retry token bucket.
+func PublishRetryer() aws.Retryer {
+	codes := maps.Clone(retry.DefaultThrottleErrorCodes)
+	codes["Throttled"] = struct{}{} // SNS's own code, besides the common "Throttling"
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.Retryables = []retry.IsErrorRetryable{
+			retry.NoRetryCanceledError{},
+			retry.RetryableErrorCode{Codes: codes},
+		}
+	})
+}
 
 // SNSPublishAPI is the part of *sns.Client the publisher uses.
 type SNSPublishAPI interface {

@@ -1,5 +1,6 @@
 // Package delivery is the sender: it drains a batch of the push queue, fans each push out to
 // its endpoints through SNS and keeps the delivery log that makes a redelivered message safe.
+// The rules it follows are written down in docs/CONTRACTS.md ("Delivery log rules").
 package delivery
 
 import (
@@ -19,15 +20,34 @@ type Key struct {
 	EndpointARN string
 }
 
+// Delivery statuses, as stored in the delivery log.
+const (
+	StatusSending = "sending" // claimed; the outcome is not recorded yet
+	StatusSent    = "sent"    // SNS confirmed the publish with a message id
+	StatusFailed  = "failed"  // permanent: endpoint disabled or gone, payload rejected
+	StatusRetry   = "retry"   // transient failure, nothing was published; the next attempt claims it
+	// StatusUncertain: at most once was asked for and an attempt may or may not have reached
+	// SNS (it died after publishing, or the publish timed out); it is not sent again.
+	StatusUncertain = "uncertain"
+)
+
+// Final reports whether a status ends the delivery: a later attempt must not publish again.
+func Final(status string) bool {
+	return status == StatusSent || status == StatusFailed || status == StatusUncertain
+}
+
 // ClaimOutcome is the result of trying to claim a delivery.
 type ClaimOutcome int
 
 const (
-	// Claimed: the delivery is ours to publish (new, retry, or an expired lease).
+	// Claimed: the delivery is ours to publish (new, or after a recorded transient failure).
 	Claimed ClaimOutcome = iota
-	// AlreadyDone: the record is sent or failed; a redelivered message must not publish again.
+	// Resumed: ours to publish, but an earlier attempt claimed it and never recorded an
+	// outcome (it died or timed out), so it may have reached SNS. The guarantee decides.
+	Resumed
+	// AlreadyDone: the record is final; a redelivered message must not publish again.
 	AlreadyDone
-	// Busy: another invocation holds a live lease; try again after the visibility timeout.
+	// Busy: another invocation holds a live lease (a duplicate message is being handled now).
 	Busy
 )
 
@@ -35,6 +55,8 @@ func (o ClaimOutcome) String() string {
 	switch o {
 	case Claimed:
 		return "claimed"
+	case Resumed:
+		return "resumed"
 	case AlreadyDone:
 		return "already_done"
 	case Busy:
@@ -43,31 +65,74 @@ func (o ClaimOutcome) String() string {
 	return "unknown"
 }
 
-// Lease is the proof of a claim: marks succeed only while the record still carries it, so a
-// slow invocation whose lease expired and was taken over cannot overwrite the new owner.
+// Lease is the proof of a claim. Token is unique to one claim; marks succeed only while the
+// record still carries it. UntilMs (unix ms) is when another attempt may take the delivery
+// over: the end of the claiming invocation plus a clock skew allowance, which is always
+// before the queue makes the message visible again (see Service.LeaseSkew).
 type Lease struct {
-	UntilMs int64 // the record's leaseUntil (unix ms) written by the claim
+	Token   string
+	UntilMs int64
 }
 
-// ErrLostClaim is returned by marks when the record no longer carries our lease.
-var ErrLostClaim = errors.New("delivery claim lost: record no longer holds our lease")
-
-// Claim is what a successful claim returns.
+// Claim is what a claim attempt returns.
 type Claim struct {
 	Outcome ClaimOutcome
-	Lease   Lease
+	// Status is the final status found, when Outcome is AlreadyDone.
+	Status string
+	// BusyUntil is when the other invocation's lease ends, when Outcome is Busy.
+	BusyUntil time.Time
 }
+
+// ClaimRequest is a claim: the record becomes "sending" under Lease.
+type ClaimRequest struct {
+	UserID string // may be ""
+	DueAt  time.Time
+	Now    time.Time
+	Lease  Lease
+}
+
+// Mark is the outcome recorded for a claimed delivery.
+type Mark struct {
+	Status       string // StatusSent, StatusFailed, StatusRetry or StatusUncertain
+	SNSMessageID string // StatusSent
+	Error        string // why, for every other status
+	Now          time.Time
+	// LatenessMs is the time from the due time to SNS's confirmation (StatusSent).
+	LatenessMs *int64
+}
+
+// ErrLostClaim is returned by Mark when the record no longer carries the lease.
+var ErrLostClaim = errors.New("delivery claim lost: record no longer holds our lease")
 
 // Log is the delivery log (docs/CONTRACTS.md, DELIVERIES_TABLE).
 type Log interface {
-	// Claim marks the delivery as sending with a lease ending at now+lease. userID may be "".
-	Claim(ctx context.Context, k Key, userID string, now time.Time, lease time.Duration) (Claim, error)
-	MarkSent(ctx context.Context, k Key, l Lease, snsMessageID string, now time.Time) error
-	MarkFailed(ctx context.Context, k Key, l Lease, reason string, now time.Time) error
-	MarkRetry(ctx context.Context, k Key, l Lease, reason string, now time.Time) error
+	Claim(ctx context.Context, k Key, req ClaimRequest) (Claim, error)
+	Mark(ctx context.Context, k Key, l Lease, m Mark) error
 }
 
 // Publisher publishes one SNS message (MessageStructure=json) to one platform endpoint.
 type Publisher interface {
 	Publish(ctx context.Context, endpointARN, message string) (messageID string, err error)
+}
+
+// Attribute is an SQS message attribute of type String or Number.
+type Attribute struct {
+	DataType string
+	Value    string
+}
+
+// Message is a message the sender sends itself.
+type Message struct {
+	Body       string
+	Attributes map[string]Attribute
+	Delay      time.Duration // at most 15 minutes (SQS)
+}
+
+// Queue is where the sender puts messages it cannot finish now.
+type Queue interface {
+	// Park puts a message on the dead-letter queue, with the reason in its attributes.
+	Park(ctx context.Context, m Message) error
+	// Requeue puts a push back on the push queue: the rest of a fan-out cut short by the time
+	// budget, or a push another invocation is handling right now.
+	Requeue(ctx context.Context, m Message) error
 }

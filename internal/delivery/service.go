@@ -2,12 +2,15 @@ package delivery
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -18,68 +21,111 @@ import (
 
 // Defaults for Service fields left zero.
 const (
-	// DefaultConcurrency processes a whole batch (10, see stacks/sender.go) at once.
-	DefaultConcurrency = 10
-	// DefaultMinLease is the shortest claim lease. The queue's visibility timeout (six times
-	// the function timeout) is longer, so a redelivery finds an abandoned lease expired.
-	DefaultMinLease = 60 * time.Second
-	// markTimeout bounds the log writes after a publish; they run even when the invocation's
-	// context is done so that a confirmed publish still gets recorded.
-	markTimeout = 5 * time.Second
+	// DefaultFanOut bounds the endpoint deliveries in flight in one invocation.
+	DefaultFanOut = 32
+	// DefaultLeaseSkew is added to the invocation's deadline to make a claim's lease: it
+	// allows for clock differences between invocations. The lease must end before the
+	// queue can redeliver the message (visibility timeout > function timeout + skew).
+	DefaultLeaseSkew = 2 * time.Second
+	// DefaultTimeout is the budget of an invocation whose context has no deadline.
+	DefaultTimeout = 30 * time.Second
+	// DefaultPublishAttempts is how often a publish whose outcome is unknown (5xx, timeout)
+	// is tried within one invocation under at-least-once.
+	DefaultPublishAttempts = 2
+	// maxQueueDelay is SQS's longest DelaySeconds.
+	maxQueueDelay = 15 * time.Minute
+	// MaxRequeuesWithoutProgress bounds how often a push goes back on the queue because time
+	// ran out, without any endpoint done meanwhile: a dependency that is always slower than
+	// the function's timeout must end up counted as a failure (and parked with its reason),
+	// not loop. The count travels in the requeued message's "requeues" attribute.
+	MaxRequeuesWithoutProgress = 10
 )
 
 // Outcome of one queue message, as logged.
 type Outcome string
 
 const (
-	OutcomeSent      Outcome = "sent"       // every endpoint sent (or already sent earlier)
-	OutcomePartial   Outcome = "partial"    // some sent, some failed permanently
-	OutcomeFailed    Outcome = "failed"     // every endpoint failed permanently
-	OutcomeDuplicate Outcome = "duplicate"  // every endpoint was already done: a redelivery
-	OutcomeNoDevices Outcome = "no_devices" // the user has no registered device
-	OutcomeInvalid   Outcome = "invalid"    // bad message: batch item failure, ends in the DLQ
-	OutcomeRetry     Outcome = "retry"      // a transient failure: batch item failure
+	OutcomeSent       Outcome = "sent"       // every endpoint is sent now or was before; some now
+	OutcomePartial    Outcome = "partial"    // some sent, some failed permanently or uncertain
+	OutcomeFailed     Outcome = "failed"     // none sent: every endpoint failed or is uncertain
+	OutcomeDuplicate  Outcome = "duplicate"  // every endpoint was done by an earlier attempt
+	OutcomeNoDevices  Outcome = "no_devices" // the user has no registered device
+	OutcomeInvalid    Outcome = "invalid"    // the message is not a valid push
+	OutcomeIncomplete Outcome = "incomplete" // some endpoints are not done yet: see the Action
 )
 
-// Service is the sender. Registry, Log and Publisher are required.
+// Action is what happens to the queue message.
+type Action string
+
+const (
+	ActionDone     Action = "done"     // deleted from the queue
+	ActionRetry    Action = "retry"    // a batch item failure: redelivered after the visibility timeout
+	ActionRequeued Action = "requeued" // the rest is back on the push queue; this message is deleted
+	ActionParked   Action = "parked"   // on the dead-letter queue with its reason; deleted here
+)
+
+// Service is the sender. Registry, Log, Publisher and Queue are required.
 type Service struct {
 	Registry  Registry
 	Log       Log
 	Publisher Publisher
+	Queue     Queue
 	Logger    *slog.Logger     // default slog.Default()
-	Now       func() time.Time // default time.Now
-	// Concurrency bounds the messages processed at once (default DefaultConcurrency).
-	Concurrency int
-	// MinLease is the shortest claim lease (default DefaultMinLease); the lease is otherwise
-	// twice the invocation's remaining time, about twice the function timeout.
-	MinLease time.Duration
+	Now       func() time.Time // the time recorded in the log; default time.Now
+
+	// Guarantee is used for pushes without "delivery": push.DeliveryAtLeastOnce (the
+	// default) or push.DeliveryAtMostOnce.
+	Guarantee string
+	// MaxReceiveCount is the queue's maxReceiveCount: on that receive a message that still
+	// fails is parked with its reason, instead of being moved there silently by the queue.
+	// 0 leaves it to the queue.
+	MaxReceiveCount int
+	// SchedulerSenderID is the unique id (AROA...) of the scheduler's role. The scheduler's
+	// message attributes (push id, due time) are read only from messages whose SenderId is
+	// that role's; any other producer could set them.
+	SchedulerSenderID string
+	FanOut            int           // default DefaultFanOut
+	LeaseSkew         time.Duration // default DefaultLeaseSkew
+	PublishAttempts   int           // default DefaultPublishAttempts
+
+	// recentSlowest is the slowest delivery of the last invocation of this (warm) process:
+	// under a slow dependency the next invocation does not start what it cannot finish.
+	recentSlowest atomic.Int64
 }
 
 // Result is what happened to one queue message.
 type Result struct {
-	MessageID  string
-	PushID     string
-	Outcome    Outcome
-	Endpoints  int
-	Sent       int
-	Failed     int
-	Duplicates int
-	Retrying   int
+	MessageID    string
+	PushID       string
+	Outcome      Outcome
+	Action       Action
+	ReceiveCount int
+	Endpoints    int
+	Sent         int
+	Failed       int
+	Duplicates   int
+	Uncertain    int
+	Retrying     int // transient failures
+	Busy         int // held by another invocation right now
+	Pending      int // not started, or interrupted before any effect: the time budget ran out
+	Requeues     int // how often the message was requeued before, without progress
+	// LatenessMs is the time from the due time to the last SNS confirmation of this attempt;
+	// Lateness tells whether it was measured (something was sent).
 	LatenessMs int64
+	Lateness   bool
 	DueSource  string // which attribute or field gave the due time
+	Reason     string // why the message was parked, requeued or retried
 	Err        error  // the invalid-input error, or the last transient error
 }
 
 // Retry reports whether the message must be returned as a batch item failure.
-func (r Result) Retry() bool { return r.Outcome == OutcomeInvalid || r.Outcome == OutcomeRetry }
+func (r Result) Retry() bool { return r.Action == ActionRetry }
 
 // Handle processes an SQS batch. Per-message problems become batch item failures, never a
-// handler error: an error would make Lambda retry the whole batch, re-sending the successes'
-// messages (harmless thanks to the log, but wasteful).
+// handler error: an error would make the whole batch come back.
 func (s *Service) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	results := s.Process(ctx, ev.Records)
-	var resp events.SQSEventResponse
-	for _, r := range results {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, r := range s.Process(ctx, ev.Records) {
 		if r.Retry() {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageID})
 		}
@@ -87,23 +133,64 @@ func (s *Service) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return resp, nil
 }
 
-// Process handles the records concurrently and returns one Result per record, in order.
-func (s *Service) Process(ctx context.Context, records []events.SQSMessage) []Result {
-	lease := s.lease(ctx)
-	n := s.Concurrency
-	if n <= 0 {
-		n = DefaultConcurrency
+// interrupted reports whether err is the invocation's own work deadline cutting a call short:
+// time ran out for the batch, the dependency did not fail.
+func (inv *invocation) interrupted(err error) bool {
+	return inv.work.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+}
+
+// invocation is the state shared by the messages of one batch.
+type invocation struct {
+	budget *budget
+	work   context.Context // claims, lookups and publishes: ends at budget.cut
+	sem    chan struct{}   // endpoint deliveries in flight
+	lease  time.Duration   // from the claim to the lease's end
+	token  string          // random per invocation; claims add a sequence number
+	seq    atomic.Uint64
+}
+
+func (inv *invocation) newLease(now time.Time) Lease {
+	return Lease{
+		Token:   inv.token + "-" + strconv.FormatUint(inv.seq.Add(1), 10),
+		UntilMs: now.Add(inv.lease).UnixMilli(),
 	}
-	sem := make(chan struct{}, n)
+}
+
+// Process handles the records concurrently and returns one Result per record, in order. It
+// returns before the context's deadline with every record accounted for.
+func (s *Service) Process(ctx context.Context, records []events.SQSMessage) []Result {
+	wall := time.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = wall.Add(DefaultTimeout)
+	}
+	// Half the last invocation's slowest: what it remembers fades when things improve.
+	b := newBudget(wall, deadline, time.Duration(s.recentSlowest.Load()/2))
+	defer func() { s.recentSlowest.Store(b.slowest.Load()) }()
+	work, cancel := context.WithDeadline(ctx, b.cut)
+	defer cancel()
+	fanOut := s.FanOut
+	if fanOut <= 0 {
+		fanOut = DefaultFanOut
+	}
+	skew := s.LeaseSkew
+	if skew <= 0 {
+		skew = DefaultLeaseSkew
+	}
+	inv := &invocation{
+		budget: b, work: work, sem: make(chan struct{}, fanOut),
+		// The lease outlives every call this invocation can still make: Lambda stops it
+		// at the deadline.
+		lease: deadline.Sub(wall) + skew,
+		token: randomToken(),
+	}
 	results := make([]Result, len(records))
 	var wg sync.WaitGroup
 	for i := range records {
-		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = s.processSafe(ctx, &records[i], lease)
+			results[i] = s.processSafe(ctx, inv, &records[i])
 		}()
 	}
 	wg.Wait()
@@ -112,176 +199,288 @@ func (s *Service) Process(ctx context.Context, records []events.SQSMessage) []Re
 
 // processSafe turns a panic (a bug; no input should cause one) into a retry of that message
 // only, so one bad record cannot fail its nine neighbours.
-func (s *Service) processSafe(ctx context.Context, m *events.SQSMessage, lease time.Duration) (r Result) {
+func (s *Service) processSafe(ctx context.Context, inv *invocation, m *events.SQSMessage) (r Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = Result{MessageID: m.MessageId, Outcome: OutcomeRetry, Err: fmt.Errorf("panic: %v", p)}
-			s.logger().ErrorContext(ctx, "sender panic", "messageId", m.MessageId, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r = Result{MessageID: m.MessageId, PushID: push.PeekID([]byte(m.Body)), Outcome: OutcomeIncomplete,
+				Action: ActionRetry, Err: fmt.Errorf("panic: %v", p)}
+			s.logger().ErrorContext(ctx, "sender panic", "messageId", m.MessageId, "pushId", r.PushID,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 	}()
-	r = s.process(ctx, m, lease)
+	r = s.process(ctx, inv, m)
 	s.logResult(ctx, r)
 	return r
 }
 
-func (s *Service) process(ctx context.Context, m *events.SQSMessage, lease time.Duration) Result {
-	now := s.now()
-	r := Result{MessageID: m.MessageId}
+// job is one valid push being delivered.
+type job struct {
+	push       push.Push
+	id         string
+	message    string // the SNS message
+	due        time.Time
+	hasDue     bool
+	atMostOnce bool
+}
 
+func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMessage) Result {
+	r := Result{MessageID: m.MessageId, ReceiveCount: receiveCount(m), Requeues: requeues(m)}
+	trusted := s.fromScheduler(m)
 	p, err := push.Decode([]byte(m.Body))
-	r.PushID = pushID(p, m)
-	if due, src, ok := dueTime(p, m); ok {
-		r.LatenessMs, r.DueSource = now.Sub(due).Milliseconds(), src
-	}
 	if err != nil {
+		r.PushID = push.PeekID([]byte(m.Body))
+		if r.PushID == "" {
+			r.PushID = m.MessageId
+		}
 		r.Outcome, r.Err = OutcomeInvalid, err
+		s.park(ctx, inv, &r, invalidMessage(m, err))
 		return r
 	}
-	msg, err := fcm.BuildMessage(p)
-	if err != nil {
+	j := &job{push: p, id: pushID(p, m, trusted)}
+	r.PushID = j.id
+	j.due, r.DueSource, j.hasDue = dueTime(p, m, trusted)
+	j.atMostOnce = p.Delivery == push.DeliveryAtMostOnce ||
+		(p.Delivery == "" && s.Guarantee == push.DeliveryAtMostOnce)
+	if j.message, err = fcm.BuildMessage(p, j.id); err != nil {
 		r.Outcome, r.Err = OutcomeInvalid, err
+		s.park(ctx, inv, &r, invalidMessage(m, err))
 		return r
 	}
 
 	endpoints := []string{p.EndpointARN}
 	if p.UserID != "" {
-		endpoints, err = s.Registry.Endpoints(ctx, p.UserID)
+		if !inv.budget.canStart(time.Now()) {
+			r.Pending = 1
+			s.settle(ctx, inv, &r, j, time.Time{})
+			return r
+		}
+		endpoints, err = s.Registry.Endpoints(inv.work, p.UserID)
 		if err != nil {
-			r.Outcome, r.Err = OutcomeRetry, fmt.Errorf("device registry: %w", err)
+			if inv.interrupted(err) {
+				r.Pending = 1
+			} else {
+				r.Retrying, r.Err = 1, fmt.Errorf("device registry: %w", err)
+			}
+			s.settle(ctx, inv, &r, j, time.Time{})
 			return r
 		}
 		if len(endpoints) == 0 {
 			// Nothing to retry: the user may register a device later, but this push is for now.
-			r.Outcome = OutcomeNoDevices
+			r.Outcome, r.Action = OutcomeNoDevices, ActionDone
 			return r
 		}
 	}
 	r.Endpoints = len(endpoints)
-	for _, ep := range endpoints {
-		s.deliver(ctx, &r, Key{PushID: r.PushID, EndpointARN: ep}, p.UserID, msg, lease)
+
+	results := make([]endpointResult, len(endpoints))
+	var wg sync.WaitGroup
+	for i, ep := range endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inv.sem <- struct{}{}
+			defer func() { <-inv.sem }()
+			defer func() {
+				if p := recover(); p != nil {
+					results[i] = endpointResult{kind: epRetry, err: fmt.Errorf("panic: %v", p)}
+					s.logger().ErrorContext(ctx, "sender panic", "messageId", m.MessageId, "pushId", j.id,
+						"endpointArn", ep, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
+			results[i] = s.deliver(ctx, inv, j, ep)
+		}()
 	}
-	switch {
-	case r.Retrying > 0:
-		r.Outcome = OutcomeRetry
-	case r.Sent == 0 && r.Failed == 0:
-		r.Outcome = OutcomeDuplicate
-	case r.Sent == 0 && r.Duplicates == 0:
-		r.Outcome = OutcomeFailed
-	case r.Failed > 0:
-		r.Outcome = OutcomePartial
-	default:
-		r.Outcome = OutcomeSent
+	wg.Wait()
+
+	var busyUntil time.Time
+	for _, er := range results {
+		switch er.kind {
+		case epSent:
+			r.Sent++
+			if j.hasDue && (!r.Lateness || er.latenessMs > r.LatenessMs) {
+				r.LatenessMs, r.Lateness = er.latenessMs, true
+			}
+		case epFailed:
+			r.Failed++
+		case epDuplicate:
+			r.Duplicates++
+		case epUncertain:
+			r.Uncertain++
+		case epRetry:
+			r.Retrying++
+			r.Err = er.err
+		case epBusy:
+			r.Busy++
+			if er.busyUntil.After(busyUntil) {
+				busyUntil = er.busyUntil
+			}
+		case epPending:
+			r.Pending++
+		}
 	}
+	s.settle(ctx, inv, &r, j, busyUntil)
 	return r
 }
 
-// deliver is claim → publish → mark for one endpoint. Only a publish that returned a message id
-// is ever marked sent.
-func (s *Service) deliver(ctx context.Context, r *Result, k Key, userID, msg string, lease time.Duration) {
-	log := s.logger().With("pushId", k.PushID, "endpointArn", k.EndpointARN)
-	if ctx.Err() != nil {
-		// Out of time: leave it for the redelivery rather than claim what we cannot finish.
-		r.Retrying++
-		r.Err = ctx.Err()
+// settle decides what happens to the message once its endpoints are through.
+func (s *Service) settle(ctx context.Context, inv *invocation, r *Result, j *job, busyUntil time.Time) {
+	if r.Retrying == 0 && r.Busy == 0 && r.Pending == 0 {
+		r.Action = ActionDone
+		switch {
+		case r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
+			r.Outcome = OutcomeDuplicate
+		case r.Sent == 0 && r.Duplicates == 0:
+			r.Outcome = OutcomeFailed
+		case r.Failed > 0 || r.Uncertain > 0:
+			r.Outcome = OutcomePartial
+		default:
+			r.Outcome = OutcomeSent
+		}
 		return
 	}
-	claim, err := s.Log.Claim(ctx, k, userID, s.now(), lease)
-	if err != nil {
-		r.Retrying++
-		r.Err = fmt.Errorf("claim: %w", err)
-		log.WarnContext(ctx, "delivery claim failed", "error", err.Error())
-		return
+	r.Outcome = OutcomeIncomplete
+	if r.Retrying == 0 && r.Requeues >= MaxRequeuesWithoutProgress && r.Sent+r.Failed+r.Uncertain == 0 {
+		// Time keeps running out before anything is done: that is a failure now.
+		r.Retrying, r.Err = 1, fmt.Errorf("no endpoint done in %d attempts cut short by the time budget", r.Requeues+1)
 	}
-	switch claim.Outcome {
-	case AlreadyDone:
-		r.Duplicates++
-		log.InfoContext(ctx, "delivery already done, not publishing again")
-		return
-	case Busy:
-		r.Retrying++
-		r.Err = errors.New("delivery in progress in another invocation")
-		log.InfoContext(ctx, "delivery claimed by another invocation, retrying later")
-		return
+	switch {
+	case r.Retrying > 0 && s.MaxReceiveCount > 0 && r.ReceiveCount >= s.MaxReceiveCount:
+		// The last receive the queue allows: park it ourselves, with the reason.
+		r.Reason = fmt.Sprintf("gave up after %d attempts: %s", r.ReceiveCount, Reason(r.Err))
+		s.park(ctx, inv, r, Message{Body: normalizedBody(j), Attributes: map[string]Attribute{}})
+	case r.Retrying > 0:
+		// Transient failures: the visibility timeout is the back-off.
+		r.Action, r.Reason = ActionRetry, Reason(r.Err)
+	default:
+		// Only time ran out, or a duplicate is being handled elsewhere right now: neither is
+		// this push's fault, so it goes back on the queue without using up a receive.
+		var delay time.Duration
+		if r.Busy > 0 {
+			r.Reason = "another invocation is delivering it now"
+			delay = min(max(time.Until(busyUntil), time.Second), maxQueueDelay)
+		} else {
+			r.Reason = "time budget of the invocation used up"
+		}
+		n := 0 // requeues without progress so far, the progress made now resets it
+		if r.Sent+r.Failed+r.Uncertain == 0 {
+			n = r.Requeues + 1
+		}
+		requeue := Message{Body: normalizedBody(j), Delay: delay,
+			Attributes: map[string]Attribute{attrRequeues: {DataType: "Number", Value: strconv.Itoa(n)}}}
+		if err := s.queueWrite(ctx, inv, func(qctx context.Context) error {
+			return s.Queue.Requeue(qctx, requeue)
+		}); err != nil {
+			r.Action, r.Err, r.Reason = ActionRetry, err, r.Reason+"; requeue failed: "+Reason(err)
+			return
+		}
+		r.Action = ActionRequeued
 	}
+}
 
-	id, pubErr := s.Publisher.Publish(ctx, k.EndpointARN, msg)
+// park puts m on the dead-letter queue; if that fails the message is retried instead.
+func (s *Service) park(ctx context.Context, inv *invocation, r *Result, m Message) {
+	if r.Reason == "" {
+		r.Reason = "invalid push: " + r.Err.Error()
+	}
+	m.Attributes["parkReason"] = Attribute{DataType: "String", Value: truncate(r.Reason, 1000)}
+	m.Attributes["parkedAt"] = Attribute{DataType: "String", Value: s.now().UTC().Format(time.RFC3339Nano)}
+	m.Attributes["pushId"] = Attribute{DataType: "String", Value: r.PushID}
+	m.Attributes["receiveCount"] = Attribute{DataType: "Number", Value: strconv.Itoa(r.ReceiveCount)}
+	if err := s.queueWrite(ctx, inv, func(qctx context.Context) error { return s.Queue.Park(qctx, m) }); err != nil {
+		r.Action, r.Reason = ActionRetry, r.Reason+"; parking failed: "+Reason(err)
+		return
+	}
+	r.Action = ActionParked
+}
 
-	// Marks run on a context that survives the invocation's deadline, briefly, so that the
-	// outcome of a publish that did happen is not lost to a timeout.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+// queueWrite runs a queue write on a context that survives the work deadline until the final
+// one: what is decided must still be written.
+func (s *Service) queueWrite(ctx context.Context, inv *invocation, write func(context.Context) error) error {
+	qctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.final)
 	defer cancel()
-	if pubErr == nil && id == "" {
-		pubErr = errors.New("publish returned no message id")
-	}
-	if pubErr == nil {
-		r.Sent++
-		if err := s.Log.MarkSent(mctx, k, claim.Lease, id, s.now()); err != nil {
-			// The push is out; retrying the message could send it twice, so it stays a
-			// success. The record stays "sending" and expires with its TTL.
-			log.ErrorContext(ctx, "published but could not record sent", "snsMessageId", id, "error", err.Error())
+	return write(qctx)
+}
+
+// invalidMessage is a rejected message as it is parked: as received, with its attributes
+// (up to SQS's limit of 10 with the four parking adds).
+func invalidMessage(m *events.SQSMessage, err error) Message {
+	out := Message{Body: m.Body, Attributes: map[string]Attribute{}}
+	for name, a := range m.MessageAttributes {
+		if len(out.Attributes) == 5 { // 10 per message: 5 kept, invalidField and 4 parking attributes
+			break
 		}
-		return
-	}
-	class, reason := Classify(pubErr), Reason(pubErr)
-	if class == Permanent {
-		r.Failed++
-		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
-		if err := s.Log.MarkFailed(mctx, k, claim.Lease, reason, s.now()); err != nil {
-			log.ErrorContext(ctx, "could not record failed", "error", err.Error())
+		if a.StringValue != nil && (a.DataType == "String" || a.DataType == "Number") {
+			out.Attributes[name] = Attribute{DataType: a.DataType, Value: *a.StringValue}
 		}
-		return
 	}
-	r.Retrying++
-	r.Err = pubErr
-	log.WarnContext(ctx, "publish failed, will retry", "errorClass", string(class), "reason", reason)
-	if err := s.Log.MarkRetry(mctx, k, claim.Lease, reason, s.now()); err != nil {
-		// The lease expires before the message is visible again, so the retry can reclaim.
-		log.ErrorContext(ctx, "could not record retry", "error", err.Error())
+	if field := invalidField(err); field != "" {
+		out.Attributes["invalidField"] = Attribute{DataType: "String", Value: truncate(field, 256)}
 	}
+	return out
+}
+
+// invalidField is the field an invalid-push error names.
+func invalidField(err error) string {
+	var ie *push.InvalidError
+	var tl *fcm.TooLargeError
+	switch {
+	case errors.As(err, &ie):
+		return ie.Field
+	case errors.As(err, &tl):
+		return tl.Field
+	}
+	return ""
+}
+
+// normalizedBody is the push with its resolved id and due time written in: a requeued or
+// parked push is self-contained, so it is sent under the same id (never again to an endpoint
+// done before) and measured against the same due time, whoever sends it back.
+func normalizedBody(j *job) string {
+	p := j.push
+	p.ID = j.id
+	if j.hasDue {
+		p.DueAt = j.due.UTC().Format(time.RFC3339Nano)
+	}
+	return string(push.Encode(p))
 }
 
 func (s *Service) logResult(ctx context.Context, r Result) {
 	attrs := []any{
-		"messageId", r.MessageID, "pushId", r.PushID, "outcome", string(r.Outcome),
-		"endpoints", r.Endpoints, "sent", r.Sent, "failed", r.Failed,
-		"duplicates", r.Duplicates, "retrying", r.Retrying,
+		"messageId", r.MessageID, "pushId", r.PushID, "outcome", string(r.Outcome), "action", string(r.Action),
+		"receiveCount", r.ReceiveCount, "endpoints", r.Endpoints, "sent", r.Sent, "failed", r.Failed,
+		"duplicates", r.Duplicates,
+	}
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"uncertain", r.Uncertain}, {"retrying", r.Retrying}, {"busy", r.Busy}, {"pending", r.Pending}, {"requeues", r.Requeues}} {
+		if kv.v > 0 {
+			attrs = append(attrs, kv.k, kv.v)
+		}
+	}
+	if r.Lateness {
+		attrs = append(attrs, "latenessMs", r.LatenessMs)
 	}
 	if r.DueSource != "" {
-		attrs = append(attrs, "latenessMs", r.LatenessMs, "dueSource", r.DueSource)
+		attrs = append(attrs, "dueSource", r.DueSource)
 	}
-	var ie *push.InvalidError
-	var tl *fcm.TooLargeError
-	switch {
-	case errors.As(r.Err, &ie):
-		attrs = append(attrs, "field", ie.Field, "error", ie.Error())
-	case errors.As(r.Err, &tl):
-		attrs = append(attrs, "field", tl.Field, "error", tl.Error())
-	case r.Err != nil:
+	if r.Reason != "" {
+		attrs = append(attrs, "reason", r.Reason)
+	}
+	if field := invalidField(r.Err); field != "" {
+		attrs = append(attrs, "field", field)
+	}
+	if r.Err != nil {
 		attrs = append(attrs, "error", r.Err.Error())
 	}
 	level := slog.LevelInfo
-	switch r.Outcome {
-	case OutcomeInvalid:
+	switch {
+	case r.Outcome == OutcomeInvalid || r.Action == ActionParked:
 		level = slog.LevelError
-	case OutcomeRetry, OutcomeFailed, OutcomePartial:
+	case r.Action == ActionRetry || r.Outcome == OutcomeFailed || r.Outcome == OutcomePartial:
 		level = slog.LevelWarn
 	}
 	s.logger().Log(ctx, level, "push processed", attrs...)
-}
-
-// lease is twice the invocation's remaining time (about twice the function timeout), at
-// least MinLease: a claim outlives any publish this invocation could still be making.
-func (s *Service) lease(ctx context.Context) time.Duration {
-	minLease := s.MinLease
-	if minLease <= 0 {
-		minLease = DefaultMinLease
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		if l := 2 * dl.Sub(s.now()); l > minLease {
-			return l
-		}
-	}
-	return minLease
 }
 
 func (s *Service) now() time.Time {
@@ -298,42 +497,8 @@ func (s *Service) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// pushID: body id, else the executionName attribute, else the SQS message id (stable across
-// redeliveries of one message). docs/CONTRACTS.md.
-func pushID(p push.Push, m *events.SQSMessage) string {
-	if p.ID != "" {
-		return p.ID
-	}
-	if v := attr(m, "executionName"); v != "" {
-		return v
-	}
-	return m.MessageId
-}
-
-// dueTime: attribute sendAt, else scheduledAt + delaySeconds, else body dueAt, else the SQS
-// SentTimestamp. A malformed source is skipped for the next one: lateness is a metric, not a
-// reason to reject a push.
-func dueTime(p push.Push, m *events.SQSMessage) (time.Time, string, bool) {
-	if t, err := time.Parse(time.RFC3339, attr(m, "sendAt")); err == nil {
-		return t, "sendAt", true
-	}
-	if start, err := time.Parse(time.RFC3339, attr(m, "scheduledAt")); err == nil {
-		if d, err := strconv.ParseFloat(attr(m, "delaySeconds"), 64); err == nil && d >= 0 && d <= 1e9 {
-			return start.Add(time.Duration(d * float64(time.Second))), "delaySeconds", true
-		}
-	}
-	if t, ok := p.DueTime(); ok {
-		return t, "dueAt", true
-	}
-	if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil {
-		return time.UnixMilli(ms), "sentTimestamp", true
-	}
-	return time.Time{}, "", false
-}
-
-func attr(m *events.SQSMessage, name string) string {
-	if a, ok := m.MessageAttributes[name]; ok && a.StringValue != nil {
-		return *a.StringValue
-	}
-	return ""
+func randomToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b)
 }

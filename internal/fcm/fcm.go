@@ -54,19 +54,33 @@ type notification struct {
 }
 
 type android struct {
-	Priority    string `json:"priority,omitempty"`
-	TTL         string `json:"ttl,omitempty"`
-	CollapseKey string `json:"collapse_key,omitempty"`
+	Priority     string               `json:"priority,omitempty"`
+	TTL          string               `json:"ttl,omitempty"`
+	CollapseKey  string               `json:"collapse_key,omitempty"`
+	Notification *androidNotification `json:"notification,omitempty"`
 }
 
-// BuildMessage returns the SNS message for p (assumed valid, see push.Validate), or a
-// *TooLargeError when the FCM message exceeds MaxPayloadBytes.
-func BuildMessage(p push.Push) (string, error) {
-	m := message{Data: p.Data}
+type androidNotification struct {
+	Tag string `json:"tag,omitempty"`
+}
+
+// BuildMessage returns the SNS message for p (assumed valid, see push.Validate) sent under
+// pushID, or a *TooLargeError when the FCM message exceeds MaxPayloadBytes.
+//
+// The push id goes into data (push.DataKeyPushID) so that an app can drop a repeat, and into
+// the Android notification tag, so that a repeat replaces the notification already shown
+// instead of showing a second one (docs/CONTRACTS.md, "Delivery guarantees").
+func BuildMessage(p push.Push, pushID string) (string, error) {
+	m := message{Data: make(map[string]string, len(p.Data)+1)}
+	for k, v := range p.Data {
+		m.Data[k] = v
+	}
+	m.Data[push.DataKeyPushID] = pushID
+	a := android{CollapseKey: p.CollapseKey}
 	if p.Title != "" || p.Body != "" {
 		m.Notification = &notification{Title: p.Title, Body: p.Body}
+		a.Notification = &androidNotification{Tag: pushID}
 	}
-	a := android{CollapseKey: p.CollapseKey}
 	switch p.Priority {
 	case push.PriorityHigh:
 		a.Priority = "HIGH"

@@ -27,27 +27,34 @@ func TestBuildMessageExact(t *testing.T) {
 				Data: map[string]string{"orderId": "1234", "a": "<&>"}, TTLSeconds: ttl(86400),
 				CollapseKey: "order-1234", Priority: "high"},
 			gcm: `{"fcmV1Message":{"message":{"notification":{"title":"Your order shipped","body":"Arriving Tuesday"},` +
-				`"data":{"a":"<&>","orderId":"1234"},"android":{"priority":"HIGH","ttl":"86400s","collapse_key":"order-1234"}}}}`,
+				`"data":{"a":"<&>","orderId":"1234","pushId":"p-1"},"android":{"priority":"HIGH","ttl":"86400s","collapse_key":"order-1234",` +
+				`"notification":{"tag":"p-1"}}}}}`,
 		},
 		{
 			name: "title only, no android options",
 			p:    push.Push{UserID: "u", Title: "Hi"},
-			gcm:  `{"fcmV1Message":{"message":{"notification":{"title":"Hi"}}}}`,
+			gcm:  `{"fcmV1Message":{"message":{"notification":{"title":"Hi"},"data":{"pushId":"p-1"},"android":{"notification":{"tag":"p-1"}}}}}`,
 		},
 		{
 			name: "normal priority and zero ttl",
 			p:    push.Push{UserID: "u", Body: "b", TTLSeconds: ttl(0), Priority: "normal"},
-			gcm:  `{"fcmV1Message":{"message":{"notification":{"body":"b"},"android":{"priority":"NORMAL","ttl":"0s"}}}}`,
+			gcm:  `{"fcmV1Message":{"message":{"notification":{"body":"b"},"data":{"pushId":"p-1"},"android":{"priority":"NORMAL","ttl":"0s","notification":{"tag":"p-1"}}}}}`,
+		},
+		{
+			// A data-only message: the app shows (or drops) it itself, by its pushId.
+			name: "data only",
+			p:    push.Push{UserID: "u", Data: map[string]string{"sync": "1"}},
+			gcm:  `{"fcmV1Message":{"message":{"data":{"pushId":"p-1","sync":"1"}}}}`,
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := fcm.BuildMessage(tc.p)
+			out, err := fcm.BuildMessage(tc.p, "p-1")
 			require.NoError(t, err)
 			var env map[string]string
 			require.NoError(t, json.Unmarshal([]byte(out), &env), "SNS message is a JSON object of strings")
 			assert.Equal(t, map[string]string{"GCM": tc.gcm}, env)
-			again, err := fcm.BuildMessage(tc.p)
+			again, err := fcm.BuildMessage(tc.p, "p-1")
 			require.NoError(t, err)
 			assert.Equal(t, out, again, "output is deterministic")
 		})
@@ -68,7 +75,7 @@ func TestBuildMessageOversize(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := fcm.BuildMessage(tc.p)
+			_, err := fcm.BuildMessage(tc.p, "p-1")
 			var tl *fcm.TooLargeError
 			require.True(t, errors.As(err, &tl), "want *fcm.TooLargeError, got %v", err)
 			assert.Equal(t, tc.field, tl.Field)
@@ -81,12 +88,13 @@ func TestBuildMessageOversize(t *testing.T) {
 }
 
 func TestBuildMessageAtLimit(t *testing.T) {
-	// {"notification":{"body":"..."}} is 28 bytes around the body.
-	p := push.Push{UserID: "u", Body: strings.Repeat("b", fcm.MaxPayloadBytes-28)}
-	_, err := fcm.BuildMessage(p)
+	// {"notification":{"body":"..."},"data":{"pushId":"p"},"android":{"notification":{"tag":"p"}}}
+	// is 89 bytes around the body: the push id counts against the limit.
+	p := push.Push{UserID: "u", Body: strings.Repeat("b", fcm.MaxPayloadBytes-89)}
+	_, err := fcm.BuildMessage(p, "p")
 	require.NoError(t, err, "exactly 4096 bytes is allowed")
 	p.Body += "b"
-	_, err = fcm.BuildMessage(p)
+	_, err = fcm.BuildMessage(p, "p")
 	require.Error(t, err, "4097 bytes is not")
 }
 
@@ -96,7 +104,7 @@ func BenchmarkBuildMessage(b *testing.B) {
 		CollapseKey: "order-1234", Priority: "high"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := fcm.BuildMessage(p); err != nil {
+		if _, err := fcm.BuildMessage(p, "order-1234-shipped"); err != nil {
 			b.Fatal(err)
 		}
 	}

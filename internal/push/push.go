@@ -24,6 +24,16 @@ const (
 
 	PriorityHigh   = "high"
 	PriorityNormal = "normal"
+
+	// DeliveryAtLeastOnce and DeliveryAtMostOnce are the values of "delivery": what the
+	// sender does when it cannot know whether an earlier attempt reached SNS (README,
+	// "Delivery guarantees"). Absent means the stack's default.
+	DeliveryAtLeastOnce = "at-least-once"
+	DeliveryAtMostOnce  = "at-most-once"
+
+	// DataKeyPushID is the data key the sender sets to the push id in every FCM message, so
+	// an app can drop a repeat. Producers may not set it.
+	DataKeyPushID = "pushId"
 )
 
 // Push is the queue message body and the "push" of a schedule input.
@@ -42,6 +52,8 @@ type Push struct {
 	CollapseKey string `json:"collapseKey,omitempty"`
 	Priority    string `json:"priority,omitempty"`
 	DueAt       string `json:"dueAt,omitempty"`
+	// Delivery is DeliveryAtLeastOnce, DeliveryAtMostOnce or "" (the stack's default).
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // InvalidError says which field of a push (or schedule input) is wrong and why. Field is a JSON
@@ -137,6 +149,8 @@ func (p *Push) Validate() error {
 		return invalid("priority", "must be %q or %q, got %q", PriorityHigh, PriorityNormal, p.Priority)
 	case p.TTLSeconds != nil && (*p.TTLSeconds < 0 || *p.TTLSeconds > MaxTTLSeconds):
 		return invalid("ttlSeconds", "must be 0..%d, got %d", MaxTTLSeconds, *p.TTLSeconds)
+	case p.Delivery != "" && p.Delivery != DeliveryAtLeastOnce && p.Delivery != DeliveryAtMostOnce:
+		return invalid("delivery", "must be %q or %q, got %q", DeliveryAtLeastOnce, DeliveryAtMostOnce, p.Delivery)
 	}
 	if p.DueAt != "" {
 		if _, err := time.Parse(time.RFC3339, p.DueAt); err != nil {
@@ -162,8 +176,26 @@ func checkDataKey(k string) error {
 	case lower == "from" || lower == "message_type" ||
 		strings.HasPrefix(lower, "google.") || strings.HasPrefix(lower, "gcm."):
 		return invalid("data."+k, "key is reserved by FCM")
+	case k == DataKeyPushID:
+		return invalid("data."+k, "key is reserved: the sender sets it to the push id")
 	}
 	return nil
+}
+
+// PeekID returns the "id" of a message body that may be invalid, so that even a rejected push
+// is logged and parked under its own id. It returns "" when there is none to be found.
+func PeekID(b []byte) string {
+	var v struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return ""
+	}
+	id, _ := v.ID.(string)
+	if len(id) > MaxIDLen || !utf8.ValidString(id) {
+		return ""
+	}
+	return id
 }
 
 // DueTime returns dueAt parsed, and whether it was set and valid.
@@ -173,4 +205,13 @@ func (p *Push) DueTime() (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339, p.DueAt)
 	return t, err == nil
+}
+
+// Encode is the JSON of p as producers write it (the inverse of Decode for a valid push).
+func Encode(p Push) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p) // a Push always encodes
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -1,8 +1,8 @@
 package push_test
 
 import (
-	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,6 +67,8 @@ func TestDecodeInvalid(t *testing.T) {
 		{"reserved data prefix", `{"userId":"u","title":"t","data":{"google.x":"x"}}`, "data.google.x", "reserved"},
 		{"empty data key", `{"userId":"u","title":"t","data":{"":"x"}}`, "data", "empty key"},
 		{"title wrong type", `{"userId":"u","title":5}`, "title", "must be string"},
+		{"pushId is the sender's", `{"userId":"u","title":"t","data":{"pushId":"x"}}`, "data.pushId", "reserved"},
+		{"unknown guarantee", `{"userId":"u","title":"t","delivery":"exactly-once"}`, "delivery", `"at-least-once" or "at-most-once"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,12 +109,40 @@ func FuzzDecode(f *testing.F) {
 		if err := p.Validate(); err != nil {
 			t.Fatalf("accepted push fails Validate: %v", err)
 		}
-		again, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := push.Decode(again); err != nil {
+		again := push.Encode(p)
+		if back, err := push.Decode(again); err != nil {
 			t.Fatalf("re-encoded push rejected: %v (%s)", err, again)
+		} else if !reflect.DeepEqual(back, p) {
+			t.Fatalf("round trip changed the push: %+v != %+v", back, p)
+		}
+		if id := push.PeekID(b); id != p.ID {
+			t.Fatalf("PeekID %q, decoded id %q", id, p.ID)
 		}
 	})
+}
+
+func TestPeekIDFindsTheIDOfAnInvalidPush(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"id":"order-1","title":"t"}`:               "order-1", // no recipient
+		`{"id":"order-2","userId":"u","colour":"x"}`: "order-2", // unknown field
+		`{"id":5}`:            "",
+		`{"id":"a"`:           "", // truncated: nothing can be trusted
+		`not json`:            "",
+		`{"id":"\ud800"}`:     "\ufffd", // encoding/json replaces a lone surrogate
+		`{"userId":"u"}`:      "",
+		`{"id":"x","id":"y"}`: "y",
+	} {
+		assert.Equal(t, want, push.PeekID([]byte(body)), body)
+	}
+}
+
+func TestEncodeIsDecodable(t *testing.T) {
+	ttl := 0
+	p := push.Push{ID: "a<&>b", UserID: "u", Title: "t", TTLSeconds: &ttl, Delivery: push.DeliveryAtMostOnce,
+		DueAt: "2026-12-01T09:00:00.123456789Z"}
+	assert.JSONEq(t, `{"id":"a<&>b","userId":"u","title":"t","ttlSeconds":0,"delivery":"at-most-once","dueAt":"2026-12-01T09:00:00.123456789Z"}`, string(push.Encode(p)))
+	assert.Contains(t, string(push.Encode(p)), "a<&>b", "no HTML escaping")
+	back, err := push.Decode(push.Encode(p))
+	require.NoError(t, err)
+	assert.Equal(t, p, back)
 }

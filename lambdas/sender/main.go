@@ -2,9 +2,10 @@
 // recipient's endpoints, publishes through SNS mobile push (FCM HTTP v1) and keeps the
 // delivery log. Built with -tags lambda.norpc for the provided.al2023 runtime.
 //
-// Environment (docs/CONTRACTS.md): DEVICES_TABLE and DELIVERIES_TABLE (required),
-// DELIVERY_RETENTION_DAYS (default 30). AWS_ENDPOINT_URL, when set, points every SDK client
-// at a local emulator: config.LoadDefaultConfig reads it into aws.Config.BaseEndpoint.
+// Environment (docs/CONTRACTS.md, "Sender Lambda environment"): DEVICES_TABLE,
+// DELIVERIES_TABLE, PUSH_QUEUE_URL and DEAD_LETTER_QUEUE_URL (required); MAX_RECEIVE_COUNT,
+// SCHEDULER_ROLE_ID, DELIVERY_GUARANTEE and DELIVERY_RETENTION_DAYS (optional).
+// AWS_ENDPOINT_URL, when set, points every SDK client at a local emulator.
 package main
 
 import (
@@ -19,15 +20,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
 	"github.com/delayed-push/delayed-push/internal/delivery"
+	"github.com/delayed-push/delayed-push/internal/push"
 )
 
 // settings is the function's environment, validated.
 type settings struct {
 	DevicesTable    string
 	DeliveriesTable string
+	PushQueueURL    string
+	DeadLetterURL   string
+	MaxReceiveCount int
+	SchedulerRoleID string
+	Guarantee       string
 	RetentionDays   int
 }
 
@@ -37,20 +45,45 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	st := settings{
 		DevicesTable:    getenv("DEVICES_TABLE"),
 		DeliveriesTable: getenv("DELIVERIES_TABLE"),
+		PushQueueURL:    getenv("PUSH_QUEUE_URL"),
+		DeadLetterURL:   getenv("DEAD_LETTER_QUEUE_URL"),
+		SchedulerRoleID: getenv("SCHEDULER_ROLE_ID"),
+		Guarantee:       push.DeliveryAtLeastOnce,
 		RetentionDays:   30,
 	}
-	if st.DevicesTable == "" {
-		return st, fmt.Errorf("environment variable DEVICES_TABLE is required (the device registry table name)")
-	}
-	if st.DeliveriesTable == "" {
-		return st, fmt.Errorf("environment variable DELIVERIES_TABLE is required (the delivery log table name)")
-	}
-	if v := getenv("DELIVERY_RETENTION_DAYS"); v != "" {
-		d, err := strconv.Atoi(v)
-		if err != nil || d < 1 || d > 3650 {
-			return st, fmt.Errorf("environment variable DELIVERY_RETENTION_DAYS must be a whole number of days from 1 to 3650, got %q", v)
+	for name, v := range map[string]string{
+		"DEVICES_TABLE":         st.DevicesTable,
+		"DELIVERIES_TABLE":      st.DeliveriesTable,
+		"PUSH_QUEUE_URL":        st.PushQueueURL,
+		"DEAD_LETTER_QUEUE_URL": st.DeadLetterURL,
+	} {
+		if v == "" {
+			return st, fmt.Errorf("environment variable %s is required", name)
 		}
-		st.RetentionDays = d
+	}
+	intVar := func(name string, lo, hi int, dst *int) error {
+		v := getenv(name)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("environment variable %s must be a whole number from %d to %d, got %q", name, lo, hi, v)
+		}
+		*dst = n
+		return nil
+	}
+	if err := intVar("DELIVERY_RETENTION_DAYS", 1, 3650, &st.RetentionDays); err != nil {
+		return st, err
+	}
+	if err := intVar("MAX_RECEIVE_COUNT", 1, 1000, &st.MaxReceiveCount); err != nil {
+		return st, err
+	}
+	if v := getenv("DELIVERY_GUARANTEE"); v != "" {
+		if v != push.DeliveryAtLeastOnce && v != push.DeliveryAtMostOnce {
+			return st, fmt.Errorf("environment variable DELIVERY_GUARANTEE must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, v)
+		}
+		st.Guarantee = v
 	}
 	return st, nil
 }
@@ -78,8 +111,18 @@ func main() {
 			Table:     st.DeliveriesTable,
 			Retention: time.Duration(st.RetentionDays) * 24 * time.Hour,
 		},
-		Publisher: &awsadapters.Publisher{Client: sns.NewFromConfig(cfg)},
-		Logger:    logger,
+		Publisher: &awsadapters.Publisher{Client: sns.NewFromConfig(cfg, func(o *sns.Options) {
+			o.Retryer = awsadapters.PublishRetryer()
+		})},
+		Queue: &awsadapters.Queues{
+			Client:          sqs.NewFromConfig(cfg),
+			PushQueueURL:    st.PushQueueURL,
+			DeadLetterQueue: st.DeadLetterURL,
+		},
+		Logger:            logger,
+		Guarantee:         st.Guarantee,
+		MaxReceiveCount:   st.MaxReceiveCount,
+		SchedulerSenderID: st.SchedulerRoleID,
 	}
 	lambda.Start(svc.Handle)
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -27,6 +29,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/delayed-push/delayed-push/internal/faultproxy"
 	"github.com/delayed-push/delayed-push/internal/localrun"
 	"github.com/delayed-push/delayed-push/internal/motoapi"
 )
@@ -113,6 +116,13 @@ func fcmMessage(t *testing.T, d motoapi.Delivery) map[string]any {
 	return msg
 }
 
+func waitParked(t *testing.T, pushID string, timeout time.Duration) sqstypes.Message {
+	t.Helper()
+	m, err := stack.WaitParked(context.Background(), pushID, timeout)
+	require.NoError(t, err)
+	return m
+}
+
 func waitStatus(t *testing.T, arn *string, timeout time.Duration) *sfn.DescribeExecutionOutput {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -137,7 +147,7 @@ func assertScheduledDelivery(t *testing.T, pushID string, due time.Time, wantSou
 		assert.False(t, seen.Before(due), "seen %s, due %s", seen, due)
 		msg := fcmMessage(t, got[0])
 		assert.Equal(t, "Your order shipped", msg["notification"].(map[string]any)["title"])
-		assert.Equal(t, map[string]any{"orderId": "1234"}, msg["data"])
+		assert.Equal(t, map[string]any{"orderId": "1234", "pushId": pushID}, msg["data"], "the app can drop a repeat by its id")
 	}
 	report, err := localrun.WaitForReport(ctx, logPath, pushID, 10*time.Second)
 	require.NoError(t, err)
@@ -197,7 +207,8 @@ func TestImmediatePushSentToTheQueueArrives(t *testing.T) {
 	got, _, err := stack.WaitForDeliveries(context.Background(), ep, 1, 20*time.Second)
 	require.NoError(t, err)
 	msg := fcmMessage(t, got[0])
-	assert.Equal(t, map[string]any{"priority": "HIGH", "ttl": "600s", "collapse_key": "order-1234"}, msg["android"])
+	assert.Equal(t, map[string]any{"priority": "HIGH", "ttl": "600s", "collapse_key": "order-1234",
+		"notification": map[string]any{"tag": pushID}}, msg["android"], "a repeat replaces the notification shown")
 	report, err := localrun.WaitForReport(context.Background(), logPath, pushID, 10*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "sentTimestamp", report.DueSource)
@@ -245,24 +256,15 @@ func TestSameExecutionNameSchedulesOnePush(t *testing.T) {
 	assert.Len(t, got, 1)
 }
 
-func TestPoisonMessageEndsInTheDLQAndItsBatchIsDelivered(t *testing.T) {
+func TestPoisonMessageIsParkedWithItsReasonAndItsBatchIsDelivered(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	user := name("poison-user")
 	ep := device(t, user, "poison-phone")
-	queue, dlq := output(t, "PushQueueUrl"), output(t, "DeadLetterQueueUrl")
-	attrs, err := stack.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameRedrivePolicy},
-	})
-	require.NoError(t, err)
-	var redrive struct {
-		MaxReceiveCount json.Number `json:"maxReceiveCount"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(attrs.Attributes["RedrivePolicy"]), &redrive))
-	maxReceives, err := redrive.MaxReceiveCount.Int64()
-	require.NoError(t, err)
+	queue := output(t, "PushQueueUrl")
 
-	poison := `{"userId":"` + user + `","title":"` + name("poison") + `","colour":"red"}`
+	poisonID := name("poison")
+	poison := `{"id":"` + poisonID + `","userId":"` + user + `","title":"t","colour":"red"}`
 	entries := []sqstypes.SendMessageBatchRequestEntry{
 		{Id: aws.String("poison"), MessageBody: aws.String(poison)},
 		{Id: aws.String("ok1"), MessageBody: aws.String(`{"id":"` + name("batch-ok-1") + `","userId":"` + user + `","title":"one"}`)},
@@ -271,43 +273,25 @@ func TestPoisonMessageEndsInTheDLQAndItsBatchIsDelivered(t *testing.T) {
 	sent, err := stack.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queue), Entries: entries})
 	require.NoError(t, err)
 	require.Empty(t, sent.Failed)
-	var poisonID string
-	for _, s := range sent.Successful {
-		if aws.ToString(s.Id) == "poison" {
-			poisonID = aws.ToString(s.MessageId)
-		}
-	}
 
 	_, _, err = stack.WaitForDeliveries(ctx, ep, 2, 20*time.Second)
 	require.NoError(t, err, "the valid messages of the batch are delivered")
 
-	// The poison message is retried after each visibility timeout, then redriven.
-	deadline := time.Now().Add(3 * time.Minute)
-	var parked *sqstypes.Message
-	for parked == nil && time.Now().Before(deadline) {
-		out, err := stack.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 1,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		require.NoError(t, err)
-		for _, m := range out.Messages {
-			if aws.ToString(m.Body) == poison {
-				parked = &m
-			}
-		}
-	}
-	require.NotNil(t, parked, "the poison message did not reach the dead-letter queue")
-	_, err = stack.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlq), ReceiptHandle: parked.ReceiptHandle})
+	// Parked on the first receive: retrying cannot fix it. The reason travels with it.
+	parked := waitParked(t, poisonID, 20*time.Second)
+	assert.Equal(t, poison, aws.ToString(parked.Body), "parked as sent")
+	assert.Contains(t, aws.ToString(parked.MessageAttributes["parkReason"].StringValue), `invalid colour: unknown field`)
+	assert.Equal(t, "colour", aws.ToString(parked.MessageAttributes["invalidField"].StringValue))
+	assert.Equal(t, "1", aws.ToString(parked.MessageAttributes["receiveCount"].StringValue))
+	_, err = stack.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(output(t, "DeadLetterQueueUrl")), ReceiptHandle: parked.ReceiptHandle})
 	require.NoError(t, err)
 
 	reports, err := localrun.SenderReports(logPath, poisonID)
 	require.NoError(t, err)
-	require.Len(t, reports, int(maxReceives), "one attempt per receive before the DLQ")
-	for _, r := range reports {
-		assert.Equal(t, "invalid", r.Outcome)
-		assert.Contains(t, r.Field, "colour")
-		assert.Contains(t, r.Error, "unknown field")
-	}
+	require.Len(t, reports, 1, "handled once, logged under its own id")
+	assert.Equal(t, "invalid", reports[0].Outcome)
+	assert.Equal(t, "parked", reports[0].Action)
+	assert.Equal(t, "colour", reports[0].Field)
 	got, err := stack.Deliveries(ctx, ep)
 	require.NoError(t, err)
 	assert.Len(t, got, 2, "the poison message was never published")
@@ -394,4 +378,285 @@ func TestScheduleFromTheAWSCLI(t *testing.T) {
 	require.Contains(t, started.ExecutionArn, pushID)
 	due := time.UnixMilli(int64(started.StartDate * 1000)).Add(2 * time.Second)
 	assertScheduledDelivery(t, pushID, due, "delaySeconds", ep)
+}
+
+// --- Faults: each ends with every push delivered per the guarantee, or parked with its
+// reason and brought back by a redrive (README, "Delivery guarantees"). ---
+
+// fault installs a fault-proxy rule for the rest of the test.
+func fault(t *testing.T, r faultproxy.Rule) {
+	t.Helper()
+	ctx := context.Background()
+	added, err := stack.Faults.Add(ctx, r)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stack.Faults.Remove(ctx, added.ID) })
+}
+
+func sendNow(t *testing.T, body string) {
+	t.Helper()
+	_, err := stack.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{
+		QueueUrl: aws.String(output(t, "PushQueueUrl")), MessageBody: aws.String(body)})
+	require.NoError(t, err)
+}
+
+// deliveredOnce waits for one delivery on ep, then checks no second one follows.
+func deliveredOnce(t *testing.T, ep, pushID string, timeout time.Duration) {
+	t.Helper()
+	got, _, err := stack.WaitForDeliveries(context.Background(), ep, 1, timeout)
+	require.NoError(t, err)
+	assert.Equal(t, pushID, got[0].PushID())
+	time.Sleep(2 * time.Second)
+	got, err = stack.Deliveries(context.Background(), ep)
+	require.NoError(t, err)
+	assert.Len(t, got, 1, "exactly once on %s", ep)
+}
+
+func record(t *testing.T, pushID, ep string) map[string]string {
+	t.Helper()
+	rec, err := stack.DeliveryRecord(context.Background(), pushID, ep)
+	require.NoError(t, err)
+	require.NotNil(t, rec, "no delivery record for %s on %s", pushID, ep)
+	return rec
+}
+
+func actions(t *testing.T, pushID string) []string {
+	t.Helper()
+	reports, err := localrun.SenderReports(logPath, pushID)
+	require.NoError(t, err)
+	var out []string
+	for _, r := range reports {
+		out = append(out, r.Action)
+	}
+	return out
+}
+
+func TestFaultThrottledPublishIsRetriedAndDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	user, pushID := name("throttle-user"), name("throttle-push")
+	ep := device(t, user, "throttle-phone")
+	// Three throttled answers: more than the SDK's own retries, so the queue retries.
+	fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID,
+		Action: faultproxy.ActionError, Status: 400, Code: "Throttling", Message: "Rate exceeded", Times: 3})
+	sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+	deliveredOnce(t, ep, pushID, 60*time.Second)
+	rec := record(t, pushID, ep)
+	assert.Equal(t, "sent", rec["status"])
+	assert.Equal(t, "2", rec["attempts"])
+	assert.Equal(t, []string{"retry", "done"}, actions(t, pushID))
+}
+
+func TestFaultSNS5xxIsRetriedAtOnce(t *testing.T) {
+	t.Parallel()
+	user, pushID := name("5xx-user"), name("5xx-push")
+	ep := device(t, user, "5xx-phone")
+	fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID,
+		Action: faultproxy.ActionError, Status: 500, Code: "InternalError", Times: 1})
+	sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+	deliveredOnce(t, ep, pushID, 20*time.Second)
+	assert.Equal(t, []string{"done"}, actions(t, pushID), "tried again within the invocation")
+}
+
+// SNS accepted the publish but its answer was lost: the one case where the guarantee decides.
+func TestFaultLostPublishAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("at least once: sent again, with the same push id", func(t *testing.T) {
+		t.Parallel()
+		user, pushID := name("lost-alo-user"), name("lost-alo-push")
+		ep := device(t, user, "lost-alo-phone")
+		fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID,
+			Action: faultproxy.ActionErrorAfter, Status: 500, Code: "InternalError", Times: 1})
+		sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+		got, _, err := stack.WaitForDeliveries(ctx, ep, 2, 20*time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, pushID, got[0].PushID())
+		assert.Equal(t, pushID, got[1].PushID(), "the app can drop the repeat by its id")
+		assert.Equal(t, "sent", record(t, pushID, ep)["status"])
+	})
+	t.Run("at most once: recorded uncertain, never sent again", func(t *testing.T) {
+		t.Parallel()
+		user, pushID := name("lost-amo-user"), name("lost-amo-push")
+		ep := device(t, user, "lost-amo-phone")
+		fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID,
+			Action: faultproxy.ActionErrorAfter, Status: 500, Code: "InternalError"})
+		sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t","delivery":"at-most-once"}`)
+		deliveredOnce(t, ep, pushID, 20*time.Second)
+		rec := record(t, pushID, ep)
+		assert.Equal(t, "uncertain", rec["status"])
+		assert.Contains(t, rec["error"], "publish outcome unknown")
+	})
+}
+
+func TestFaultDeliveryLogConflicts(t *testing.T) {
+	t.Parallel()
+	t.Run("an injected conditional-write conflict is retried", func(t *testing.T) {
+		t.Parallel()
+		user, pushID := name("ccf-user"), name("ccf-push")
+		ep := device(t, user, "ccf-phone")
+		fault(t, faultproxy.Rule{Service: "dynamodb", Operation: "UpdateItem", Match: pushID,
+			Action: faultproxy.ActionError, Status: 400, Code: "ConditionalCheckFailedException", Times: 1})
+		sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+		deliveredOnce(t, ep, pushID, 20*time.Second)
+		assert.Equal(t, []string{"requeued", "done"}, actions(t, pushID))
+	})
+	t.Run("copies of one push racing each other publish once", func(t *testing.T) {
+		t.Parallel()
+		user, pushID := name("race-user"), name("race-push")
+		phone, tablet := device(t, user, "race-phone"), device(t, user, "race-tablet")
+		body := aws.String(`{"id":"` + pushID + `","userId":"` + user + `","title":"t"}`)
+		var entries []sqstypes.SendMessageBatchRequestEntry
+		for i := range 5 {
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: body})
+		}
+		_, err := stack.SQS.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{
+			QueueUrl: aws.String(output(t, "PushQueueUrl")), Entries: entries})
+		require.NoError(t, err)
+		deliveredOnce(t, phone, pushID, 20*time.Second)
+		deliveredOnce(t, tablet, pushID, 20*time.Second)
+	})
+}
+
+// A record left "sending" by an attempt that died, then the push: the issue's reproduction.
+func TestFaultAbandonedClaimIsTakenOverNotParked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	user, pushID := name("abandoned-user"), name("abandoned-push")
+	ep := device(t, user, "abandoned-phone")
+	leaseEnd := time.Now().Add(4 * time.Second)
+	_, err := stack.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(output(t, "DeliveriesTableName")),
+		Item: map[string]ddbtypes.AttributeValue{
+			"pushId": &ddbtypes.AttributeValueMemberS{Value: pushID}, "endpointArn": &ddbtypes.AttributeValueMemberS{Value: ep},
+			"status": &ddbtypes.AttributeValueMemberS{Value: "sending"}, "claimToken": &ddbtypes.AttributeValueMemberS{Value: "dead"},
+			"leaseUntil": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leaseEnd.UnixMilli(), 10)},
+			"attempts":   &ddbtypes.AttributeValueMemberN{Value: "1"},
+		},
+	})
+	require.NoError(t, err)
+	sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+	deliveredOnce(t, ep, pushID, 30*time.Second)
+	assert.Equal(t, []string{"requeued", "done"}, actions(t, pushID), "waited for the lease, used no receive")
+	assert.Equal(t, "2", record(t, pushID, ep)["attempts"])
+}
+
+// Not parallel: the kill takes the whole invocation down, with whatever else it was sending.
+func TestFaultSenderKilledBetweenPublishAndRecord(t *testing.T) {
+	ctx := context.Background()
+	visibility := queueVisibility(t)
+	t.Run("at least once: sent again after the visibility timeout, with the same push id", func(t *testing.T) {
+		user, pushID := name("kill-alo-user"), name("kill-alo-push")
+		ep := device(t, user, "kill-alo-phone")
+		fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID, Action: faultproxy.ActionKillAfter, Times: 1})
+		sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+		got, _, err := stack.WaitForDeliveries(ctx, ep, 2, visibility+30*time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, []string{pushID, pushID}, []string{got[0].PushID(), got[1].PushID()})
+		rec := record(t, pushID, ep)
+		assert.Equal(t, "sent", rec["status"])
+		assert.Equal(t, "2", rec["attempts"])
+	})
+	t.Run("at most once: recorded uncertain, not sent again", func(t *testing.T) {
+		user, pushID := name("kill-amo-user"), name("kill-amo-push")
+		ep := device(t, user, "kill-amo-phone")
+		fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID, Action: faultproxy.ActionKillAfter, Times: 1})
+		sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t","delivery":"at-most-once"}`)
+		require.Eventually(t, func() bool {
+			rec, err := stack.DeliveryRecord(ctx, pushID, ep)
+			return err == nil && rec != nil && rec["status"] == "uncertain"
+		}, visibility+30*time.Second, 500*time.Millisecond)
+		got, err := stack.Deliveries(ctx, ep)
+		require.NoError(t, err)
+		assert.Len(t, got, 1, "SNS took the first publish; nothing after it")
+	})
+}
+
+// Each publish of this push takes 6 s and the local function timeout is 10 s: one invocation
+// reaches the first 32 of the 40 devices (the fan-out), and has no time to start the others.
+// What it cannot reach goes back on the queue, and nothing is lost or sent twice.
+func TestFaultFunctionTimeoutShorterThanTheFanOutNeeds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	user, pushID := name("slow-user"), name("slow-push")
+	var eps []string
+	for i := range 40 {
+		eps = append(eps, device(t, user, fmt.Sprint("slow-device-", i)))
+	}
+	fault(t, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: pushID, Action: faultproxy.ActionDelay, Delay: "6s"})
+	sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+	for _, ep := range eps {
+		_, _, err := stack.WaitForDeliveries(ctx, ep, 1, 60*time.Second)
+		require.NoError(t, err)
+	}
+	time.Sleep(2 * time.Second)
+	for _, ep := range eps {
+		got, err := stack.Deliveries(ctx, ep)
+		require.NoError(t, err)
+		assert.Len(t, got, 1, ep)
+	}
+	acts := actions(t, pushID)
+	assert.Contains(t, acts, "requeued", "the time budget cut the fan-out short")
+	assert.Equal(t, "done", acts[len(acts)-1])
+	assert.NotContains(t, acts, "parked")
+	assert.NotContains(t, acts, "retry")
+}
+
+func TestFaultEndpointDisabledBetweenSchedulingAndSending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	user, pushID := name("late-disabled-user"), name("late-disabled-push")
+	ep := device(t, user, "late-disabled-phone")
+	schedule(t, pushID, `{"delaySeconds":2,"push":{"userId":"`+user+`","title":"t"}}`)
+	_, err := stack.SNS.SetEndpointAttributes(ctx, &sns.SetEndpointAttributesInput{
+		EndpointArn: aws.String(ep), Attributes: map[string]string{"Enabled": "false"}})
+	require.NoError(t, err)
+	report, err := localrun.WaitForReport(ctx, logPath, pushID, 30*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "failed", report.Outcome)
+	assert.Equal(t, "done", report.Action, "permanent: not retried, not parked")
+	rec := record(t, pushID, ep)
+	assert.Equal(t, "failed", rec["status"])
+	assert.Contains(t, rec["error"], "EndpointDisabled")
+	got, err := stack.Deliveries(ctx, ep)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
+
+func TestFaultPersistentFailureIsParkedWithItsReasonAndARedriveDeliversOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	user, pushID := name("parked-user"), name("parked-push")
+	phone, tablet := device(t, user, "parked-phone"), device(t, user, "parked-tablet")
+	// The tablet gets it; the phone is throttled every time.
+	throttled, err := stack.Faults.Add(ctx, faultproxy.Rule{Service: "sns", Operation: "Publish", Match: phone,
+		Action: faultproxy.ActionError, Status: 400, Code: "Throttling", Message: "Rate exceeded"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stack.Faults.Remove(ctx, throttled.ID) })
+
+	sendNow(t, `{"id":"`+pushID+`","userId":"`+user+`","title":"t"}`)
+	parked := waitParked(t, pushID, 2*queueVisibility(t)+30*time.Second)
+	reason := aws.ToString(parked.MessageAttributes["parkReason"].StringValue)
+	assert.Regexp(t, `^gave up after \d+ attempts: Throttling: Rate exceeded`, reason)
+	got, err := stack.Deliveries(ctx, tablet)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+
+	// The throttling ends; the operator redrives.
+	require.NoError(t, stack.Faults.Remove(ctx, throttled.ID))
+	require.NoError(t, stack.Redrive(ctx, parked))
+	deliveredOnce(t, phone, pushID, 20*time.Second)
+	got, err = stack.Deliveries(ctx, tablet)
+	require.NoError(t, err)
+	assert.Len(t, got, 1, "the redrive does not send again to the device already done")
+	assert.Equal(t, "sent", record(t, pushID, phone)["status"])
+}
+
+func queueVisibility(t *testing.T) time.Duration {
+	t.Helper()
+	attrs, err := stack.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(output(t, "PushQueueUrl")), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout},
+	})
+	require.NoError(t, err)
+	s, err := strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameVisibilityTimeout)])
+	require.NoError(t, err)
+	return time.Duration(s) * time.Second
 }

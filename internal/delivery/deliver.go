@@ -1,0 +1,151 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+type epKind int
+
+const (
+	epSent epKind = iota
+	epFailed
+	epDuplicate
+	epUncertain
+	epRetry
+	epBusy
+	epPending
+)
+
+type endpointResult struct {
+	kind       epKind
+	latenessMs int64
+	busyUntil  time.Time
+	err        error
+}
+
+// deliver is claim → publish → mark for one endpoint. Only a publish SNS confirmed with a
+// message id is recorded sent; what a failure means depends on its class and the guarantee.
+func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep string) endpointResult {
+	started := time.Now()
+	if !inv.budget.canStart(started) {
+		return endpointResult{kind: epPending}
+	}
+	log := s.logger().With("pushId", j.id, "endpointArn", ep)
+	k := Key{PushID: j.id, EndpointARN: ep}
+	now := s.now()
+	lease := inv.newLease(now)
+	claim, err := s.Log.Claim(inv.work, k, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: lease})
+	if err != nil && inv.interrupted(err) {
+		// Time ran out with the claim in flight. Had it been written, the record would stay
+		// "sending" until the lease ends and then look like a publish that may have happened;
+		// release it instead (a no-op if it was not written): nothing was published.
+		mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
+		defer cancel()
+		_ = s.Log.Mark(mctx, k, lease, Mark{Status: StatusRetry, Error: "claim interrupted: time budget used up", Now: s.now()})
+		return endpointResult{kind: epPending}
+	}
+	if err != nil {
+		if ClassifyStore(err) == Permanent {
+			// Nothing can be recorded, so nothing may be sent: the delivery fails for good.
+			log.WarnContext(ctx, "delivery log refused the delivery", "errorClass", string(Permanent), "reason", Reason(err))
+			return endpointResult{kind: epFailed}
+		}
+		log.WarnContext(ctx, "delivery claim failed, will retry", "reason", Reason(err))
+		return endpointResult{kind: epRetry, err: err}
+	}
+	switch claim.Outcome {
+	case AlreadyDone:
+		log.InfoContext(ctx, "delivery already done, not publishing again", "status", claim.Status)
+		return endpointResult{kind: epDuplicate}
+	case Busy:
+		log.InfoContext(ctx, "another invocation holds the delivery", "leaseUntil", claim.BusyUntil.UTC().Format(time.RFC3339Nano))
+		return endpointResult{kind: epBusy, busyUntil: claim.BusyUntil}
+	case Resumed:
+		if j.atMostOnce {
+			log.WarnContext(ctx, "an earlier attempt may have published it: not sent again (at-most-once)")
+			s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Now: s.now(),
+				Error: "an earlier attempt ended without recording whether SNS accepted it; not sent again (at-most-once)"})
+			return endpointResult{kind: epUncertain}
+		}
+		log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
+	}
+
+	attempts := s.PublishAttempts
+	if attempts <= 0 {
+		attempts = DefaultPublishAttempts
+	}
+	var id string
+	var pubErr error
+	for attempt := 1; ; attempt++ {
+		id, pubErr = s.Publisher.Publish(inv.work, ep, j.message)
+		if pubErr == nil && id == "" {
+			pubErr = errors.New("publish returned no message id")
+		}
+		if pubErr == nil || ClassifyPublish(pubErr) != Ambiguous || j.atMostOnce ||
+			attempt >= attempts || !inv.budget.canStart(time.Now()) {
+			break
+		}
+		log.InfoContext(ctx, "publish outcome unknown, publishing again (at-least-once)", "reason", Reason(pubErr))
+	}
+	inv.budget.observe(time.Since(started))
+
+	if pubErr == nil {
+		confirmed := s.now()
+		res := endpointResult{kind: epSent}
+		m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed}
+		if j.hasDue {
+			res.latenessMs = confirmed.Sub(j.due).Milliseconds()
+			m.LatenessMs = &res.latenessMs
+		}
+		if err := s.mark(ctx, inv, k, lease, m); err != nil {
+			// The push is out. The record stays "sending"; should the message come back, the
+			// guarantee decides (at least once: sent again, with the same push id).
+			log.ErrorContext(ctx, "published but could not record it", "snsMessageId", id, "error", err.Error())
+		}
+		return res
+	}
+	class, reason := ClassifyPublish(pubErr), Reason(pubErr)
+	switch {
+	case class == Permanent:
+		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now()})
+		return endpointResult{kind: epFailed}
+	case class == Ambiguous && j.atMostOnce:
+		log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now()})
+		return endpointResult{kind: epUncertain}
+	}
+	log.WarnContext(ctx, "publish failed, will retry", "errorClass", string(class), "reason", reason)
+	s.mark(ctx, inv, k, lease, Mark{Status: StatusRetry, Error: reason, Now: s.now()})
+	return endpointResult{kind: epRetry, err: pubErr}
+}
+
+// mark records an outcome, trying a few times until the marks deadline: a recorded outcome is
+// what keeps a redelivery from publishing again. A failure is logged; the caller decides
+// whether it matters.
+func (s *Service) mark(ctx context.Context, inv *invocation, k Key, l Lease, m Mark) error {
+	mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
+	defer cancel()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-mctx.Done():
+				return err
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			}
+		}
+		err = s.Log.Mark(mctx, k, l, m)
+		if err == nil || errors.Is(err, ErrLostClaim) || ClassifyStore(err) == Permanent {
+			break
+		}
+	}
+	if err != nil && m.Status != StatusSent {
+		// Not fatal: the lease expires and the next attempt claims the delivery again.
+		s.logger().WarnContext(ctx, "could not record the delivery outcome", "pushId", k.PushID,
+			"endpointArn", k.EndpointARN, "status", m.Status, "error", err.Error())
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+package delivery
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/delayed-push/delayed-push/internal/push"
+)
+
+// Scheduler message attributes (docs/CONTRACTS.md), set by the state machine.
+const (
+	attrExecutionName = "executionName"
+	attrScheduledAt   = "scheduledAt"
+	attrDelaySeconds  = "delaySeconds"
+	attrSendAt        = "sendAt"
+	// attrRequeues counts the sender's own requeues of a push without progress. Read from any
+	// message: a producer that sets it only gets its own push counted as failing sooner.
+	attrRequeues = "requeues"
+)
+
+// fromScheduler reports whether m was sent by the scheduler's role. SQS sets SenderId to the
+// principal that sent the message, "AROA...:session" for a role; a producer cannot forge it.
+func (s *Service) fromScheduler(m *events.SQSMessage) bool {
+	return s.SchedulerSenderID != "" && strings.HasPrefix(m.Attributes["SenderId"], s.SchedulerSenderID+":")
+}
+
+// pushID: body id, else the scheduler's executionName, else the SQS message id (stable across
+// redeliveries of one message; a requeued or parked push carries it in its body).
+func pushID(p push.Push, m *events.SQSMessage, trusted bool) string {
+	if p.ID != "" {
+		return p.ID
+	}
+	if v := attr(m, attrExecutionName); trusted && v != "" {
+		return v
+	}
+	return m.MessageId
+}
+
+// dueTime: the scheduler's sendAt, else its scheduledAt + delaySeconds, else body dueAt, else
+// the SQS SentTimestamp (a push sent now: lateness is then the queue's latency). A malformed
+// source is skipped for the next: lateness is a measure, not a reason to reject a push.
+func dueTime(p push.Push, m *events.SQSMessage, trusted bool) (time.Time, string, bool) {
+	if trusted {
+		if t, err := time.Parse(time.RFC3339, attr(m, attrSendAt)); err == nil {
+			return t, attrSendAt, true
+		}
+		if start, err := time.Parse(time.RFC3339, attr(m, attrScheduledAt)); err == nil {
+			if d, err := strconv.ParseInt(attr(m, attrDelaySeconds), 10, 64); err == nil && d >= 0 && d <= 1e9 {
+				return start.Add(time.Duration(d) * time.Second), attrDelaySeconds, true
+			}
+		}
+	}
+	if t, ok := p.DueTime(); ok {
+		return t, "dueAt", true
+	}
+	if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil {
+		return time.UnixMilli(ms), "sentTimestamp", true
+	}
+	return time.Time{}, "", false
+}
+
+func requeues(m *events.SQSMessage) int {
+	n, _ := strconv.Atoi(attr(m, attrRequeues))
+	return max(n, 0)
+}
+
+func receiveCount(m *events.SQSMessage) int {
+	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	return n
+}
+
+func attr(m *events.SQSMessage, name string) string {
+	if a, ok := m.MessageAttributes[name]; ok && a.StringValue != nil {
+		return *a.StringValue
+	}
+	return ""
+}
