@@ -208,12 +208,12 @@ func TestMarks(t *testing.T) {
 		update string
 		values map[string]types.AttributeValue
 	}{
-		{"sent", delivery.Mark{Status: "sent", SNSMessageID: "sns-1", LatenessMs: &late, Now: now},
-			"SET #s = :st, updatedAt = :t, expiresAt = :exp, snsMessageId = :m, sentAt = :t, latenessMs = :late REMOVE #err",
-			map[string]types.AttributeValue{":st": sAttr("sent"), ":m": sAttr("sns-1"), ":late": nAttr("1234")}},
-		{"failed", delivery.Mark{Status: "failed", Error: "EndpointDisabled: x", Now: now},
-			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
-			map[string]types.AttributeValue{":st": sAttr("failed"), ":e": sAttr("EndpointDisabled: x")}},
+		{"sent", delivery.Mark{Status: "sent", SNSMessageID: "sns-1", LatenessMs: &late, Now: now, Publishes: 2},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, snsMessageId = :m, sentAt = :t, latenessMs = :late ADD publishes :p REMOVE #err",
+			map[string]types.AttributeValue{":st": sAttr("sent"), ":m": sAttr("sns-1"), ":late": nAttr("1234"), ":p": nAttr("2")}},
+		{"failed", delivery.Mark{Status: "failed", Error: "EndpointDisabled: x", Now: now, Publishes: 1},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e ADD publishes :p",
+			map[string]types.AttributeValue{":st": sAttr("failed"), ":e": sAttr("EndpointDisabled: x"), ":p": nAttr("1")}},
 		{"retry", delivery.Mark{Status: "retry", Error: "Throttled: x", Now: now},
 			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
 			map[string]types.AttributeValue{":st": sAttr("retry"), ":e": sAttr("Throttled: x")}},

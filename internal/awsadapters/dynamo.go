@@ -177,7 +177,12 @@ func (l *DeliveryLog) Mark(ctx context.Context, k delivery.Key, lease delivery.L
 	if m.Error != "" {
 		update += ", #err = :e"
 		values[":e"] = s(m.Error)
-	} else {
+	}
+	if m.Publishes > 0 {
+		update += " ADD publishes :p"
+		values[":p"] = n(int64(m.Publishes))
+	}
+	if m.Error == "" {
 		update += " REMOVE #err"
 	}
 	_, err := l.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{

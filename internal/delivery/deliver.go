@@ -78,7 +78,9 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep strin
 	}
 	var id string
 	var pubErr error
+	publishes := 0
 	for attempt := 1; ; attempt++ {
+		publishes++
 		id, pubErr = s.Publisher.Publish(inv.work, ep, j.message)
 		if pubErr == nil && id == "" {
 			pubErr = errors.New("publish returned no message id")
@@ -94,7 +96,7 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep strin
 	if pubErr == nil {
 		confirmed := s.now()
 		res := endpointResult{kind: epSent}
-		m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed}
+		m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed, Publishes: publishes}
 		if j.hasDue {
 			res.latenessMs = confirmed.Sub(j.due).Milliseconds()
 			m.LatenessMs = &res.latenessMs
@@ -110,15 +112,15 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep strin
 	switch {
 	case class == Permanent:
 		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now()})
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now(), Publishes: publishes})
 		return endpointResult{kind: epFailed}
 	case class == Ambiguous && j.atMostOnce:
 		log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now()})
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now(), Publishes: publishes})
 		return endpointResult{kind: epUncertain}
 	}
 	log.WarnContext(ctx, "publish failed, will retry", "errorClass", string(class), "reason", reason)
-	s.mark(ctx, inv, k, lease, Mark{Status: StatusRetry, Error: reason, Now: s.now()})
+	s.mark(ctx, inv, k, lease, Mark{Status: StatusRetry, Error: reason, Now: s.now(), Publishes: publishes})
 	return endpointResult{kind: epRetry, err: pubErr}
 }
 

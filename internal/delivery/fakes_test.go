@@ -34,6 +34,7 @@ type record struct {
 	err        string
 	userID     string
 	lateness   *int64
+	publishes  int
 }
 
 // fakeLog applies the conditional-write rules of docs/CONTRACTS.md atomically, in memory, as
@@ -102,6 +103,7 @@ func (f *fakeLog) Mark(_ context.Context, k delivery.Key, l delivery.Lease, m de
 		return delivery.ErrLostClaim
 	}
 	r.status, r.snsID, r.err, r.lateness = m.Status, m.SNSMessageID, m.Error, m.LatenessMs
+	r.publishes += m.Publishes
 	return nil
 }
 

@@ -99,6 +99,9 @@ type Mark struct {
 	Now          time.Time
 	// LatenessMs is the time from the due time to SNS's confirmation (StatusSent).
 	LatenessMs *int64
+	// Publishes is how many publish calls this attempt made (each one SNS may have taken);
+	// the record keeps the sum.
+	Publishes int
 }
 
 // ErrLostClaim is returned by Mark when the record no longer carries the lease.

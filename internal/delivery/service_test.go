@@ -349,6 +349,7 @@ func TestAmbiguousPublishAtLeastOnceIsSentAgain(t *testing.T) {
 	assert.Empty(t, h.handle(t, msg("m1", `{"id":"p","endpointArn":"`+ep1+`","title":"t"}`)).BatchItemFailures)
 	assert.Equal(t, 2, h.pub.count(ep1))
 	assert.Equal(t, "sent", h.log.get("p", ep1).status)
+	assert.Equal(t, 2, h.log.get("p", ep1).publishes, "the record tells the device may have it twice")
 }
 
 func TestAmbiguousPublishAtMostOnceIsNeverSentAgain(t *testing.T) {
