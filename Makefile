@@ -10,7 +10,7 @@ CDK := npx --no-install cdk
 VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help deps synth test unit cfn-lint lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available
+.PHONY: help deps synth test unit cfn-lint lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,8 +42,10 @@ lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./...
 	go vet -tags e2e ./test/e2e/
+	go vet -tags load ./test/load/
 	go run $(STATICCHECK) ./...
 	go run $(STATICCHECK) -tags e2e ./test/e2e/
+	go run $(STATICCHECK) -tags load ./test/load/
 
 bench: ## Benchmarks of the hot paths
 	go test -run '^$$' -bench . -benchmem ./internal/...
@@ -94,6 +96,11 @@ local-down: ## Stop the local emulator and Lambdas
 
 e2e: local-up ## End-to-end tests against the local stack (restarts it, stops it after)
 	set -o pipefail; go test -count=1 -v -tags e2e -timeout 15m ./test/e2e/... | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; scripts/local-down.sh; exit $$rc
+
+load: local-up ## Load and fault suite on the local stack (10,000-push burst, each fault; ~20 min)
+	rm -f .local/load-report.txt
+	set -o pipefail; go test -count=1 -v -tags load -timeout 60m ./test/load/... | grep -v -e "^=== " ; rc=$$?; scripts/local-down.sh; \
+	echo "Report: .local/load-report.txt"; exit $$rc
 
 e2e-if-available:
 	@if [ "$$(uname -m)" = aarch64 ] || [ -n "$(QEMU)" ]; then $(MAKE) --no-print-directory e2e; \

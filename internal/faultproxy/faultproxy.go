@@ -77,8 +77,8 @@ type Rule struct {
 // OpStats is what the proxy saw of one operation.
 type OpStats struct {
 	Calls    int     `json:"calls"`
-	Injected int     `json:"injected"` // calls a rule applied to
-	Errors   int     `json:"errors"`   // emulator answers with status >= 400
+	Injected int     `json:"injected"` // calls a rule applied to (an injected error is a call too)
+	Errors   int     `json:"errors"`   // answers with status >= 400, injected ones included
 	TotalMs  float64 `json:"totalMs"`  // time spent in the emulator, summed
 	MaxMs    float64 `json:"maxMs"`
 }
@@ -161,6 +161,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rule != nil {
 		switch rule.Action {
 		case ActionError:
+			p.observe(c, true, rule.Status, 0)
 			writeAWSError(w, r, rule)
 			return
 		case ActionDelay:

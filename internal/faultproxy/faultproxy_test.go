@@ -120,6 +120,10 @@ func TestErrorRuleAnswersInTheCallsProtocol(t *testing.T) {
 	rules, err := s.admin.Rules(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, rules[0].Hits)
+	stats, err := s.admin.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, faultproxy.OpStats{Calls: 3, Injected: 1, Errors: 1, TotalMs: stats["sns.Publish"].TotalMs, MaxMs: stats["sns.Publish"].MaxMs},
+		stats["sns.Publish"], "the injected error counts as a call")
 	require.NoError(t, s.admin.Remove(ctx, "all"))
 	rules, err = s.admin.Rules(ctx)
 	require.NoError(t, err)
