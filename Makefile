@@ -1,4 +1,6 @@
-# Delayed Push. `make synth` and `make test` are all a fresh machine needs (see README).
+# Delayed Push. `make local` and `make test` are all a fresh machine needs (see README).
+# Three Go modules: the product (here), the local tooling (local/) and the consumer test
+# (test/consumer/, a Go CDK app that uses the construct as a dependency).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,6 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 CDK := npx --no-install cdk
 VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+LOCAL_SCRIPTS := local/scripts
 
 .PHONY: help deps synth test unit cfn-lint lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
 
@@ -17,6 +20,7 @@ help: ## List the targets
 
 deps: node_modules/.installed $(VENV)/.installed ## Install the pinned CDK CLI, cfn-lint and Go modules
 	go mod download
+	cd local && go mod download
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -32,23 +36,22 @@ synth: deps ## Synthesize the stack into cdk.out (builds the Go Lambdas)
 
 test: synth unit cfn-lint e2e-if-available ## Run every test: unit, CDK assertion, cfn-lint, end-to-end
 
-unit: ## Go unit and CDK assertion tests
+unit: ## Go unit, CDK assertion and consumer tests, and the local tooling's tests
 	go test ./...
+	cd test/consumer && go test ./...
+	cd local && go test ./...
 
 cfn-lint: $(VENV)/.installed ## Lint every synthesized template (errors and warnings fail)
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck (every module, the e2e and load tests too)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
-	go vet ./...
-	go vet -tags e2e ./test/e2e/
-	go vet -tags load ./test/load/
-	go run $(STATICCHECK) ./...
-	go run $(STATICCHECK) -tags e2e ./test/e2e/
-	go run $(STATICCHECK) -tags load ./test/load/
+	go vet ./... && go run $(STATICCHECK) ./...
+	cd test/consumer && go vet ./... && go run $(STATICCHECK) ./...
+	cd local && go vet -tags e2e,load ./... && go run $(STATICCHECK) -tags e2e,load ./...
 
 bench: ## Benchmarks of the hot paths
-	go test -run '^$$' -bench . -benchmem ./internal/...
+	go test -run '^$$' -bench . -benchmem ./internal/... ./push/...
 
 deploy: deps ## Deploy to the AWS account of your current credentials
 	$(CDK) deploy
@@ -60,7 +63,7 @@ destroy: deps ## Delete the deployed stack
 	$(CDK) destroy
 
 clean: ## Stop the local stack and remove build output
-	scripts/local-down.sh
+	$(LOCAL_SCRIPTS)/local-down.sh
 	rm -rf cdk.out .local
 
 # Local runs (README, "Try it locally"). The local assembly is synthesized with a 15 s visibility
@@ -81,25 +84,25 @@ qemu: ## Install qemu-user (runs the arm64 bootstraps on other hosts) if it is m
 	else echo "qemu: run 'sudo apt-get install qemu-user-static' (needed to run the arm64 Lambda locally)"; exit 1; fi
 
 local-up: local-synth qemu ## Start the emulator, deploy, run the Lambdas (background)
-	scripts/local-down.sh
-	scripts/local-up.sh
+	$(LOCAL_SCRIPTS)/local-down.sh
+	$(LOCAL_SCRIPTS)/local-up.sh
 
 local: local-up ## Run everything locally, show a scheduled push arrive, leave it running
-	.local/bin/local demo -endpoint http://127.0.0.1:$(LOCAL_PORT) -app .local/cdk.out -state .local
+	.local/bin/local demo -endpoint http://127.0.0.1:$(LOCAL_PORT) -state .local
 	@echo
 	@echo "The stack is still running on http://127.0.0.1:$(LOCAL_PORT). Try the README's examples with"
-	@echo "  source scripts/local-env.sh    # AWS_ENDPOINT_URL, test credentials, the stack's outputs"
+	@echo "  source local/scripts/local-env.sh    # AWS_ENDPOINT_URL, test credentials, the stack's outputs"
 	@echo "Function logs: .local/runner.log. Stop it with: make local-down"
 
 local-down: ## Stop the local emulator and Lambdas
-	scripts/local-down.sh
+	$(LOCAL_SCRIPTS)/local-down.sh
 
 e2e: local-up ## End-to-end tests against the local stack (restarts it, stops it after)
-	set -o pipefail; go test -count=1 -v -tags e2e -timeout 15m ./test/e2e/... | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; scripts/local-down.sh; exit $$rc
+	set -o pipefail; cd local && go test -count=1 -v -tags e2e -timeout 15m ./e2e/ | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; cd .. && $(LOCAL_SCRIPTS)/local-down.sh; exit $$rc
 
 load: local-up ## Load and fault suite on the local stack (10,000-push burst, each fault; ~20 min)
 	rm -f .local/load-report.txt
-	set -o pipefail; go test -count=1 -v -tags load -timeout 60m ./test/load/... | grep -v -e "^=== " ; rc=$$?; scripts/local-down.sh; \
+	set -o pipefail; cd local && go test -count=1 -v -tags load -timeout 60m ./load/ | grep -v -e "^=== " ; rc=$$?; cd .. && $(LOCAL_SCRIPTS)/local-down.sh; \
 	echo "Report: .local/load-report.txt"; exit $$rc
 
 e2e-if-available:

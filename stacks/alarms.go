@@ -6,52 +6,56 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
-// AlarmsProps names what is watched.
-type AlarmsProps struct {
-	DeadLetterQueue awssqs.IQueue
-	StateMachine    awsstepfunctions.IStateMachine
-	Sender          awslambda.IFunction
-	// Email, when set, is subscribed to the alarm topic.
-	Email string
-	// RemovalPolicy applies to the topic's key.
-	RemovalPolicy awscdk.RemovalPolicy
-}
-
-// Alarms raises an alarm when a push is parked in the DLQ, when a scheduled push fails, and when
-// the sender itself errors; all notify one topic.
-type Alarms struct {
-	constructs.Construct
-	Topic awssns.Topic
-}
-
-// NewAlarms creates the alarm topic and alarms.
-func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarms {
+// newAlarms raises an alarm when a push is parked in the DLQ, when a scheduled push fails, and
+// when the sender itself errors; all notify one topic: the one given, or a new one encrypted
+// with a key of its own (CloudWatch cannot publish to a topic under the AWS managed SNS key).
+func newAlarms(scope constructs.Construct, id string, d *DelayedPush, p *DelayedPushProps, s settings) (awssns.ITopic, awskms.IKey) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	// Encrypted at rest with a key of our own: CloudWatch cannot publish to a topic under the
-	// AWS managed SNS key, so the key policy lets CloudWatch use this one.
-	key := awskms.NewKey(c, jsii.String("TopicKey"), &awskms.KeyProps{
-		Description:       jsii.String("Delayed Push alarm topic"),
-		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     props.RemovalPolicy,
-	})
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CloudWatchAlarmsPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-	}), nil)
-	topic := awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{EnforceSSL: jsii.Bool(true), MasterKey: key})
-	if props.Email != "" {
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
+	topic, key := p.ExistingAlarmTopic, p.ExistingEncryptionKey
+	if topic == nil {
+		if key == nil {
+			kp := awskms.KeyProps{}
+			if p.EncryptionKeyProps != nil {
+				kp = *p.EncryptionKeyProps
+			}
+			if kp.Description == nil {
+				kp.Description = jsii.String("Delayed Push alarm topic")
+			}
+			if kp.EnableKeyRotation == nil {
+				kp.EnableKeyRotation = jsii.Bool(true)
+			}
+			if kp.RemovalPolicy == "" {
+				kp.RemovalPolicy = s.removal
+			}
+			newKey := awskms.NewKey(c, jsii.String("TopicKey"), &kp)
+			newKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("CloudWatchAlarmsPublish"),
+				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+				Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+			}), nil)
+			key = newKey
+		}
+		tp := awssns.TopicProps{}
+		if p.AlarmTopicProps != nil {
+			tp = *p.AlarmTopicProps
+		}
+		tp.MasterKey = key
+		if tp.EnforceSSL == nil {
+			tp.EnforceSSL = jsii.Bool(true)
+		}
+		topic = awssns.NewTopic(c, jsii.String("Topic"), &tp)
+	}
+	if p.AlarmEmail != nil && *p.AlarmEmail != "" {
+		// In this construct, also when the topic is yours and lives elsewhere.
+		awssns.NewSubscription(c, jsii.String("Email"), &awssns.SubscriptionProps{
+			Topic: topic, Protocol: awssns.SubscriptionProtocol_EMAIL, Endpoint: p.AlarmEmail,
+		})
 	}
 	action := awscloudwatchactions.NewSnsAction(topic)
 	alarm := func(id, description string, metric awscloudwatch.IMetric) {
@@ -65,12 +69,12 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) *Alarm
 		})
 		a.AddAlarmAction(action)
 	}
-	period := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}
-	alarm("DeadLetters", "Pushes are parked in the dead-letter queue: inspect them and redrive.",
-		props.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(period))
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	alarm("DeadLetters", "Pushes are parked in the dead-letter queue: read their parkReason, fix, and redrive.",
+		d.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}))
 	alarm("FailedSchedules", "Scheduled pushes failed (invalid schedule or the push queue refused them).",
-		props.StateMachine.MetricFailed(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Sum")}))
+		d.StateMachine.MetricFailed(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}))
 	alarm("SenderErrors", "The sender Lambda failed whole invocations.",
-		props.Sender.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Sum")}))
-	return &Alarms{Construct: c, Topic: topic}
+		d.SenderFunction.MetricErrors(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}))
+	return topic, key
 }

@@ -11,11 +11,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/delayed-push/delayed-push/internal/push"
+	"github.com/delayed-push/delayed-push/push"
 )
 
 // ContextKey is the CDK context key that holds the whole Delayed Push configuration, as a JSON
@@ -124,10 +125,7 @@ func describeJSONError(err error) string {
 	return err.Error()
 }
 
-var (
-	platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app/GCM/[A-Za-z0-9_.-]+$`)
-	roleArn        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
-)
+var roleArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 
 // logRetentions maps the retention periods CloudWatch Logs accepts, in days, to the CDK enum.
 var logRetentions = map[int]awslogs.RetentionDays{
@@ -141,11 +139,6 @@ var logRetentions = map[int]awslogs.RetentionDays{
 	3653: awslogs.RetentionDays_TEN_YEARS,
 }
 
-// MinVisibilityMarginSeconds is how much longer than the sender's timeout the push queue's
-// visibility timeout must be: the delivery claim lease (delivery.DefaultLeaseSkew, 2 s past
-// the invocation's deadline) plus room for Lambda's own start-up and clock differences.
-const MinVisibilityMarginSeconds = 5
-
 // VisibilityTimeout is the push queue's visibility timeout in seconds, default applied.
 func (c Config) VisibilityTimeout() int {
 	if c.VisibilityTimeoutSeconds == 0 {
@@ -156,6 +149,31 @@ func (c Config) VisibilityTimeout() int {
 
 // LogRetention returns the CDK retention of LogRetentionDays (validated by Validate).
 func (c Config) LogRetention() awslogs.RetentionDays { return logRetentions[c.LogRetentionDays] }
+
+// Props turns a validated configuration into the construct's props.
+func (c Config) Props() *DelayedPushProps {
+	p := &DelayedPushProps{
+		SenderTimeout:        awscdk.Duration_Seconds(jsii.Number(float64(c.SenderTimeoutSeconds))),
+		SenderMemorySize:     jsii.Number(float64(c.SenderMemoryMiB)),
+		SenderMaxConcurrency: jsii.Number(float64(c.SenderMaxConcurrency)),
+		VisibilityTimeout:    awscdk.Duration_Seconds(jsii.Number(float64(c.VisibilityTimeout()))),
+		MaxReceiveCount:      jsii.Number(float64(c.MaxReceiveCount)),
+		DeliveryGuarantee:    jsii.String(c.DeliveryGuarantee),
+		DeliveryRetention:    awscdk.Duration_Days(jsii.Number(float64(c.DeliveryRetentionDays))),
+		LogRetention:         c.LogRetention(),
+		RemovalPolicy:        awscdk.RemovalPolicy_RETAIN,
+	}
+	if c.RemovalPolicy == "destroy" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
+	}
+	if c.PlatformApplicationArn != "" {
+		p.PlatformApplicationArn = jsii.String(c.PlatformApplicationArn)
+	}
+	if c.AlarmEmail != "" {
+		p.AlarmEmail = jsii.String(c.AlarmEmail)
+	}
+	return p
+}
 
 // Validate checks every setting and names the first bad key.
 func (c Config) Validate() error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,22 +19,25 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// GoFunctionProps configures a Go Lambda function built from this repository during synth.
+// GoFunctionProps configures a Go Lambda function built during synth.
 type GoFunctionProps struct {
 	awslambda.FunctionProps
-	// Package is the handler's main package relative to the module root, e.g. "./lambdas/sender".
+	// Package is the import path of the handler's main package, e.g.
+	// "github.com/delayed-push/delayed-push/lambdas/sender". It is built in the Go module of
+	// the app being synthesized (the working directory's), which must require it: this
+	// repository's own app does, and so does any app that imports the construct.
 	Package string
 }
 
 // NewGoFunction builds Package with the local Go toolchain (no Docker) into a stripped arm64
 // `bootstrap` for the provided.al2023 runtime. Code, Runtime, Architecture and Handler of the
-// props are set here; the rest is passed through.
+// props are set here; the rest is passed through. The package's sources are only read: they
+// may sit in the read-only module cache.
 func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps) awslambda.Function {
-	root, err := moduleRoot()
+	b, err := newGoBundler(props.Package, "arm64")
 	if err != nil {
 		panic(err)
 	}
-	b := &goBundler{moduleRoot: root, pkg: props.Package, goarch: "arm64"}
 	hash, err := b.sourceHash()
 	if err != nil {
 		panic(fmt.Errorf("hashing %s: %w", props.Package, err))
@@ -44,7 +46,7 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 	fp.Runtime = awslambda.Runtime_PROVIDED_AL2023()
 	fp.Architecture = awslambda.Architecture_ARM_64()
 	fp.Handler = jsii.String("bootstrap")
-	fp.Code = awslambda.Code_FromAsset(jsii.String(filepath.Join(root, props.Package)), &awss3assets.AssetOptions{
+	fp.Code = awslambda.Code_FromAsset(jsii.String(b.pkgDir), &awss3assets.AssetOptions{
 		// The hash covers exactly what the binary is built from, so unchanged handlers are
 		// neither rebuilt nor re-uploaded.
 		AssetHash:     jsii.String(hash),
@@ -60,20 +62,56 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 
 // goBundler implements awscdk.ILocalBundling with `go build`.
 type goBundler struct {
-	moduleRoot string
-	pkg        string
-	goarch     string
+	pkg       string // import path
+	pkgDir    string // its directory (maybe in the module cache)
+	modPath   string // the module that holds it
+	mainGoMod string // go.mod of the app's module, whose go.sum pins every dependency
+	goarch    string
+}
+
+func newGoBundler(pkg, goarch string) (*goBundler, error) {
+	b := &goBundler{pkg: pkg, goarch: goarch}
+	out, err := b.goCmd("list", "-f", "{{.Dir}}|{{with .Module}}{{.Path}}|{{.GoMod}}{{end}}", pkg)
+	if err != nil {
+		return nil, fmt.Errorf("finding %s from %s: %w", pkg, workingDir(), err)
+	}
+	parts := strings.Split(strings.TrimSpace(out), "|")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%s is not in a Go module", pkg)
+	}
+	b.pkgDir, b.modPath = parts[0], parts[1]
+	gomod, err := b.goCmd("env", "GOMOD")
+	if err != nil {
+		return nil, err
+	}
+	b.mainGoMod = strings.TrimSpace(gomod)
+	if b.mainGoMod == "" || b.mainGoMod == os.DevNull {
+		return nil, fmt.Errorf("the app in %s is not in a Go module", workingDir())
+	}
+	return b, nil
 }
 
 func (b *goBundler) env() []string {
 	return append(os.Environ(), "GOOS=linux", "GOARCH="+b.goarch, "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
 }
 
+// goCmd runs the go tool in the working directory, the app's module.
+func (b *goBundler) goCmd(args ...string) (string, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Env = b.env()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
 // TryBundle is called by the CDK during synth with the asset's output directory.
 func (b *goBundler) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
 	cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc",
 		"-ldflags", "-s -w -buildid=", "-o", filepath.Join(*outputDir, "bootstrap"), b.pkg)
-	cmd.Dir = b.moduleRoot
 	cmd.Env = b.env()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -83,33 +121,45 @@ func (b *goBundler) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *boo
 	return jsii.Bool(true)
 }
 
-// sourceHash is a sha256 of the build settings, go.mod, go.sum and every Go file of the
-// in-module packages the handler imports.
+// sourceHash is a sha256 of the build settings, the app module's go.mod and go.sum (they pin
+// every dependency) and every Go and embedded file of the packages of the handler's own module
+// that it imports, named relative to that module.
 func (b *goBundler) sourceHash() (string, error) {
-	cmd := exec.Command("go", "list", "-deps", "-f",
-		`{{if and .Module .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}`, b.pkg)
-	cmd.Dir = b.moduleRoot
-	cmd.Env = b.env()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := b.goCmd("list", "-deps", "-f",
+		`{{with .Module}}{{.Path}}|{{.Dir}}{{end}}|{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}`, b.pkg)
 	if err != nil {
-		return "", fmt.Errorf("go list: %w: %s", err, stderr.String())
+		return "", err
 	}
-	files := []string{filepath.Join(b.moduleRoot, "go.mod"), filepath.Join(b.moduleRoot, "go.sum")}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
-		for _, f := range fields[1:] {
-			files = append(files, filepath.Join(fields[0], f))
+	type file struct{ name, path string }
+	var files []file
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 5 || f[0] != b.modPath {
+			continue // the standard library and other modules: pinned by go.sum
+		}
+		modDir, dir := f[1], f[2]
+		for _, name := range append(strings.Split(f[3], ","), strings.Split(f[4], ",")...) {
+			if name == "" {
+				continue
+			}
+			rel, err := filepath.Rel(modDir, filepath.Join(dir, name))
+			if err != nil {
+				return "", err
+			}
+			files = append(files, file{filepath.ToSlash(rel), filepath.Join(dir, name)})
 		}
 	}
-	sort.Strings(files[2:])
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	sum := strings.TrimSuffix(b.mainGoMod, ".mod") + ".sum"
+	files = append([]file{{"<app>/go.mod", b.mainGoMod}, {"<app>/go.sum", sum}}, files...)
 	h := sha256.New()
-	fmt.Fprintf(h, "linux/%s lambda.norpc -s -w\n", b.goarch)
+	fmt.Fprintf(h, "linux/%s lambda.norpc -s -w %s\n", b.goarch, b.pkg)
 	for _, f := range files {
-		rel, _ := filepath.Rel(b.moduleRoot, f)
-		fmt.Fprintf(h, "%s\n", filepath.ToSlash(rel))
-		fh, err := os.Open(f)
+		fmt.Fprintf(h, "%s\n", f.name)
+		fh, err := os.Open(f.path)
+		if os.IsNotExist(err) && strings.HasSuffix(f.name, "go.sum") {
+			continue // a module without dependencies has no go.sum
+		}
 		if err != nil {
 			return "", err
 		}
@@ -122,21 +172,7 @@ func (b *goBundler) sourceHash() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// moduleRoot finds the directory holding go.mod from the working directory upwards, so the app
-// synthesizes the same from the repository root (cdk) and from test/ (go test).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
+func workingDir() string {
+	dir, _ := os.Getwd()
+	return dir
 }

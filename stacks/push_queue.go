@@ -7,45 +7,27 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// PushQueueProps configures the push queue.
-type PushQueueProps struct {
-	// VisibilityTimeout must be at least six times the consumer's timeout (AWS guidance for Lambda
-	// event sources), so a message is not handed out again while a slow batch is still running.
-	VisibilityTimeout awscdk.Duration
-	// MaxReceiveCount is how many receives a message gets before it is moved to the DLQ.
-	MaxReceiveCount int
-	// RemovalPolicy applies to both queues.
-	RemovalPolicy awscdk.RemovalPolicy
-}
-
-// PushQueue is the one queue every producer writes pushes to, with its dead-letter queue. Both
-// are encrypted at rest with SQS-managed keys and refuse non-TLS requests.
-type PushQueue struct {
-	constructs.Construct
-	Queue           awssqs.Queue
-	DeadLetterQueue awssqs.Queue
-}
-
-// NewPushQueue creates the push queue and its DLQ.
-func NewPushQueue(scope constructs.Construct, id string, props *PushQueueProps) *PushQueue {
+// newPushQueue creates the one queue every producer writes pushes to, and its dead-letter
+// queue. Both are encrypted at rest with SQS-managed keys and refuse requests without TLS.
+func newPushQueue(scope constructs.Construct, id string, s settings) (queue, dlq awssqs.Queue) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	dlq := awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+	dlq = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL: jsii.Bool(true),
 		// The maximum, so a parked push can be inspected and redriven for two weeks.
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		RemovalPolicy:   props.RemovalPolicy,
+		RemovalPolicy:   s.removal,
 	})
-	q := awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
+	queue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
-		VisibilityTimeout: props.VisibilityTimeout,
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(s.visibility))),
 		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
-			MaxReceiveCount: jsii.Number(float64(props.MaxReceiveCount)),
+			MaxReceiveCount: jsii.Number(float64(s.maxReceiveCount)),
 		},
-		RemovalPolicy: props.RemovalPolicy,
+		RemovalPolicy: s.removal,
 	})
-	return &PushQueue{Construct: c, Queue: q, DeadLetterQueue: dlq}
+	return queue, dlq
 }

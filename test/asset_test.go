@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,11 +24,11 @@ func TestSenderAssetIsAnArm64Bootstrap(t *testing.T) {
 	app, tpl := synth(t, stacks.DefaultConfig(), outdir)
 	app.Synth(nil)
 
-	_, fn := only(t, tpl, "AWS::Lambda::Function")
-	meta := fn["Metadata"].(map[string]any)
-	assetDir := filepath.Join(outdir, meta["aws:asset:path"].(string))
-	bootstrap := filepath.Join(assetDir, "bootstrap")
-
+	assetPath := assertions.NewCapture(nil)
+	tpl.HasResource(jsiiStr("AWS::Lambda::Function"), map[string]any{
+		"Metadata": assertions.Match_ObjectLike(&map[string]any{"aws:asset:path": assetPath}),
+	})
+	bootstrap := filepath.Join(outdir, *assetPath.AsString(), "bootstrap")
 	info, err := os.Stat(bootstrap)
 	require.NoError(t, err, "the asset must hold a bootstrap")
 	assert.NotZero(t, info.Mode()&0o111, "bootstrap must be executable")
@@ -51,7 +52,7 @@ func TestSenderAssetIsAnArm64Bootstrap(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &manifest))
 	found := false
 	for _, f := range manifest.Files {
-		if f.Source.Path == meta["aws:asset:path"] {
+		if f.Source.Path == *assetPath.AsString() {
 			found = true
 			assert.Equal(t, "zip", f.Source.Packaging)
 		}

@@ -17,22 +17,20 @@ import (
 	"github.com/delayed-push/delayed-push/internal/delivery"
 )
 
-// DynamoQuerier is the part of *dynamodb.Client the registry uses.
-type DynamoQuerier interface {
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-}
-
 // DynamoItems is the part of *dynamodb.Client the delivery log uses.
 type DynamoItems interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
-// Registry reads DEVICES_TABLE (userId, endpointArn).
+// Registry reads DEVICES_TABLE (userId, endpointArn). Its client is the SDK's own interface
+// for Query, which the SDK's paginator takes.
 type Registry struct {
-	Client DynamoQuerier
+	Client dynamodb.QueryAPIClient
 	Table  string
 }
+
+var _ delivery.Registry = (*Registry)(nil)
 
 // Endpoints returns every endpointArn of userID, following pagination.
 func (r *Registry) Endpoints(ctx context.Context, userID string) ([]string, error) {
@@ -44,8 +42,9 @@ func (r *Registry) Endpoints(ctx context.Context, userID string) ([]string, erro
 		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
 	}
 	var out []string
-	for {
-		page, err := r.Client.Query(ctx, in)
+	pages := dynamodb.NewQueryPaginator(r.Client, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("query %s for user devices: %w", r.Table, err)
 		}
@@ -54,11 +53,8 @@ func (r *Registry) Endpoints(ctx context.Context, userID string) ([]string, erro
 				out = append(out, s.Value)
 			}
 		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
+	return out, nil
 }
 
 // DeliveryLog writes DELIVERIES_TABLE (pushId, endpointArn).

@@ -38,7 +38,7 @@ type record struct {
 }
 
 // fakeLog applies the conditional-write rules of docs/CONTRACTS.md atomically, in memory, as
-// DynamoDB does (the emulator does not: see docs/LOCAL-RESEARCH.md).
+// DynamoDB does (the emulator does not: see local/RESEARCH.md).
 type fakeLog struct {
 	mu       sync.Mutex
 	recs     map[delivery.Key]*record

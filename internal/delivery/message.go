@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/delayed-push/delayed-push/internal/push"
+	"github.com/delayed-push/delayed-push/push"
 )
 
 // Scheduler message attributes (docs/CONTRACTS.md), set by the state machine.

@@ -25,7 +25,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/delivery"
 	"github.com/delayed-push/delayed-push/internal/fcm"
-	"github.com/delayed-push/delayed-push/internal/push"
+	"github.com/delayed-push/delayed-push/push"
 )
 
 var now = time.Date(2026, 12, 1, 9, 0, 2, 500_000_000, time.UTC)

@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/delayed-push/delayed-push/internal/push"
+	"github.com/delayed-push/delayed-push/push"
 )
 
 // MaxPayloadBytes is FCM's limit for a message payload.

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/internal/fcm"
-	"github.com/delayed-push/delayed-push/internal/push"
+	"github.com/delayed-push/delayed-push/push"
 )
 
 func ttl(n int) *int { return &n }

@@ -1,0 +1,251 @@
+package stacks
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/delayed-push/delayed-push/push"
+)
+
+// DelayedPushProps configures a DelayedPush. Every field is optional; each comment gives the
+// default. Existing* fields bring a resource of your own instead of a new one; giving one
+// together with the props for the new one is an error.
+type DelayedPushProps struct {
+	// PlatformApplicationArn is the SNS platform application (FCM) the sender publishes
+	// through; it may publish only to that application's endpoints. The application is not
+	// created here: its FCM credentials must not go into a template.
+	// Default: the application named "delayed-push" in the stack's account and region.
+	PlatformApplicationArn *string
+	// SenderTimeout is the sender Lambda's timeout. Default: 30 seconds.
+	SenderTimeout awscdk.Duration
+	// SenderMemorySize is the sender's memory in MiB, 128 to 10240. Default: 256.
+	SenderMemorySize *float64
+	// SenderMaxConcurrency caps the sender's concurrent invocations from the queue (2 to
+	// 1000), which protects the tables. Default: 10.
+	SenderMaxConcurrency *float64
+	// VisibilityTimeout is how long a received push stays hidden before it is handed out
+	// again. It must exceed SenderTimeout by 5 seconds: a claim's lease ends 2 seconds after
+	// the invocation's deadline. Default: 6 × SenderTimeout (AWS's guidance).
+	VisibilityTimeout awscdk.Duration
+	// MaxReceiveCount is how often a push is tried before it is parked in the dead-letter
+	// queue. Default: 5.
+	MaxReceiveCount *float64
+	// DeliveryGuarantee is "at-least-once" (a push whose earlier attempt may have reached SNS
+	// is published again; the app can drop the repeat by its pushId) or "at-most-once" (it
+	// is recorded uncertain and never published again). A push's own "delivery" wins.
+	// Default: "at-least-once".
+	DeliveryGuarantee *string
+	// DeliveryRetention is how long delivery records live (DynamoDB TTL). Default: 30 days.
+	DeliveryRetention awscdk.Duration
+	// LogRetention applies to every log group. Default: one month.
+	LogRetention awslogs.RetentionDays
+	// RemovalPolicy applies to the tables, the queues, the log groups and the key.
+	// Default: RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+	// AlarmEmail, when set, is subscribed to the alarm topic. Default: no subscription.
+	AlarmEmail *string
+	// ExistingAlarmTopic receives the alarms instead of a topic created here. Default: a new
+	// topic encrypted with EncryptionKey.
+	ExistingAlarmTopic awssns.ITopic
+	// AlarmTopicProps are the new alarm topic's props (its key is set here).
+	AlarmTopicProps *awssns.TopicProps
+	// ExistingEncryptionKey is a customer managed key of yours for what the construct
+	// encrypts with a key of its own: the alarm topic. Its key policy must let
+	// cloudwatch.amazonaws.com use it. Default: a new key, rotated yearly.
+	ExistingEncryptionKey awskms.IKey
+	// EncryptionKeyProps are the new key's props.
+	EncryptionKeyProps *awskms.KeyProps
+}
+
+// DelayedPush is the whole product as one construct: a Standard state machine that waits and
+// then puts each push on the push queue, the queue and its dead-letter queue, the Go sender
+// Lambda that publishes through SNS mobile push (FCM), the device registry and delivery log
+// tables, and alarms. The fields are what it created (AlarmTopic may be yours).
+type DelayedPush struct {
+	constructs.Construct
+	StateMachine    awsstepfunctions.StateMachine
+	PushQueue       awssqs.Queue
+	DeadLetterQueue awssqs.Queue
+	SenderFunction  awslambda.Function
+	DevicesTable    awsdynamodb.Table
+	DeliveriesTable awsdynamodb.Table
+	AlarmTopic      awssns.ITopic
+	// EncryptionKey is the alarm topic's key (yours or a new one); nil with ExistingAlarmTopic.
+	EncryptionKey awskms.IKey
+}
+
+// settings are the props with defaults applied and checked.
+type settings struct {
+	appArn            string
+	timeout           int // seconds
+	memory            int
+	maxConcurrency    int
+	visibility        int // seconds
+	maxReceiveCount   int
+	guarantee         string
+	deliveryRetention int // days
+	logRetention      awslogs.RetentionDays
+	removal           awscdk.RemovalPolicy
+}
+
+var platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app/GCM/[A-Za-z0-9_.-]+$`)
+
+// MinVisibilityMarginSeconds is how much longer than the sender's timeout the push queue's
+// visibility timeout must be: the delivery claim lease (delivery.DefaultLeaseSkew, 2 s past
+// the invocation's deadline) plus room for Lambda's own start-up and clock differences.
+const MinVisibilityMarginSeconds = 5
+
+// settingsOf applies the defaults of DelayedPushProps and checks every value. The error names
+// the prop.
+func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
+	if p == nil {
+		p = &DelayedPushProps{}
+	}
+	s := settings{
+		timeout: 30, memory: 256, maxConcurrency: 10, maxReceiveCount: 5,
+		guarantee: push.DeliveryAtLeastOnce, deliveryRetention: 30,
+		logRetention: awslogs.RetentionDays_ONE_MONTH, removal: awscdk.RemovalPolicy_RETAIN,
+	}
+	bad := func(prop, format string, args ...any) (settings, error) {
+		return s, fmt.Errorf("DelayedPush: %s %s", prop, fmt.Sprintf(format, args...))
+	}
+	s.appArn = fmt.Sprintf("arn:%s:sns:%s:%s:app/GCM/delayed-push", *stack.Partition(), *stack.Region(), *stack.Account())
+	if p.PlatformApplicationArn != nil {
+		s.appArn = *p.PlatformApplicationArn
+		if !*awscdk.Token_IsUnresolved(p.PlatformApplicationArn) && !platformAppArn.MatchString(s.appArn) {
+			return bad("PlatformApplicationArn", "must be an SNS FCM platform application ARN (arn:aws:sns:REGION:ACCOUNT:app/GCM/NAME), got %q", s.appArn)
+		}
+	}
+	var err error
+	if s.timeout, err = seconds(p.SenderTimeout, s.timeout); err != nil {
+		return bad("SenderTimeout", "%v", err)
+	}
+	if s.timeout < 1 || s.timeout > 900 {
+		return bad("SenderTimeout", "must be from 1 to 900 seconds, got %d", s.timeout)
+	}
+	s.visibility = 6 * s.timeout
+	if s.visibility, err = seconds(p.VisibilityTimeout, s.visibility); err != nil {
+		return bad("VisibilityTimeout", "%v", err)
+	}
+	switch {
+	case s.visibility > 43200:
+		return bad("VisibilityTimeout", "must fit SQS's 12-hour limit (43200 s), got %d s", s.visibility)
+	case s.visibility < s.timeout+MinVisibilityMarginSeconds:
+		return bad("VisibilityTimeout", "must be at least SenderTimeout + %d s (%d s): a push whose sender died must not be handed out before its delivery claim expires, got %d s",
+			MinVisibilityMarginSeconds, s.timeout+MinVisibilityMarginSeconds, s.visibility)
+	}
+	for _, n := range []struct {
+		prop    string
+		v       *float64
+		dst     *int
+		lo, hi  int
+		comment string
+	}{
+		{"SenderMemorySize", p.SenderMemorySize, &s.memory, 128, 10240, "MiB"},
+		{"SenderMaxConcurrency", p.SenderMaxConcurrency, &s.maxConcurrency, 2, 1000, "(2 is the smallest an SQS event source accepts)"},
+		{"MaxReceiveCount", p.MaxReceiveCount, &s.maxReceiveCount, 1, 1000, ""},
+	} {
+		if n.v == nil {
+			continue
+		}
+		if *n.v != math.Trunc(*n.v) || *n.v < float64(n.lo) || *n.v > float64(n.hi) {
+			return bad(n.prop, "must be a whole number from %d to %d %s, got %v", n.lo, n.hi, n.comment, *n.v)
+		}
+		*n.dst = int(*n.v)
+	}
+	if p.DeliveryGuarantee != nil {
+		s.guarantee = *p.DeliveryGuarantee
+		if s.guarantee != push.DeliveryAtLeastOnce && s.guarantee != push.DeliveryAtMostOnce {
+			return bad("DeliveryGuarantee", "must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, s.guarantee)
+		}
+	}
+	if p.DeliveryRetention != nil {
+		days := p.DeliveryRetention.ToDays(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
+		if *days != math.Trunc(*days) || *days < 1 || *days > 3650 {
+			return bad("DeliveryRetention", "must be whole days from 1 to 3650, got %v days", *days)
+		}
+		s.deliveryRetention = int(*days)
+	}
+	if p.LogRetention != "" {
+		s.logRetention = p.LogRetention
+	}
+	if p.RemovalPolicy != "" {
+		s.removal = p.RemovalPolicy
+	}
+	switch {
+	case p.ExistingAlarmTopic != nil && p.AlarmTopicProps != nil:
+		return bad("ExistingAlarmTopic", "and AlarmTopicProps are both given: give one, for your topic or for a new one")
+	case p.ExistingEncryptionKey != nil && p.EncryptionKeyProps != nil:
+		return bad("ExistingEncryptionKey", "and EncryptionKeyProps are both given: give one, for your key or for a new one")
+	case p.ExistingAlarmTopic != nil && (p.ExistingEncryptionKey != nil || p.EncryptionKeyProps != nil):
+		return bad("ExistingAlarmTopic", "is given, so nothing here needs an encryption key: drop ExistingEncryptionKey and EncryptionKeyProps")
+	}
+	return s, nil
+}
+
+// seconds is a Duration in whole seconds, or def when it is nil.
+func seconds(d awscdk.Duration, def int) (int, error) {
+	if d == nil {
+		return def, nil
+	}
+	s := *d.ToSeconds(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
+	if s != math.Trunc(s) {
+		return 0, fmt.Errorf("must be whole seconds, got %v s", s)
+	}
+	return int(s), nil
+}
+
+// NewDelayedPush adds Delayed Push to scope. It panics with an error naming the prop when the
+// props are wrong, as the CDK's own constructs do.
+func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushProps) *DelayedPush {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	stack := awscdk.Stack_Of(c)
+	s, err := settingsOf(stack, props)
+	if err != nil {
+		panic(err)
+	}
+	if props == nil {
+		props = &DelayedPushProps{}
+	}
+	d := &DelayedPush{Construct: c}
+	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
+	d.DevicesTable, d.DeliveriesTable = newTables(c, "Tables", s)
+	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
+	d.SenderFunction = newSender(c, "Sender", d, s)
+	d.AlarmTopic, d.EncryptionKey = newAlarms(c, "Alarms", d, props, s)
+	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
+	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())
+	return d
+}
+
+// GrantSchedule lets grantee schedule pushes (StartExecution of the state machine) and
+// describe the executions it started.
+func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
+	return d.StateMachine.GrantStartExecution(grantee).
+		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution")))
+}
+
+// GrantSendNow lets grantee put pushes on the push queue, to be sent now.
+func (d *DelayedPush) GrantSendNow(grantee awsiam.IGrantable) awsiam.Grant {
+	return d.PushQueue.GrantSendMessages(grantee)
+}
+
+// GrantManage lets grantee inspect and cancel scheduled pushes: describe and stop executions,
+// and list them.
+func (d *DelayedPush) GrantManage(grantee awsiam.IGrantable) awsiam.Grant {
+	return d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution"), jsii.String("states:StopExecution")).
+		Combine(d.StateMachine.Grant(grantee, jsii.String("states:ListExecutions")))
+}

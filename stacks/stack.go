@@ -1,0 +1,94 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ConstructID is the id of the DelayedPush construct in this app's stack. The logical ids of
+// the stateful resources derive from it (test/logical_ids_test.go pins them).
+const ConstructID = "DelayedPush"
+
+// DelayedPushStackProps configures this repository's app stack.
+type DelayedPushStackProps struct {
+	awscdk.StackProps
+	// Config is the delayedPush context object, validated.
+	Config Config
+}
+
+// DelayedPushStack is the stack `cdk deploy` deploys from this repository: the DelayedPush
+// construct, a managed policy for producer roles, and outputs that name what producers use.
+type DelayedPushStack struct {
+	awscdk.Stack
+	Push *DelayedPush
+	// ProducerPolicy lets a backend schedule, stop and inspect pushes and send pushes now.
+	ProducerPolicy awsiam.ManagedPolicy
+}
+
+// NewDelayedPushStack turns the configuration into the construct's props and adds the
+// construct, the producer policy and the outputs. It panics on an invalid configuration;
+// ConfigFromContext reports one first with the key named.
+func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPushStackProps) *DelayedPushStack {
+	if err := props.Config.Validate(); err != nil {
+		panic(err)
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, props.Config.Props())}
+	s.ProducerPolicy = s.newProducerPolicy(props.Config.ProducerPrincipals)
+
+	d := s.Push
+	output := func(id string, value *string, description string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	}
+	output("StateMachineArn", d.StateMachine.StateMachineArn(), "Call StartExecution on this to schedule a push")
+	output("PushQueueUrl", d.PushQueue.QueueUrl(), "Send a push here to deliver it now")
+	output("DeadLetterQueueUrl", d.DeadLetterQueue.QueueUrl(), "Pushes that failed every attempt")
+	output("DevicesTableName", d.DevicesTable.TableName(), "Device registry: userId -> SNS platform endpoints")
+	output("DeliveriesTableName", d.DeliveriesTable.TableName(), "Delivery log: one record per push and endpoint")
+	output("SenderFunctionName", d.SenderFunction.FunctionName(), "The sender Lambda")
+	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
+	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
+	return s
+}
+
+// newProducerPolicy is a managed policy with what GrantSchedule, GrantManage and GrantSendNow
+// give, attached to the configured producer roles: roles of other stacks or accounts cannot be
+// granted to directly.
+func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPolicy {
+	sm := s.Push.StateMachine
+	executions := awscdk.Stack_Of(sm).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("states"),
+		Resource:     jsii.String("execution"),
+		ResourceName: jsii.String(*sm.StateMachineName() + ":*"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	roles := make([]awsiam.IRole, 0, len(roleArns))
+	for i, arn := range roleArns {
+		roles = append(roles, awsiam.Role_FromRoleArn(s.Stack, jsii.String(fmt.Sprintf("Producer%d", i)), jsii.String(arn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}))
+	}
+	return awsiam.NewManagedPolicy(s.Stack, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("Delayed Push producers: schedule, stop and inspect pushes; send pushes now"),
+		Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("SchedulePushes"),
+				Actions:   jsii.Strings("states:StartExecution"),
+				Resources: &[]*string{sm.StateMachineArn()},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ManageScheduledPushes"),
+				Actions:   jsii.Strings("states:StopExecution", "states:DescribeExecution"),
+				Resources: &[]*string{executions},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("SendPushesNow"),
+				Actions:   jsii.Strings("sqs:SendMessage"),
+				Resources: &[]*string{s.Push.PushQueue.QueueArn()},
+			}),
+		},
+		Roles: &roles,
+	})
+}

@@ -1,0 +1,207 @@
+package test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/stacks"
+)
+
+// inStack adds the construct to a stack of its own, as a consumer's app does.
+func inStack(t *testing.T, props *stacks.DelayedPushProps, more func(awscdk.Stack, *stacks.DelayedPush)) assertions.Template {
+	t.Helper()
+	stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String("111122223333"), Region: jsii.String("eu-west-1")},
+	})
+	d := stacks.NewDelayedPush(stack, "Push", props)
+	if more != nil {
+		more(stack, d)
+	}
+	return assertions.Template_FromStack(stack, nil)
+}
+
+func TestConstructDefaults(t *testing.T) {
+	tpl := inStack(t, nil, func(_ awscdk.Stack, d *stacks.DelayedPush) {
+		for name, v := range map[string]any{"StateMachine": d.StateMachine, "PushQueue": d.PushQueue, "DeadLetterQueue": d.DeadLetterQueue,
+			"SenderFunction": d.SenderFunction, "DevicesTable": d.DevicesTable, "DeliveriesTable": d.DeliveriesTable,
+			"AlarmTopic": d.AlarmTopic, "EncryptionKey": d.EncryptionKey} {
+			assert.NotNil(t, v, name)
+		}
+	})
+	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"Timeout": 30, "MemorySize": 256})
+	tpl.HasResourceProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"VisibilityTimeout": 180,
+		"RedrivePolicy": assertions.Match_ObjectLike(&map[string]any{"maxReceiveCount": 5})})
+	endpoints := assertions.NewCapture(nil)
+	tpl.HasResourceProperties(jsiiStr("AWS::IAM::Policy"), map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+		"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Action": "sns:Publish", "Resource": endpoints})}),
+	})})
+	raw, _ := json.Marshal(endpoints.AsObject())
+	assert.Contains(t, string(raw), ":sns:eu-west-1:111122223333:endpoint/GCM/delayed-push/*", "the default application's endpoints")
+	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
+	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
+	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(3))
+}
+
+func TestConstructTakesCDKTypes(t *testing.T) {
+	tpl := inStack(t, &stacks.DelayedPushProps{
+		SenderTimeout:        awscdk.Duration_Seconds(jsii.Number(20)),
+		VisibilityTimeout:    awscdk.Duration_Minutes(jsii.Number(1)),
+		SenderMemorySize:     jsii.Number(512),
+		SenderMaxConcurrency: jsii.Number(4),
+		MaxReceiveCount:      jsii.Number(3),
+		DeliveryGuarantee:    jsii.String("at-most-once"),
+		DeliveryRetention:    awscdk.Duration_Days(jsii.Number(7)),
+		RemovalPolicy:        awscdk.RemovalPolicy_DESTROY,
+	}, nil)
+	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{
+		"Timeout": 20, "MemorySize": 512,
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"DELIVERY_GUARANTEE": "at-most-once", "MAX_RECEIVE_COUNT": "3", "DELIVERY_RETENTION_DAYS": "7"})},
+	})
+	tpl.HasResourceProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"VisibilityTimeout": 60,
+		"RedrivePolicy": assertions.Match_ObjectLike(&map[string]any{"maxReceiveCount": 3})})
+	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::EventSourceMapping"), map[string]any{"ScalingConfig": map[string]any{"MaximumConcurrency": 4}})
+	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Delete"})
+}
+
+func TestConstructRefusesWrongProps(t *testing.T) {
+	topic := func(s awscdk.Stack) awssns.ITopic {
+		return awssns.Topic_FromTopicArn(s, jsii.String("T"), jsii.String("arn:aws:sns:eu-west-1:111122223333:ops"))
+	}
+	key := func(s awscdk.Stack) awskms.IKey {
+		return awskms.Key_FromKeyArn(s, jsii.String("K"), jsii.String("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
+	}
+	cases := map[string]struct {
+		props func(awscdk.Stack) *stacks.DelayedPushProps
+		want  string
+	}{
+		"visibility too short": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Seconds(jsii.Number(30)), VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(34))}
+		}, "DelayedPush: VisibilityTimeout must be at least SenderTimeout + 5 s (35 s)"},
+		"timeout too long": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Minutes(jsii.Number(16))}
+		}, "DelayedPush: SenderTimeout must be from 1 to 900 seconds, got 960"},
+		"fractional timeout": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Millis(jsii.Number(1500))}
+		}, "DelayedPush: SenderTimeout must be whole seconds"},
+		"concurrency": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{SenderMaxConcurrency: jsii.Number(1)}
+		}, "DelayedPush: SenderMaxConcurrency must be a whole number from 2 to 1000"},
+		"guarantee": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{DeliveryGuarantee: jsii.String("exactly-once")}
+		}, `DelayedPush: DeliveryGuarantee must be "at-least-once" or "at-most-once", got "exactly-once"`},
+		"platform application": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{PlatformApplicationArn: jsii.String("arn:aws:sns:eu-west-1:111122223333:app/APNS/x")}
+		}, "DelayedPush: PlatformApplicationArn must be an SNS FCM platform application ARN"},
+		"topic twice": {func(s awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{ExistingAlarmTopic: topic(s), AlarmTopicProps: &awssns.TopicProps{}}
+		}, "DelayedPush: ExistingAlarmTopic and AlarmTopicProps are both given"},
+		"key twice": {func(s awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{ExistingEncryptionKey: key(s), EncryptionKeyProps: &awskms.KeyProps{}}
+		}, "DelayedPush: ExistingEncryptionKey and EncryptionKeyProps are both given"},
+		"key for nothing": {func(s awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{ExistingAlarmTopic: topic(s), ExistingEncryptionKey: key(s)}
+		}, "DelayedPush: ExistingAlarmTopic is given, so nothing here needs an encryption key"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
+			defer func() {
+				p := recover()
+				require.NotNil(t, p, "no error")
+				err, ok := p.(error)
+				require.True(t, ok, "panics with an error: %v", p)
+				assert.Contains(t, err.Error(), c.want)
+			}()
+			stacks.NewDelayedPush(stack, "Push", c.props(stack))
+		})
+	}
+}
+
+func TestConstructUsesYourTopicOrKey(t *testing.T) {
+	t.Run("topic", func(t *testing.T) {
+		tpl := inStack(t, nil, nil)
+		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(1))
+		var got *stacks.DelayedPush
+		tpl = inStack(t, &stacks.DelayedPushProps{
+			ExistingAlarmTopic: awssns.Topic_FromTopicArn(awscdk.NewStack(newApp(""), jsii.String("Other"), nil), jsii.String("Ops"),
+				jsii.String("arn:aws:sns:eu-west-1:111122223333:ops-alarms")),
+			AlarmEmail: jsii.String("oncall@example.com"),
+		}, func(_ awscdk.Stack, d *stacks.DelayedPush) { got = d })
+		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(0))
+		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(0))
+		tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{"arn:aws:sns:eu-west-1:111122223333:ops-alarms"}})
+		tpl.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{"TopicArn": "arn:aws:sns:eu-west-1:111122223333:ops-alarms", "Endpoint": "oncall@example.com"})
+		assert.Nil(t, got.EncryptionKey)
+	})
+	t.Run("key", func(t *testing.T) {
+		keyArn := "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		tpl := inStack(t, &stacks.DelayedPushProps{
+			ExistingEncryptionKey: awskms.Key_FromKeyArn(awscdk.NewStack(newApp(""), jsii.String("Keys"), nil), jsii.String("K"), jsii.String(keyArn)),
+		}, nil)
+		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(0))
+		tpl.HasResourceProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": keyArn})
+	})
+	t.Run("a platform application known only at deploy time", func(t *testing.T) {
+		stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
+		arn := awsssm.StringParameter_ValueForStringParameter(stack, jsii.String("/push/platform-app-arn"), nil)
+		stacks.NewDelayedPush(stack, "Push", &stacks.DelayedPushProps{PlatformApplicationArn: arn})
+		assertions.Template_FromStack(stack, nil).HasResourceProperties(jsiiStr("AWS::IAM::Policy"), map[string]any{
+			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Action": "sns:Publish", "Resource": map[string]any{"Fn::Join": assertions.Match_AnyValue()}}),
+			})}),
+		})
+	})
+}
+
+func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
+	tpl := inStack(t, nil, func(stack awscdk.Stack, push *stacks.DelayedPush) {
+		producer := awsiam.NewRole(stack, jsii.String("OrdersApi"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
+		push.GrantSchedule(producer)
+		push.GrantManage(producer)
+		push.GrantSendNow(producer)
+	})
+	role := only(t, tpl, "AWS::IAM::Role", withProperties(map[string]any{"AssumeRolePolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+		"Statement": []any{assertions.Match_ObjectLike(&map[string]any{"Principal": map[string]any{"Service": "ecs-tasks.amazonaws.com"}})}})}))
+	got := map[string][]string{}
+	for _, s := range policyStatements(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"Roles": []any{ref(role)}})) {
+		for _, a := range s.Action {
+			got[a] = append(got[a], s.Resource...)
+		}
+	}
+	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
+	queueID, _ := pushQueue(t, tpl)
+	// GetQueueAttributes and GetQueueUrl come with the SQS L2's GrantSendMessages: read-only
+	// metadata of the one queue.
+	assert.ElementsMatch(t, []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution", "states:ListExecutions",
+		"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}, keys(got))
+	assert.Equal(t, []string{`{"Ref":"` + sm + `"}`}, got["states:StartExecution"])
+	assert.Equal(t, []string{`{"Ref":"` + sm + `"}`}, got["states:ListExecutions"])
+	for _, a := range []string{"states:DescribeExecution", "states:StopExecution"} {
+		for _, r := range got[a] {
+			assert.Contains(t, r, ":execution:", "%s on executions of this state machine only", a)
+		}
+	}
+	for _, a := range []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} {
+		assert.Equal(t, []string{`{"Fn::GetAtt":["` + queueID + `","Arn"]}`}, got[a], a)
+	}
+}
+
+func keys(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
