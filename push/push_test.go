@@ -65,8 +65,13 @@ func TestDecodeInvalid(t *testing.T) {
 		{"non-string data value", `{"userId":"u","title":"t","data":{"n":1}}`, "data", "must be"},
 		{"reserved data key", `{"userId":"u","title":"t","data":{"from":"x"}}`, "data.from", "reserved"},
 		{"reserved data prefix", `{"userId":"u","title":"t","data":{"google.x":"x"}}`, "data.google.x", "reserved"},
-		{"empty data key", `{"userId":"u","title":"t","data":{"":"x"}}`, "data", "empty key"},
-		{"title wrong type", `{"userId":"u","title":5}`, "title", "must be string"},
+		{"empty data key", `{"userId":"u","title":"t","data":{"":"x"}}`, "data", "has an empty key"},
+		{"title wrong type", `{"userId":"u","title":5}`, "title", "must be a string"},
+		{"null title", `{"userId":"u","title":null,"body":"b"}`, "title", "must be a string"},
+		{"null ttl", `{"userId":"u","title":"t","ttlSeconds":null}`, "ttlSeconds", "must be an integer"},
+		{"huge integer", `{"userId":"u","title":"t","revision":1e300}`, "revision", "must be an integer"},
+		{"zero lateness", `{"userId":"u","title":"t","maxLatenessSeconds":0}`, "maxLatenessSeconds", "must be 1..31532400, got 0"},
+		{"zero revision", `{"userId":"u","title":"t","revision":0}`, "revision", "must be 1 or more"},
 		{"pushId is the sender's", `{"userId":"u","title":"t","data":{"pushId":"x"}}`, "data.pushId", "reserved"},
 		{"unknown guarantee", `{"userId":"u","title":"t","delivery":"exactly-once"}`, "delivery", `"at-least-once" or "at-most-once"`},
 	}
@@ -81,11 +86,32 @@ func TestDecodeInvalid(t *testing.T) {
 	}
 }
 
-func TestNullDocumentIsMissingRecipient(t *testing.T) {
+func TestNullDocumentIsNotAPush(t *testing.T) {
 	_, err := push.Decode([]byte(`null`))
-	var ie *push.InvalidError
-	require.ErrorAs(t, err, &ie)
-	assert.Equal(t, "userId", ie.Field)
+	assert.EqualError(t, err, "invalid $: must be a JSON object")
+}
+
+func TestIntegralNumbersAreIntegers(t *testing.T) {
+	for _, ttl := range []string{"300", "300.0", "3e2", "3.0E2"} {
+		p, err := push.Decode([]byte(`{"userId":"u","title":"t","ttlSeconds":` + ttl + `}`))
+		require.NoError(t, err, ttl)
+		assert.Equal(t, 300, *p.TTLSeconds, ttl)
+	}
+}
+
+func TestValidateBuiltPush(t *testing.T) {
+	p := push.Push{UserID: "u", Title: "t", Data: map[string]string{"z": "1", "gcm.x": "2", "from": "3"}}
+	assert.EqualError(t, p.Validate(), "invalid data.from: key is reserved by FCM", "data keys in sorted order: the same error every time")
+	p = push.Push{UserID: "u", Title: "t", Revision: -1}
+	assert.EqualError(t, p.Validate(), "invalid revision: must be 1 or more, got -1")
+	p = push.Push{UserID: "u", Title: "t", MaxLatenessSeconds: push.MaxLatenessSeconds + 1}
+	assert.EqualError(t, p.Validate(), "invalid maxLatenessSeconds: must be 1..31532400, got 31532401")
+	p = push.Push{UserID: "u", Title: "t", MaxLatenessSeconds: 60, Revision: 3}
+	assert.NoError(t, p.Validate())
+}
+
+func TestQuoteIsJSON(t *testing.T) {
+	assert.Equal(t, `"a\"b<&>é"`, push.Quote(`a"b<&>é`))
 }
 
 // FuzzDecode: no input panics, and whatever is accepted is valid and survives a round trip.

@@ -18,5 +18,5 @@ func ExampleParse() {
 	fmt.Println(err)
 	// Output:
 	// 2026-11-23T12:05:00Z <nil>
-	// invalid sendAt: 2028-01-01T00:00:00Z is more than 365 days less an hour ahead
+	// invalid sendAt: "2028-01-01T00:00:00Z" is more than 31532400 seconds (365 days less an hour) after the start
 }

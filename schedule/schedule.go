@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/delayed-push/delayed-push/push"
@@ -17,11 +16,10 @@ const (
 	// MaxDelaySeconds is how far ahead a push may be scheduled: a year (365 days, the
 	// longest a Standard execution may run) less an hour for the send and its retries after
 	// the wait. A push scheduled to the last second of the year would time out unsent.
-	// The state machine checks delaySeconds against it; test/stack_test.go keeps them equal.
+	// The state machine checks delaySeconds and sendAt against it; test/stack_test.go keeps
+	// them equal.
 	MaxDelaySeconds = 365*24*3600 - 3600
-	// MaxAhead is how far ahead sendAt may be.
-	// The state machine cannot check it for sendAt (its language has no date arithmetic):
-	// clients check it before StartExecution; a later sendAt would fail when the year ends.
+	// MaxAhead is how far after the execution start sendAt may be.
 	MaxAhead = MaxDelaySeconds * time.Second
 )
 
@@ -32,53 +30,60 @@ type Schedule struct {
 	Push         push.Push
 }
 
-// input is the wire form. delaySeconds stays raw so that "300" (a string), 1.5 and 1e3 can be
-// told from integers; push stays raw so push.Decode applies its own strict rules.
-type input struct {
-	DelaySeconds json.RawMessage `json:"delaySeconds"`
-	SendAt       *string         `json:"sendAt"`
-	Push         json.RawMessage `json:"push"`
-}
+// Fields of the input, in the order they are checked.
+var fields = []string{"delaySeconds", "sendAt", "push"}
 
-// Parse decodes and validates a schedule input against now (the execution start). Errors are
-// *push.InvalidError; fields of the push are prefixed "push.".
+// Parse decodes and validates a schedule input against now (the execution start), with the
+// rules and the order of the state machine's CheckSchedule state, so both give the same
+// error. Errors are *push.InvalidError; fields of the push are prefixed "push.".
+//
+// A sendAt before now is valid: the push is due at once (a producer's clock a few seconds
+// ahead must not lose it). How late it may still go out is the push's lateness limit.
 func Parse(b []byte, now time.Time) (Schedule, error) {
-	var in input
-	if err := push.DecodeStrict(b, &in); err != nil {
+	obj, err := push.DecodeObject(b)
+	if err != nil {
 		return Schedule{}, err
 	}
+	if k := obj.Unknown(fields); k != "" {
+		return Schedule{}, bad(k, "unknown field")
+	}
+	rawDelay, hasDelay := obj.Members["delaySeconds"]
+	rawSendAt, hasSendAt := obj.Members["sendAt"]
 	var s Schedule
 	switch {
-	case in.DelaySeconds == nil && in.SendAt == nil:
+	case !hasDelay && !hasSendAt:
 		return Schedule{}, bad("delaySeconds", "one of delaySeconds and sendAt is required")
-	case in.DelaySeconds != nil && in.SendAt != nil:
+	case hasDelay && hasSendAt:
 		return Schedule{}, bad("sendAt", "both delaySeconds and sendAt given: exactly one is allowed")
-	case in.DelaySeconds != nil:
-		d, err := strconv.ParseInt(string(in.DelaySeconds), 10, 64)
-		if err != nil {
-			return Schedule{}, bad("delaySeconds", "must be an integer, got %s", in.DelaySeconds)
+	case hasDelay:
+		d, ok := push.Integer(rawDelay)
+		if !ok {
+			return Schedule{}, bad("delaySeconds", "must be an integer")
 		}
 		if d < 0 || d > MaxDelaySeconds {
 			return Schedule{}, bad("delaySeconds", "must be 0..%d (365 days less an hour), got %d", MaxDelaySeconds, d)
 		}
 		s.DelaySeconds = &d
 	default:
-		t, err := time.Parse(time.RFC3339, *in.SendAt)
-		if err != nil {
-			return Schedule{}, bad("sendAt", "is not an RFC 3339 time: %q", *in.SendAt)
+		var raw string
+		if string(rawSendAt) == "null" || json.Unmarshal(rawSendAt, &raw) != nil {
+			return Schedule{}, bad("sendAt", "must be a string")
 		}
-		if t.Before(now) {
-			return Schedule{}, bad("sendAt", "%s is in the past (now %s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		t, ok := push.ParseTime(raw)
+		if !ok {
+			return Schedule{}, bad("sendAt", "is not an RFC 3339 time: %s", push.Quote(raw))
 		}
-		if t.Sub(now) > MaxAhead {
-			return Schedule{}, bad("sendAt", "%s is more than 365 days less an hour ahead", t.Format(time.RFC3339))
+		// Whole seconds, as the state machine compares them.
+		if t.Truncate(time.Second).Sub(now.Truncate(time.Millisecond)) > MaxAhead {
+			return Schedule{}, bad("sendAt", "%s is more than %d seconds (365 days less an hour) after the start", push.Quote(raw), MaxDelaySeconds)
 		}
 		s.SendAt = &t
 	}
-	if len(in.Push) == 0 || string(in.Push) == "null" {
+	rawPush, ok := obj.Members["push"]
+	if !ok || string(rawPush) == "null" {
 		return Schedule{}, bad("push", "is required")
 	}
-	p, err := push.Decode(in.Push)
+	p, err := push.Decode(rawPush)
 	if err != nil {
 		var ie *push.InvalidError
 		if errors.As(err, &ie) {
@@ -92,6 +97,19 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 	}
 	s.Push = p
 	return s, nil
+}
+
+// Input is the execution input of s, as Parse reads it.
+func (s Schedule) Input() []byte {
+	in := map[string]any{"push": json.RawMessage(push.Encode(s.Push))}
+	if s.DelaySeconds != nil {
+		in["delaySeconds"] = *s.DelaySeconds
+	}
+	if s.SendAt != nil {
+		in["sendAt"] = s.SendAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(in) // a map of a number, a string and valid JSON always encodes
+	return b
 }
 
 // DueAt is when the push should be sent for an execution started at start.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/internal/delivery"
+	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 	"github.com/delayed-push/delayed-push/stacks"
 	"github.com/delayed-push/delayed-push/statemachines"
@@ -134,31 +135,50 @@ func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
 	require.Equal(t, "CheckSchedule", def["StartAt"])
 	check := states["CheckSchedule"]
 	assert.Equal(t, "Choice", check["Type"])
-	assert.Equal(t, "MissingDelayOrSendAt", check["Default"])
+	assert.Equal(t, "JSONata", check["QueryLanguage"])
+	assert.Equal(t, "InvalidSchedule", check["Default"])
 
-	// Every way out of the check, except the two waits, is a Fail with a specific cause.
-	targets := map[string]bool{check["Default"].(string): true}
-	for _, c := range check["Choices"].([]any) {
-		targets[c.(map[string]any)["Next"].(string)] = true
+	// Both ways on are guarded by the whole check; the only other way out is the Fail, whose
+	// cause is the check's answer.
+	choices := check["Choices"].([]any)
+	require.Len(t, choices, 2)
+	next := map[string]bool{}
+	for _, c := range choices {
+		rule := c.(map[string]any)
+		next[rule["Next"].(string)] = true
+		assert.Contains(t, rule["Condition"], "$not($exists("+statemachines.CheckSchedule+"))")
 	}
-	for _, c := range states["CheckSendAtNotPast"]["Choices"].([]any) {
-		targets[c.(map[string]any)["Next"].(string)] = true
-	}
-	for _, want := range []string{"MissingPush", "BothDelayAndSendAt", "MissingDelayOrSendAt", "InvalidDelaySeconds", "InvalidSendAt", "SendAtInPast"} {
-		require.True(t, targets[want], "no choice leads to %s", want)
-		fail := states[want]
-		assert.Equal(t, "Fail", fail["Type"], want)
-		assert.Equal(t, "DelayedPush.InvalidSchedule", fail["Error"], want)
-		assert.NotEmpty(t, fail["Cause"], want)
-	}
+	assert.Equal(t, map[string]bool{"WaitForDelay": true, "WaitUntilSendAt": true}, next)
+	fail := states["InvalidSchedule"]
+	assert.Equal(t, "Fail", fail["Type"])
+	assert.Equal(t, "JSONata", fail["QueryLanguage"])
+	assert.Equal(t, "DelayedPush.InvalidSchedule", fail["Error"])
+	assert.Equal(t, "{% "+statemachines.CheckSchedule+" %}", fail["Cause"])
 
-	// The delay bounds are zero and the Go contract's limit, inclusive: one rule.
-	raw, _ := json.Marshal(check)
-	assert.Contains(t, string(raw), `"NumericGreaterThanEquals":0`)
-	assert.Contains(t, string(raw), fmt.Sprintf(`"NumericLessThanEquals":%d`, schedule.MaxDelaySeconds))
-	assert.Contains(t, string(raw), `"IsTimestamp":true`)
-	notPast, _ := json.Marshal(states["CheckSendAtNotPast"])
-	assert.Contains(t, string(notPast), `"TimestampLessThanPath":"$$.Execution.StartTime"`)
+	// The limits are the Go contract's.
+	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("$delay > %d", schedule.MaxDelaySeconds))
+	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("> %d000", schedule.MaxDelaySeconds), "sendAt's limit, in milliseconds")
+	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("$lateness > %d", push.MaxLatenessSeconds))
+	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("$ttl > %d", push.MaxTTLSeconds))
+	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("$length($id) > %d", push.MaxIDLen))
+}
+
+// A valid push takes as many state transitions (billed by Step Functions Standard) with a
+// delay as with a time: check, wait, send.
+func TestValidPushesTakeThreeTransitionsEitherWay(t *testing.T) {
+	def, states := asl(t)
+	for _, choice := range states["CheckSchedule"]["Choices"].([]any) {
+		path := []string{def["StartAt"].(string)}
+		for state := choice.(map[string]any)["Next"].(string); ; {
+			path = append(path, state)
+			s := states[state]
+			if s["End"] == true {
+				break
+			}
+			state = s["Next"].(string)
+		}
+		assert.Len(t, path, 3, "%v", path)
+	}
 }
 
 func TestSenderFunctionIsArmGoOnAL2023(t *testing.T) {

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,8 @@ func dueTime(p push.Push, m *events.SQSMessage, trusted bool) (time.Time, string
 			return t, attrSendAt, true
 		}
 		if start, err := time.Parse(time.RFC3339, attr(m, attrScheduledAt)); err == nil {
-			if d, err := strconv.ParseInt(attr(m, attrDelaySeconds), 10, 64); err == nil && d >= 0 && d <= 1e9 {
+			// Read as JSON reads it: an input's 300.0 or 3e2 arrives as written.
+			if d, ok := push.Integer(json.RawMessage(attr(m, attrDelaySeconds))); ok && d >= 0 && d <= 1e9 {
 				return start.Add(time.Duration(d) * time.Second), attrDelaySeconds, true
 			}
 		}

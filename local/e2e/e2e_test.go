@@ -308,31 +308,92 @@ func TestDisabledEndpointIsRecordedAndNotRetried(t *testing.T) {
 	assert.Len(t, reports, 1, "handled once, not retried (outcome %s)", report.Outcome)
 }
 
-func TestInvalidSchedulesFailAtOnceWithTheirCause(t *testing.T) {
+type scheduleVectors struct {
+	Invalid []struct {
+		Name  string          `json:"name"`
+		Input json.RawMessage `json:"input"`
+		Error string          `json:"error"`
+	} `json:"invalid"`
+	Valid []struct {
+		Name  string          `json:"name"`
+		Input json.RawMessage `json:"input"`
+	} `json:"valid"`
+}
+
+// vectors are schedule/testdata/vectors.json, the cases schedule.Parse's unit test answers.
+func vectors(t *testing.T) scheduleVectors {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "schedule", "testdata", "vectors.json"))
+	require.NoError(t, err)
+	var v scheduleVectors
+	require.NoError(t, json.Unmarshal(b, &v))
+	return v
+}
+
+func slug(s string) string {
+	return strings.NewReplacer(" ", "-", "'", "", ".", "").Replace(s)
+}
+
+// The state machine gives every bad input the same error text as the Go package, at once.
+func TestInvalidSchedulesFailAtOnceWithTheGoCause(t *testing.T) {
 	t.Parallel()
-	push := `"push":{"userId":"u",` + order + `}`
-	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	cases := map[string]struct{ input, cause string }{
-		"negative delay": {`{"delaySeconds":-1,` + push + `}`, `"delaySeconds" must be a number from 0 to 31532400`},
-		"over the limit": {`{"delaySeconds":31532401,` + push + `}`, `"delaySeconds" must be a number from 0 to 31532400`},
-		"delay as text":  {`{"delaySeconds":"60",` + push + `}`, `"delaySeconds" must be a number`},
-		"sendAt in past": {`{"sendAt":"` + past + `",` + push + `}`, `"sendAt" is before the execution started`},
-		"sendAt garbage": {`{"sendAt":"tomorrow at nine",` + push + `}`, `"sendAt" must be an RFC 3339 timestamp`},
-		"both":           {`{"delaySeconds":5,"sendAt":"2030-01-01T00:00:00Z",` + push + `}`, `not both`},
-		"neither":        {`{` + push + `}`, `give exactly one of "delaySeconds" and "sendAt"`},
-		"no push":        {`{"delaySeconds":5}`, `no "push" object`},
-	}
-	for label, c := range cases {
-		t.Run(label, func(t *testing.T) {
+	for _, c := range vectors(t).Invalid {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			out := schedule(t, name("invalid-"+strings.ReplaceAll(label, " ", "-")), c.input)
-			desc := waitStatus(t, out.ExecutionArn, 10*time.Second)
+			out := schedule(t, name("invalid-"+slug(c.Name)), string(c.Input))
+			desc := waitStatus(t, out.ExecutionArn, 20*time.Second)
 			assert.Equal(t, sfntypes.ExecutionStatusFailed, desc.Status)
 			assert.Equal(t, "DelayedPush.InvalidSchedule", aws.ToString(desc.Error))
-			assert.Contains(t, aws.ToString(desc.Cause), c.cause)
-			assert.WithinDuration(t, aws.ToTime(desc.StartDate), aws.ToTime(desc.StopDate), 3*time.Second, "fails before any wait")
+			assert.Equal(t, c.Error, aws.ToString(desc.Cause))
+			assert.WithinDuration(t, aws.ToTime(desc.StartDate), aws.ToTime(desc.StopDate), 5*time.Second, "fails before any wait")
 		})
 	}
+}
+
+// Every valid input passes the check to a wait (then is stopped: their recipients are
+// made up).
+func TestValidSchedulesPassTheCheck(t *testing.T) {
+	t.Parallel()
+	for _, c := range vectors(t).Valid {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			out := schedule(t, name("valid-"+slug(c.Name)), string(c.Input))
+			defer func() {
+				_, _ = stack.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: out.ExecutionArn})
+			}()
+			err := localrun.Poll(ctx, 20*time.Second, 100*time.Millisecond, func() (bool, error) {
+				h, err := stack.SFN.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: out.ExecutionArn})
+				if err != nil {
+					return false, err
+				}
+				for _, e := range h.Events {
+					switch e.Type {
+					case sfntypes.HistoryEventTypeWaitStateEntered:
+						return true, nil
+					case sfntypes.HistoryEventTypeExecutionFailed:
+						return false, fmt.Errorf("failed: %s", aws.ToString(e.ExecutionFailedEventDetails.Cause))
+					}
+				}
+				return false, nil
+			})
+			require.NoError(t, err)
+		})
+	}
+}
+
+// A producer whose clock runs ahead sends a sendAt already past: the push goes out at once.
+func TestSendAtSecondsInThePastIsSentNow(t *testing.T) {
+	t.Parallel()
+	user := name("past-user")
+	ep := device(t, user, "past-phone")
+	pushID := name("past-push")
+	sendAt := time.Now().Add(-5 * time.Second).UTC().Truncate(time.Second)
+	out := schedule(t, pushID, `{"sendAt":"`+sendAt.Format(time.RFC3339)+`","push":{"userId":"`+user+`",`+order+`}}`)
+	_, seen, err := stack.WaitForDeliveries(context.Background(), ep, 1, 20*time.Second)
+	require.NoError(t, err)
+	assert.Less(t, seen.Sub(aws.ToTime(out.StartDate)), 10*time.Second, "sent at once")
+	assert.Equal(t, sfntypes.ExecutionStatusSucceeded, waitStatus(t, out.ExecutionArn, 5*time.Second).Status)
 }
 
 // A backend in any language schedules with the AWS CLI: the same flow, no Go involved.

@@ -452,6 +452,34 @@ wait_function_module.WaitFunction._wait_interval = wait_interval_then_queue
 Program._eval_body = program_body_releasing_turn
 
 
+# --- Patch 12: JSONata needs a Java virtual machine ------------------------------------------
+# moto gap: its JSONata evaluator (asl/jsonata/jsonata.py, from LocalStack) calls the Java
+# JSONata library through a JVM bridge that moto does not ship; in moto 5.2.5 the bridge is cut
+# out and eval_jsonata_expression calls None, so every JSONata state fails ("'NoneType' object is
+# not callable"). The scheduler checks its input in JSONata (statemachines/check-schedule.jsonata).
+# Here: expressions are evaluated by jsonata-python (PyPI, pinned in requirements-dev.txt), a port
+# of the reference implementation. The modules that imported the function by name get it too.
+import jsonata as jsonata_python  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.string import string_expression as sfn_string_expression  # noqa: E402
+from moto.stepfunctions.parser.asl.jsonata import jsonata as sfn_jsonata  # noqa: E402
+from moto.stepfunctions.parser.asl.jsonata import validations as sfn_jsonata_validations  # noqa: E402
+
+require(sfn_jsonata, "eval_jsonata_expression", "JSONataException")
+require(sfn_string_expression, "eval_jsonata_expression")
+require(sfn_jsonata_validations, "eval_jsonata_expression")
+
+
+def eval_jsonata_expression(expression: str):
+    try:
+        return jsonata_python.Jsonata(expression).evaluate(None)
+    except Exception as ex:  # what moto's JVM bridge does: States.QueryEvaluationError follows
+        raise sfn_jsonata.JSONataException("UNKNOWN", str(ex))
+
+
+for _module in (sfn_jsonata, sfn_string_expression, sfn_jsonata_validations):
+    _module.eval_jsonata_expression = eval_jsonata_expression
+
+
 # --- Patch 9: SQS is not thread-safe, and each call costs O(messages in the queue) ---------
 # moto bugs: the server handles requests on many threads, but the SQS backend mutates its
 # message list without a lock: Queue.delete_message rebuilds the list and assigns it, so a
