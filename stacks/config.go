@@ -65,6 +65,11 @@ type Config struct {
 	// repeat by its pushId) or "at-most-once" (record it uncertain, never send it again).
 	// A push's own "delivery" field wins. Default "at-least-once".
 	DeliveryGuarantee string `json:"deliveryGuarantee"`
+	// MaxLatenessSeconds is the stack-wide lateness limit: a push that would go out later
+	// than this after its due time (a redrive after an outage, a long throttle) is recorded
+	// expired and not sent. A push's own maxLatenessSeconds wins. 0 means no limit.
+	// Default 86400 (a day).
+	MaxLatenessSeconds int `json:"maxLatenessSeconds"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out.
@@ -78,6 +83,7 @@ func DefaultConfig() Config {
 		RemovalPolicy:         "retain",
 		DeliveryRetentionDays: 30,
 		DeliveryGuarantee:     push.DeliveryAtLeastOnce,
+		MaxLatenessSeconds:    86400,
 	}
 }
 
@@ -161,6 +167,7 @@ func (c Config) Props() *DelayedPushProps {
 		DeliveryGuarantee:    jsii.String(c.DeliveryGuarantee),
 		DeliveryRetention:    awscdk.Duration_Days(jsii.Number(float64(c.DeliveryRetentionDays))),
 		LogRetention:         c.LogRetention(),
+		MaxLateness:          awscdk.Duration_Seconds(jsii.Number(float64(c.MaxLatenessSeconds))),
 		RemovalPolicy:        awscdk.RemovalPolicy_RETAIN,
 	}
 	if c.RemovalPolicy == "destroy" {
@@ -211,6 +218,8 @@ func (c Config) Validate() error {
 		return bad("deliveryRetentionDays", "must be from 1 to 3650, got %d", c.DeliveryRetentionDays)
 	case c.DeliveryGuarantee != push.DeliveryAtLeastOnce && c.DeliveryGuarantee != push.DeliveryAtMostOnce:
 		return bad("deliveryGuarantee", "must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, c.DeliveryGuarantee)
+	case c.MaxLatenessSeconds < 0 || c.MaxLatenessSeconds > push.MaxLatenessSeconds:
+		return bad("maxLatenessSeconds", "must be from 0 (no limit) to %d (365 days less an hour), got %d", push.MaxLatenessSeconds, c.MaxLatenessSeconds)
 	}
 	if c.AlarmEmail != "" {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {

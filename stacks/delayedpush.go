@@ -50,6 +50,11 @@ type DelayedPushProps struct {
 	DeliveryGuarantee *string
 	// DeliveryRetention is how long delivery records live (DynamoDB TTL). Default: 30 days.
 	DeliveryRetention awscdk.Duration
+	// MaxLateness is the stack-wide lateness limit: a push that would go out later than this
+	// after its due time (a redrive after an outage, a long throttle) is recorded expired and
+	// not sent. A push's own maxLatenessSeconds wins. Whole seconds up to 365 days less an
+	// hour; zero means no limit. Default: 24 hours.
+	MaxLateness awscdk.Duration
 	// LogRetention applies to every log group. Default: one month.
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy applies to the tables, the queues, the log groups and the key.
@@ -82,7 +87,10 @@ type DelayedPush struct {
 	SenderFunction  awslambda.Function
 	DevicesTable    awsdynamodb.Table
 	DeliveriesTable awsdynamodb.Table
-	AlarmTopic      awssns.ITopic
+	// SchedulesTable is the index of pushes scheduled through the client, the HTTP API and
+	// pushctl: one row per key, read by the sender before it sends.
+	SchedulesTable awsdynamodb.Table
+	AlarmTopic     awssns.ITopic
 	// EncryptionKey is the alarm topic's key (yours or a new one); nil with ExistingAlarmTopic.
 	EncryptionKey awskms.IKey
 }
@@ -97,6 +105,7 @@ type settings struct {
 	maxReceiveCount   int
 	guarantee         string
 	deliveryRetention int // days
+	maxLateness       int // seconds; 0: none
 	logRetention      awslogs.RetentionDays
 	removal           awscdk.RemovalPolicy
 }
@@ -116,7 +125,7 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 	}
 	s := settings{
 		timeout: 30, memory: 256, maxConcurrency: 10, maxReceiveCount: 5,
-		guarantee: push.DeliveryAtLeastOnce, deliveryRetention: 30,
+		guarantee: push.DeliveryAtLeastOnce, deliveryRetention: 30, maxLateness: 24 * 3600,
 		logRetention: awslogs.RetentionDays_ONE_MONTH, removal: awscdk.RemovalPolicy_RETAIN,
 	}
 	bad := func(prop, format string, args ...any) (settings, error) {
@@ -179,6 +188,12 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		}
 		s.deliveryRetention = int(*days)
 	}
+	if s.maxLateness, err = seconds(p.MaxLateness, s.maxLateness); err != nil {
+		return bad("MaxLateness", "%v", err)
+	}
+	if s.maxLateness < 0 || s.maxLateness > push.MaxLatenessSeconds {
+		return bad("MaxLateness", "must be from 0 (no limit) to %d seconds (365 days less an hour), got %d", push.MaxLatenessSeconds, s.maxLateness)
+	}
 	if p.LogRetention != "" {
 		s.logRetention = p.LogRetention
 	}
@@ -222,7 +237,7 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	}
 	d := &DelayedPush{Construct: c}
 	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
-	d.DevicesTable, d.DeliveriesTable = newTables(c, "Tables", s)
+	d.DevicesTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
 	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
 	d.SenderFunction = newSender(c, "Sender", d, s)
 	d.AlarmTopic, d.EncryptionKey = newAlarms(c, "Alarms", d, props, s)
@@ -231,21 +246,29 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	return d
 }
 
-// GrantSchedule lets grantee schedule pushes (StartExecution of the state machine) and
-// describe the executions it started.
+// GrantSchedule lets grantee schedule pushes through the client (or StartExecution) and send
+// them now: start and describe executions, put pushes on the push queue, and write the
+// schedules index.
 func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
 	return d.StateMachine.GrantStartExecution(grantee).
-		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution")))
+		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution"))).
+		Combine(d.PushQueue.GrantSendMessages(grantee)).
+		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
+			jsii.String("dynamodb:DeleteItem")))
 }
 
-// GrantSendNow lets grantee put pushes on the push queue, to be sent now.
+// GrantSendNow lets grantee put pushes on the push queue, to be sent now (without the
+// client's index: for producers that write to the queue themselves).
 func (d *DelayedPush) GrantSendNow(grantee awsiam.IGrantable) awsiam.Grant {
 	return d.PushQueue.GrantSendMessages(grantee)
 }
 
-// GrantManage lets grantee inspect and cancel scheduled pushes: describe and stop executions,
-// and list them.
+// GrantManage lets grantee do everything the client does: schedule (GrantSchedule), and
+// inspect, reschedule, cancel and list pushes (stop executions, update and query the
+// schedules index).
 func (d *DelayedPush) GrantManage(grantee awsiam.IGrantable) awsiam.Grant {
-	return d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution"), jsii.String("states:StopExecution")).
-		Combine(d.StateMachine.Grant(grantee, jsii.String("states:ListExecutions")))
+	return d.GrantSchedule(grantee).
+		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:StopExecution"))).
+		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"),
+			jsii.String("dynamodb:Scan")))
 }

@@ -39,6 +39,8 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 			Environment: &map[string]*string{
 				senderapp.EnvDevicesTable:          d.DevicesTable.TableName(),
 				senderapp.EnvDeliveriesTable:       d.DeliveriesTable.TableName(),
+				senderapp.EnvSchedulesTable:        d.SchedulesTable.TableName(),
+				senderapp.EnvMaxLatenessSeconds:    jsii.String(fmt.Sprint(s.maxLateness)),
 				senderapp.EnvDeliveryRetentionDays: jsii.String(fmt.Sprint(s.deliveryRetention)),
 				senderapp.EnvPushQueueURL:          d.PushQueue.QueueUrl(),
 				senderapp.EnvDeadLetterQueueURL:    d.DeadLetterQueue.QueueUrl(),
@@ -65,6 +67,8 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 	// It only queries the registry and writes its own delivery records.
 	d.DevicesTable.Grant(fn, jsii.String("dynamodb:Query"))
 	d.DeliveriesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
+	// It claims a scheduled key's row before it sends and records the outcome on it.
+	d.SchedulesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("PublishToPlatformEndpoints"),
 		Actions:   jsii.Strings("sns:Publish"),

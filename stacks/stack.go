@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/delayed-push/delayed-push/internal/index"
 )
 
 // ConstructID is the id of the DelayedPush construct in this app's stack. The logical ids of
@@ -49,6 +51,7 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("DeadLetterQueueUrl", d.DeadLetterQueue.QueueUrl(), "Pushes that failed every attempt")
 	output("DevicesTableName", d.DevicesTable.TableName(), "Device registry: userId -> SNS platform endpoints")
 	output("DeliveriesTableName", d.DeliveriesTable.TableName(), "Delivery log: one record per push and endpoint")
+	output("SchedulesTableName", d.SchedulesTable.TableName(), "Schedules index: one row per key scheduled through the client, API or CLI")
 	output("SenderFunctionName", d.SenderFunction.FunctionName(), "The sender Lambda")
 	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
 	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
@@ -71,7 +74,7 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 		roles = append(roles, awsiam.Role_FromRoleArn(s.Stack, jsii.String(fmt.Sprintf("Producer%d", i)), jsii.String(arn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}))
 	}
 	return awsiam.NewManagedPolicy(s.Stack, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("Delayed Push producers: schedule, stop and inspect pushes; send pushes now"),
+		Description: jsii.String("Delayed Push producers: schedule, reschedule, cancel, inspect and list pushes; send pushes now"),
 		Statements: &[]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("SchedulePushes"),
@@ -82,6 +85,12 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 				Sid:       jsii.String("ManageScheduledPushes"),
 				Actions:   jsii.Strings("states:StopExecution", "states:DescribeExecution"),
 				Resources: &[]*string{executions},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid: jsii.String("KeepTheSchedulesIndex"),
+				Actions: jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+					"dynamodb:Query", "dynamodb:Scan"),
+				Resources: &[]*string{s.Push.SchedulesTable.TableArn(), jsii.String(*s.Push.SchedulesTable.TableArn() + "/index/" + index.PendingIndex)},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("SendPushesNow"),

@@ -4,18 +4,25 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/delayed-push/delayed-push/internal/index"
 )
 
-// newTables creates the device registry (partition key userId, sort key endpointArn: a user's
-// platform endpoints) and the delivery log (partition key pushId, sort key endpointArn, TTL
-// attribute expiresAt: one record per push and endpoint, the basis of once per device). Both
-// are on-demand, encrypted with an AWS managed key and have point-in-time recovery.
-func newTables(scope constructs.Construct, id string, s settings) (devices, deliveries awsdynamodb.Table) {
+// newTables creates the three tables, on demand, encrypted with an AWS managed key and with
+// point-in-time recovery:
+//   - the device registry (partition key userId, sort key endpointArn: a user's platform
+//     endpoints);
+//   - the delivery log (partition key pushId, sort key endpointArn, TTL expiresAt: one record
+//     per push and endpoint, the basis of once per device);
+//   - the schedules index (partition key key, TTL expiresAt: one row per key the client
+//     scheduled, with its revision and state), with the sparse global index "pending"
+//     (pendingRecipient, dueAt) that holds only scheduled pushes, so listing them costs what
+//     a page returns.
+func newTables(scope constructs.Construct, id string, s settings) (devices, deliveries, schedules awsdynamodb.Table) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	table := func(id, pk string, ttl *string) awsdynamodb.Table {
-		return awsdynamodb.NewTable(c, jsii.String(id), &awsdynamodb.TableProps{
+	table := func(id, pk, sk string, ttl *string) awsdynamodb.Table {
+		props := &awsdynamodb.TableProps{
 			PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(pk), Type: awsdynamodb.AttributeType_STRING},
-			SortKey:      &awsdynamodb.Attribute{Name: jsii.String("endpointArn"), Type: awsdynamodb.AttributeType_STRING},
 			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 			Encryption:   awsdynamodb.TableEncryption_AWS_MANAGED,
 			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
@@ -23,7 +30,20 @@ func newTables(scope constructs.Construct, id string, s settings) (devices, deli
 			},
 			TimeToLiveAttribute: ttl,
 			RemovalPolicy:       s.removal,
-		})
+		}
+		if sk != "" {
+			props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(sk), Type: awsdynamodb.AttributeType_STRING}
+		}
+		return awsdynamodb.NewTable(c, jsii.String(id), props)
 	}
-	return table("Devices", "userId", nil), table("Deliveries", "pushId", jsii.String("expiresAt"))
+	devices = table("Devices", "userId", "endpointArn", nil)
+	deliveries = table("Deliveries", "pushId", "endpointArn", jsii.String("expiresAt"))
+	schedules = table("Schedules", index.Key, "", jsii.String(index.ExpiresAt))
+	schedules.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(index.PendingIndex),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(index.PendingRecipient), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(index.DueAt), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	return devices, deliveries, schedules
 }

@@ -184,10 +184,16 @@ func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
 	queueID, _ := pushQueue(t, tpl)
 	// GetQueueAttributes and GetQueueUrl come with the SQS L2's GrantSendMessages: read-only
 	// metadata of the one queue.
-	assert.ElementsMatch(t, []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution", "states:ListExecutions",
-		"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}, keys(got))
+	assert.ElementsMatch(t, []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
+		"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"}, keys(got))
 	assert.Equal(t, []string{`{"Ref":"` + sm + `"}`}, got["states:StartExecution"])
-	assert.Equal(t, []string{`{"Ref":"` + sm + `"}`}, got["states:ListExecutions"])
+	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"} {
+		for _, r := range got[a] {
+			assert.Contains(t, r, schedules, "%s on the schedules table (and its index) only", a)
+		}
+	}
 	for _, a := range []string{"states:DescribeExecution", "states:StopExecution"} {
 		for _, r := range got[a] {
 			assert.Contains(t, r, ":execution:", "%s on executions of this state machine only", a)

@@ -21,7 +21,7 @@ func TestProductImportsNoLocalTooling(t *testing.T) {
 	require.Contains(t, deps, "github.com/delayed-push/delayed-push/stacks")
 	for _, d := range deps {
 		assert.False(t, strings.HasPrefix(d, "github.com/delayed-push/delayed-push/local"), "the product imports %s", d)
-		for _, localOnly := range []string{"service/cloudformation", "service/lambda", "service/s3", "service/sfn"} {
+		for _, localOnly := range []string{"service/lambda", "service/s3"} {
 			assert.NotContains(t, d, "aws-sdk-go-v2/"+localOnly, "a dependency of the local tooling only")
 		}
 	}

@@ -15,7 +15,7 @@ import (
 func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 	assert.Equal(t, "DelayedPush", stacks.ConstructID)
 	tpl := defaults(t)
-	assert.Equal(t, []string{"DelayedPushTablesDeliveriesFC98DA35", "DelayedPushTablesDevicesEC665E01"},
+	assert.Equal(t, []string{"DelayedPushTablesDeliveriesFC98DA35", "DelayedPushTablesDevicesEC665E01", "DelayedPushTablesSchedules96D2A283"},
 		ids(tpl, "AWS::DynamoDB::Table", nil))
 	assert.Equal(t, []string{"DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1"},
 		ids(tpl, "AWS::SQS::Queue", nil))

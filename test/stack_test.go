@@ -300,7 +300,7 @@ func TestPushQueueEncryptedWithDLQAndVisibilitySixTimesTimeout(t *testing.T) {
 
 func TestTablesEncryptedOnDemandWithRecovery(t *testing.T) {
 	tpl := defaults(t)
-	tpl.ResourceCountIs(jsiiStr("AWS::DynamoDB::Table"), jsiiNum(2))
+	tpl.ResourceCountIs(jsiiStr("AWS::DynamoDB::Table"), jsiiNum(3))
 	for _, keys := range [][2]string{{"userId", "endpointArn"}, {"pushId", "endpointArn"}} {
 		tpl.HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
 			"KeySchema": []any{
@@ -314,6 +314,26 @@ func TestTablesEncryptedOnDemandWithRecovery(t *testing.T) {
 	}
 	tpl.HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
 		"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true},
+	})
+}
+
+// The schedules index: one row per key, and a sparse index of the pending ones by recipient
+// and due time, with every attribute, so List reads one index and nothing else.
+func TestSchedulesTableHasTheSparsePendingIndex(t *testing.T) {
+	defaults(t).HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
+		"KeySchema":                        []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}},
+		"BillingMode":                      "PAY_PER_REQUEST",
+		"SSESpecification":                 map[string]any{"SSEEnabled": true},
+		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": "expiresAt", "Enabled": true},
+		"GlobalSecondaryIndexes": []any{map[string]any{
+			"IndexName": "pending",
+			"KeySchema": []any{
+				map[string]any{"AttributeName": "pendingRecipient", "KeyType": "HASH"},
+				map[string]any{"AttributeName": "dueAt", "KeyType": "RANGE"},
+			},
+			"Projection": map[string]any{"ProjectionType": "ALL"},
+		}},
 	})
 }
 
@@ -446,11 +466,12 @@ func TestPlatformApplicationArnScopesPublish(t *testing.T) {
 	assert.Equal(t, []string{"arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/shop-app/*"}, senderStatements(t, tpl)["sns:Publish"])
 }
 
-func TestProducerPrincipalsGetExactlyScheduleStopDescribeAndSend(t *testing.T) {
+func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 	roles := []string{"arn:aws:iam::123456789012:role/orders-api", "arn:aws:iam::123456789012:role/team/marketing"}
 	tpl := withConfig(t, func(c *stacks.Config) { c.ProducerPrincipals = roles })
 	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
 	queueID, _ := pushQueue(t, tpl)
+	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
 	executions := assertions.NewCapture(nil)
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{
 		"Roles": []any{"orders-api", "marketing"},
@@ -458,6 +479,9 @@ func TestProducerPrincipalsGetExactlyScheduleStopDescribeAndSend(t *testing.T) {
 			map[string]any{"Sid": "SchedulePushes", "Effect": "Allow", "Action": "states:StartExecution", "Resource": ref(sm)},
 			map[string]any{"Sid": "ManageScheduledPushes", "Effect": "Allow",
 				"Action": []any{"states:StopExecution", "states:DescribeExecution"}, "Resource": executions},
+			map[string]any{"Sid": "KeepTheSchedulesIndex", "Effect": "Allow",
+				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"},
+				"Resource": []any{getAtt(schedules, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(schedules, "Arn"), "/index/pending"}}}}},
 			map[string]any{"Sid": "SendPushesNow", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt(queueID, "Arn")},
 		}},
 	})
@@ -472,7 +496,7 @@ func TestProducerPrincipalsGetExactlyScheduleStopDescribeAndSend(t *testing.T) {
 func TestOutputsNameWhatProducersNeed(t *testing.T) {
 	tpl := defaults(t)
 	for _, name := range []string{"StateMachineArn", "PushQueueUrl", "DeadLetterQueueUrl", "DevicesTableName",
-		"DeliveriesTableName", "SenderFunctionName", "ProducerPolicyArn", "AlarmTopicArn"} {
+		"DeliveriesTableName", "SchedulesTableName", "SenderFunctionName", "ProducerPolicyArn", "AlarmTopicArn"} {
 		tpl.HasOutput(jsiiStr(name), map[string]any{"Value": assertions.Match_AnyValue(), "Description": assertions.Match_AnyValue()})
 	}
 }

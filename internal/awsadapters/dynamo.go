@@ -136,6 +136,12 @@ func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, req delivery.Cl
 // for another reason. The exception carries the item; where it does not (some emulators), a
 // consistent read stands in.
 func (l *DeliveryLog) refused(ctx context.Context, k delivery.Key, err error) (map[string]types.AttributeValue, error) {
+	return refusedItem(ctx, l.Client, l.Table, key(k), err)
+}
+
+// refusedItem is refused for any table: the item (nil when there is none) that made a
+// conditional write fail, or err when it failed for another reason.
+func refusedItem(ctx context.Context, c DynamoItems, table string, k map[string]types.AttributeValue, err error) (map[string]types.AttributeValue, error) {
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
 		return nil, err
@@ -143,13 +149,18 @@ func (l *DeliveryLog) refused(ctx context.Context, k delivery.Key, err error) (m
 	if ccf.Item != nil {
 		return ccf.Item, nil
 	}
-	got, gerr := l.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(l.Table), Key: key(k), ConsistentRead: aws.Bool(true),
+	got, gerr := c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table), Key: k, ConsistentRead: aws.Bool(true),
 	})
 	if gerr != nil {
-		return nil, fmt.Errorf("read delivery after a failed condition: %w", gerr)
+		return nil, fmt.Errorf("read item after a failed condition: %w", gerr)
 	}
 	return got.Item, nil
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
 }
 
 // Mark records the outcome of a claimed delivery, if the record still carries the claim.

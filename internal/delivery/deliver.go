@@ -16,6 +16,7 @@ const (
 	epRetry
 	epBusy
 	epPending
+	epExpired
 )
 
 type endpointResult struct {
@@ -69,7 +70,14 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep strin
 				Error: "an earlier attempt ended without recording whether SNS accepted it; not sent again (at-most-once)"})
 			return endpointResult{kind: epUncertain}
 		}
-		log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
+		if j.expired == "" {
+			log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
+		}
+	}
+	if j.expired != "" {
+		log.WarnContext(ctx, "push expired: not sent", "reason", j.expired)
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusExpired, Error: j.expired, Now: s.now()})
+		return endpointResult{kind: epExpired}
 	}
 
 	attempts := s.PublishAttempts

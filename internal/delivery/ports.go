@@ -29,11 +29,13 @@ const (
 	// StatusUncertain: at most once was asked for and an attempt may or may not have reached
 	// SNS (it died after publishing, or the publish timed out); it is not sent again.
 	StatusUncertain = "uncertain"
+	// StatusExpired: the push was due longer ago than its lateness limit; not sent.
+	StatusExpired = "expired"
 )
 
 // Final reports whether a status ends the delivery: a later attempt must not publish again.
 func Final(status string) bool {
-	return status == StatusSent || status == StatusFailed || status == StatusUncertain
+	return status == StatusSent || status == StatusFailed || status == StatusUncertain || status == StatusExpired
 }
 
 // ClaimOutcome is the result of trying to claim a delivery.
@@ -93,7 +95,7 @@ type ClaimRequest struct {
 
 // Mark is the outcome recorded for a claimed delivery.
 type Mark struct {
-	Status       string // StatusSent, StatusFailed, StatusRetry or StatusUncertain
+	Status       string // StatusSent, StatusFailed, StatusRetry, StatusUncertain or StatusExpired
 	SNSMessageID string // StatusSent
 	Error        string // why, for every other status
 	Now          time.Time
@@ -138,4 +140,39 @@ type Queue interface {
 	// Requeue puts a push back on the push queue: the rest of a fan-out cut short by the time
 	// budget, or a push another invocation is handling right now.
 	Requeue(ctx context.Context, m Message) error
+}
+
+// Gate is what the schedules index says about a push the client scheduled.
+type Gate int
+
+const (
+	// GateSend: the push is the key's current revision (or the key has no row): send it.
+	GateSend Gate = iota
+	// GateCancelled: the key was cancelled; the push must not be sent.
+	GateCancelled
+	// GateSuperseded: the key was rescheduled; this is an old revision, not to be sent.
+	GateSuperseded
+)
+
+// Finish is the outcome recorded on a key's row when the sender is done with the push.
+type Finish struct {
+	State      string // index.Sent, index.Failed or index.Expired
+	Result     Outcome
+	Now        time.Time
+	LatenessMs *int64
+	Endpoints  int
+	Sent       int
+	Failed     int
+	Reason     string
+}
+
+// Index is the schedules index (docs/CONTRACTS.md, "Keys and revisions"): one row per key the
+// client scheduled. Claiming the row is what makes Cancel and Reschedule race-free: the
+// client changes a row only while it is "scheduled", the sender only takes one that is.
+type Index interface {
+	// Begin moves the row of key from scheduled to sending for revision rev, or reports
+	// why this push must not be sent (current is the row's revision).
+	Begin(ctx context.Context, key string, rev int, now time.Time) (g Gate, current int, err error)
+	// Finish records the outcome on the row, if it still holds revision rev and is sending.
+	Finish(ctx context.Context, key string, rev int, f Finish) error
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/delayed-push/delayed-push/internal/fcm"
+	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -52,6 +53,9 @@ const (
 	OutcomeNoDevices  Outcome = "no_devices" // the user has no registered device
 	OutcomeInvalid    Outcome = "invalid"    // the message is not a valid push
 	OutcomeIncomplete Outcome = "incomplete" // some endpoints are not done yet: see the Action
+	OutcomeExpired    Outcome = "expired"    // due longer ago than its lateness limit: not sent
+	OutcomeCancelled  Outcome = "cancelled"  // cancelled through the client: not sent
+	OutcomeSuperseded Outcome = "superseded" // an old revision of a rescheduled key: not sent
 )
 
 // Action is what happens to the queue message.
@@ -84,9 +88,15 @@ type Service struct {
 	// message attributes (push id, due time) are read only from messages whose SenderId is
 	// that role's; any other producer could set them.
 	SchedulerSenderID string
-	FanOut            int           // default DefaultFanOut
-	LeaseSkew         time.Duration // default DefaultLeaseSkew
-	PublishAttempts   int           // default DefaultPublishAttempts
+	// Index is the schedules index; nil skips it (a push with a revision is then sent as
+	// any other).
+	Index Index
+	// MaxLateness is the lateness limit of pushes without their own maxLatenessSeconds: a
+	// push due longer ago is recorded expired and not sent. 0: no limit.
+	MaxLateness     time.Duration
+	FanOut          int           // default DefaultFanOut
+	LeaseSkew       time.Duration // default DefaultLeaseSkew
+	PublishAttempts int           // default DefaultPublishAttempts
 
 	// recentSlowest is the slowest delivery of the last invocation of this (warm) process:
 	// under a slow dependency the next invocation does not start what it cannot finish.
@@ -108,6 +118,7 @@ type Result struct {
 	Retrying     int // transient failures
 	Busy         int // held by another invocation right now
 	Pending      int // not started, or interrupted before any effect: the time budget ran out
+	Expired      int // recorded expired: later than the lateness limit
 	Requeues     int // how often the message was requeued before, without progress
 	// LatenessMs is the time from the due time to the last SNS confirmation of this attempt;
 	// Lateness tells whether it was measured (something was sent).
@@ -116,6 +127,8 @@ type Result struct {
 	DueSource  string // which attribute or field gave the due time
 	Reason     string // why the message was parked, requeued or retried
 	Err        error  // the invalid-input error, or the last transient error
+
+	revision int // the push's revision when the schedules index has a row to finish
 }
 
 // Retry reports whether the message must be returned as a batch item failure.
@@ -209,6 +222,7 @@ func (s *Service) processSafe(ctx context.Context, inv *invocation, m *events.SQ
 		}
 	}()
 	r = s.process(ctx, inv, m)
+	s.finishIndex(ctx, inv, &r)
 	s.logResult(ctx, r)
 	return r
 }
@@ -221,6 +235,7 @@ type job struct {
 	due        time.Time
 	hasDue     bool
 	atMostOnce bool
+	expired    string // why the push is expired; "" when it is not
 }
 
 func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMessage) Result {
@@ -239,6 +254,38 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 	j := &job{push: p, id: pushID(p, m, trusted)}
 	r.PushID = j.id
 	j.due, r.DueSource, j.hasDue = dueTime(p, m, trusted)
+	if s.Index != nil && p.Revision > 0 {
+		if !inv.budget.canStart(time.Now()) {
+			r.Pending = 1
+			s.settle(ctx, inv, &r, j, time.Time{})
+			return r
+		}
+		gate, current, err := s.Index.Begin(inv.work, j.id, p.Revision, s.now())
+		switch {
+		case err != nil && inv.interrupted(err):
+			r.Pending = 1
+		case err != nil:
+			r.Retrying, r.Err = 1, fmt.Errorf("schedules index: %w", err)
+		case gate == GateCancelled:
+			r.Outcome, r.Action, r.Reason = OutcomeCancelled, ActionDone, "the key was cancelled through the client: not sent"
+			return r
+		case gate == GateSuperseded:
+			r.Outcome, r.Action = OutcomeSuperseded, ActionDone
+			r.Reason = fmt.Sprintf("the key was rescheduled: revision %d is current, this is %d: not sent", current, p.Revision)
+			return r
+		}
+		if r.Pending+r.Retrying > 0 {
+			s.settle(ctx, inv, &r, j, time.Time{})
+			return r
+		}
+		r.revision = p.Revision
+	}
+	if limit := s.lateness(p); j.hasDue && limit > 0 {
+		if late := s.now().Sub(j.due); late > limit {
+			j.expired = fmt.Sprintf("due %s, %s late: over the lateness limit of %s: not sent",
+				j.due.UTC().Format(time.RFC3339), late.Round(time.Second), limit)
+		}
+	}
 	j.atMostOnce = p.Delivery == push.DeliveryAtMostOnce ||
 		(p.Delivery == "" && s.Guarantee == push.DeliveryAtMostOnce)
 	if j.message, err = fcm.BuildMessage(p, j.id); err != nil {
@@ -266,7 +313,7 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 		}
 		if len(endpoints) == 0 {
 			// Nothing to retry: the user may register a device later, but this push is for now.
-			r.Outcome, r.Action = OutcomeNoDevices, ActionDone
+			r.Outcome, r.Action, r.Reason = OutcomeNoDevices, ActionDone, "the user has no registered device"
 			return r
 		}
 	}
@@ -316,7 +363,12 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 			}
 		case epPending:
 			r.Pending++
+		case epExpired:
+			r.Expired++
 		}
+	}
+	if r.Expired > 0 {
+		r.Reason = j.expired
 	}
 	s.settle(ctx, inv, &r, j, busyUntil)
 	return r
@@ -327,6 +379,8 @@ func (s *Service) settle(ctx context.Context, inv *invocation, r *Result, j *job
 	if r.Retrying == 0 && r.Busy == 0 && r.Pending == 0 {
 		r.Action = ActionDone
 		switch {
+		case r.Expired > 0 && r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
+			r.Outcome = OutcomeExpired
 		case r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
 			r.Outcome = OutcomeDuplicate
 		case r.Sent == 0 && r.Duplicates == 0:
@@ -453,7 +507,7 @@ func (s *Service) logResult(ctx context.Context, r Result) {
 	for _, kv := range []struct {
 		k string
 		v int
-	}{{"uncertain", r.Uncertain}, {"retrying", r.Retrying}, {"busy", r.Busy}, {"pending", r.Pending}, {"requeues", r.Requeues}} {
+	}{{"uncertain", r.Uncertain}, {"expired", r.Expired}, {"retrying", r.Retrying}, {"busy", r.Busy}, {"pending", r.Pending}, {"requeues", r.Requeues}} {
 		if kv.v > 0 {
 			attrs = append(attrs, kv.k, kv.v)
 		}
@@ -477,10 +531,43 @@ func (s *Service) logResult(ctx context.Context, r Result) {
 	switch {
 	case r.Outcome == OutcomeInvalid || r.Action == ActionParked:
 		level = slog.LevelError
-	case r.Action == ActionRetry || r.Outcome == OutcomeFailed || r.Outcome == OutcomePartial:
+	case r.Action == ActionRetry || r.Outcome == OutcomeFailed || r.Outcome == OutcomePartial || r.Outcome == OutcomeExpired:
 		level = slog.LevelWarn
 	}
 	s.logger().Log(ctx, level, "push processed", attrs...)
+}
+
+// lateness is the lateness limit of p: its own, else the service's.
+func (s *Service) lateness(p push.Push) time.Duration {
+	if p.MaxLatenessSeconds > 0 {
+		return time.Duration(p.MaxLatenessSeconds) * time.Second
+	}
+	return s.MaxLateness
+}
+
+// finishIndex records what became of a push on its key's row, once the sender is done with
+// it (sent, failed, expired, or parked). A failure is logged: the row stays "sending", which
+// Get reports, and nothing is sent twice for it.
+func (s *Service) finishIndex(ctx context.Context, inv *invocation, r *Result) {
+	if r.revision == 0 || (r.Action != ActionDone && r.Action != ActionParked) {
+		return
+	}
+	f := Finish{State: index.Failed, Result: r.Outcome, Now: s.now(), Endpoints: r.Endpoints,
+		Sent: r.Sent, Failed: r.Failed + r.Uncertain, Reason: r.Reason}
+	switch {
+	case r.Action == ActionParked:
+	case r.Outcome == OutcomeSent || r.Outcome == OutcomePartial || r.Outcome == OutcomeDuplicate:
+		f.State = index.Sent
+	case r.Outcome == OutcomeExpired:
+		f.State = index.Expired
+	}
+	if r.Lateness {
+		f.LatenessMs = &r.LatenessMs
+	}
+	if err := s.queueWrite(ctx, inv, func(c context.Context) error { return s.Index.Finish(c, r.PushID, r.revision, f) }); err != nil {
+		s.logger().WarnContext(ctx, "could not record the outcome in the schedules index", "pushId", r.PushID,
+			"revision", r.revision, "error", err.Error())
+	}
 }
 
 func (s *Service) now() time.Time {

@@ -6,7 +6,8 @@
 //
 // Environment (docs/CONTRACTS.md, "Sender Lambda environment"): DEVICES_TABLE,
 // DELIVERIES_TABLE, PUSH_QUEUE_URL and DEAD_LETTER_QUEUE_URL (required); MAX_RECEIVE_COUNT,
-// SCHEDULER_ROLE_ID, DELIVERY_GUARANTEE and DELIVERY_RETENTION_DAYS (optional).
+// SCHEDULER_ROLE_ID, DELIVERY_GUARANTEE, DELIVERY_RETENTION_DAYS, SCHEDULES_TABLE and
+// MAX_LATENESS_SECONDS (optional).
 // AWS_ENDPOINT_URL, when set, points every SDK client at a local emulator.
 package senderapp
 
@@ -39,6 +40,8 @@ const (
 	EnvSchedulerRoleID       = "SCHEDULER_ROLE_ID"
 	EnvDeliveryGuarantee     = "DELIVERY_GUARANTEE"
 	EnvDeliveryRetentionDays = "DELIVERY_RETENTION_DAYS"
+	EnvSchedulesTable        = "SCHEDULES_TABLE"
+	EnvMaxLatenessSeconds    = "MAX_LATENESS_SECONDS"
 )
 
 // settings is the function's environment, validated.
@@ -51,6 +54,8 @@ type settings struct {
 	SchedulerRoleID string
 	Guarantee       string
 	RetentionDays   int
+	SchedulesTable  string
+	MaxLateness     int // seconds; 0: no limit
 }
 
 // loadSettings reads the environment through getenv (os.Getenv in production) so the rules
@@ -62,6 +67,7 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		PushQueueURL:    getenv(EnvPushQueueURL),
 		DeadLetterURL:   getenv(EnvDeadLetterQueueURL),
 		SchedulerRoleID: getenv(EnvSchedulerRoleID),
+		SchedulesTable:  getenv(EnvSchedulesTable),
 		Guarantee:       push.DeliveryAtLeastOnce,
 		RetentionDays:   30,
 	}
@@ -91,6 +97,9 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		return st, err
 	}
 	if err := intVar(EnvMaxReceiveCount, 1, 1000, &st.MaxReceiveCount); err != nil {
+		return st, err
+	}
+	if err := intVar(EnvMaxLatenessSeconds, 0, push.MaxLatenessSeconds, &st.MaxLateness); err != nil {
 		return st, err
 	}
 	if v := getenv(EnvDeliveryGuarantee); v != "" {
@@ -139,6 +148,10 @@ func Main() {
 		Guarantee:         st.Guarantee,
 		MaxReceiveCount:   st.MaxReceiveCount,
 		SchedulerSenderID: st.SchedulerRoleID,
+		MaxLateness:       time.Duration(st.MaxLateness) * time.Second,
+	}
+	if st.SchedulesTable != "" {
+		svc.Index = &awsadapters.Schedules{Client: ddb, Table: st.SchedulesTable}
 	}
 	lambda.Start(svc.Handle)
 }

@@ -1,0 +1,53 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+)
+
+// Stack output keys that name the Resources (stacks.NewDelayedPushStack writes them).
+const (
+	OutputStateMachineArn = "StateMachineArn"
+	OutputPushQueueURL    = "PushQueueUrl"
+	OutputSchedulesTable  = "SchedulesTableName"
+)
+
+// StackDescriber is the part of the CloudFormation client ResourcesFromStack uses.
+type StackDescriber interface {
+	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
+// ResourcesFromStack reads the Resources from the outputs of the deployed stack, so that no
+// ARN has to be copied into a backend's configuration. It also returns every output.
+func ResourcesFromStack(ctx context.Context, cfn StackDescriber, stackName string) (Resources, map[string]string, error) {
+	out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackName)})
+	if err != nil {
+		return Resources{}, nil, fmt.Errorf("stack %s: %w", stackName, err)
+	}
+	if len(out.Stacks) == 0 {
+		return Resources{}, nil, fmt.Errorf("stack %s: not found", stackName)
+	}
+	outputs := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	res := Resources{
+		StateMachineArn: outputs[OutputStateMachineArn],
+		PushQueueURL:    outputs[OutputPushQueueURL],
+		SchedulesTable:  outputs[OutputSchedulesTable],
+	}
+	var missing []string
+	for _, k := range []string{OutputStateMachineArn, OutputPushQueueURL, OutputSchedulesTable} {
+		if outputs[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return Resources{}, nil, fmt.Errorf("stack %s: no output %s: is it a Delayed Push stack, deployed from this version?", stackName, strings.Join(missing, ", "))
+	}
+	return res, outputs, nil
+}

@@ -1,0 +1,116 @@
+package awsadapters
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/delayed-push/delayed-push/internal/delivery"
+	"github.com/delayed-push/delayed-push/internal/index"
+)
+
+// Schedules is the sender's side of SCHEDULES_TABLE (package index names its attributes).
+type Schedules struct {
+	Client DynamoItems
+	Table  string
+	// Retention is how long a finished row lives (the table's TTL). Default 30 days.
+	Retention time.Duration
+}
+
+var _ delivery.Index = (*Schedules)(nil)
+
+// Begin: scheduled → sending for this revision; sending already (a redelivery) is fine too.
+// A key without a row is sent: the push was queued by someone other than the client.
+func (sc *Schedules) Begin(ctx context.Context, key string, rev int, now time.Time) (delivery.Gate, int, error) {
+	_, err := sc.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(sc.Table),
+		Key:                 map[string]types.AttributeValue{index.Key: s(key)},
+		UpdateExpression:    aws.String("SET #st = :sending, #upd = :now REMOVE #pending"),
+		ConditionExpression: aws.String("#rev = :rev AND (#st = :scheduled OR #st = :sending)"),
+		ExpressionAttributeNames: map[string]string{"#st": index.State, "#upd": index.UpdatedAt,
+			"#pending": index.PendingRecipient, "#rev": index.Revision},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":sending": s(index.Sending), ":scheduled": s(index.Scheduled), ":rev": n(int64(rev)),
+			":now": s(index.FormatTime(now)),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return delivery.GateSend, rev, nil
+	}
+	item, err := refusedItem(ctx, sc.Client, sc.Table, map[string]types.AttributeValue{index.Key: s(key)}, err)
+	if err != nil {
+		return delivery.GateSend, 0, fmt.Errorf("claim schedule row: %w", err)
+	}
+	if len(item) == 0 {
+		return delivery.GateSend, 0, nil
+	}
+	current, _ := strconv.Atoi(num(item, index.Revision))
+	switch {
+	case str(item, index.State) == index.Cancelled:
+		return delivery.GateCancelled, current, nil
+	case current > rev:
+		return delivery.GateSuperseded, current, nil
+	}
+	// This revision is done already (a redelivery after the outcome was recorded), or the
+	// row is older than the push: the delivery log keeps it from going out twice.
+	return delivery.GateSend, current, nil
+}
+
+// Finish records the outcome, if the row is still this revision's and sending.
+func (sc *Schedules) Finish(ctx context.Context, key string, rev int, f delivery.Finish) error {
+	retention := sc.Retention
+	if retention <= 0 {
+		retention = 30 * 24 * time.Hour
+	}
+	set := "SET #st = :state, #res = :res, #fin = :now, #upd = :now, #eps = :eps, #sent = :sent, #failed = :failed, #exp = :exp"
+	names := map[string]string{"#st": index.State, "#res": index.Result, "#fin": index.FinishedAt, "#upd": index.UpdatedAt,
+		"#eps": index.Endpoints, "#sent": index.SentCount, "#failed": index.FailedCount, "#exp": index.ExpiresAt,
+		"#rev": index.Revision, "#late": index.LatenessMs, "#reason": index.Reason}
+	values := map[string]types.AttributeValue{
+		":state": s(f.State), ":res": s(string(f.Result)), ":now": s(index.FormatTime(f.Now)),
+		":eps": n(int64(f.Endpoints)), ":sent": n(int64(f.Sent)), ":failed": n(int64(f.Failed)),
+		":exp": n(f.Now.Add(retention).Unix()), ":rev": n(int64(rev)), ":sending": s(index.Sending),
+	}
+	remove := []string{}
+	if f.LatenessMs != nil {
+		set += ", #late = :late"
+		values[":late"] = n(*f.LatenessMs)
+	} else {
+		remove = append(remove, "#late")
+	}
+	if f.Reason != "" {
+		set += ", #reason = :reason"
+		values[":reason"] = s(f.Reason)
+	} else {
+		remove = append(remove, "#reason")
+	}
+	update := set
+	for i, r := range remove {
+		if i == 0 {
+			update += " REMOVE " + r
+		} else {
+			update += ", " + r
+		}
+	}
+	_, err := sc.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(sc.Table),
+		Key:                       map[string]types.AttributeValue{index.Key: s(key)},
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#rev = :rev AND #st = :sending"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if isConditionFailed(err) {
+		return nil // recorded already, or the row is not this push's (no row: a direct push)
+	}
+	if err != nil {
+		return fmt.Errorf("record outcome in schedule row: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package index names the schedules table's attributes and states, shared by the client
+// (which writes a row per key) and the sender (which claims the row before it sends and
+// records the outcome on it). docs/CONTRACTS.md, "Keys and revisions", describes the rules.
+package index
+
+import "time"
+
+// Attributes of a row. The partition key is Key.
+const (
+	Key           = "key"
+	Revision      = "revision"      // N: the current revision; a push of another is not sent
+	State         = "state"         // S: one of the states below
+	Hash          = "hash"          // S: SHA-256 of what the caller asked for
+	Input         = "input"         // S: the execution input, or the queue body of a push sent now
+	Push          = "push"          // S: the push as JSON
+	DueAt         = "dueAt"         // S: TimeFormat
+	ExecutionName = "executionName" // S: empty for a push sent now
+	Recipient     = "recipient"     // S: userId or endpointArn
+	CreatedAt     = "createdAt"     // S: RFC 3339
+	UpdatedAt     = "updatedAt"     // S: RFC 3339
+	// PendingRecipient is set to Recipient only while the push is scheduled: the sparse
+	// PendingIndex holds scheduled pushes and nothing else.
+	PendingRecipient = "pendingRecipient"
+	ExpiresAt        = "expiresAt" // N: unix seconds, the table's TTL; set once the push is done
+
+	// Outcome, written by the sender when it is done.
+	Result      = "result"
+	FinishedAt  = "finishedAt"
+	LatenessMs  = "latenessMs"
+	Endpoints   = "endpoints"
+	SentCount   = "sentCount"
+	FailedCount = "failedCount"
+	Reason      = "reason"
+)
+
+// PendingIndex is the sparse global secondary index: partition key PendingRecipient, sort
+// key DueAt, all attributes projected.
+const PendingIndex = "pending"
+
+// States.
+const (
+	Scheduled = "scheduled"
+	Sending   = "sending"
+	Sent      = "sent"
+	Failed    = "failed"
+	Expired   = "expired"
+	Cancelled = "cancelled"
+)
+
+// TimeFormat is how DueAt is written: fixed width in UTC, so that it sorts as text.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// FormatTime writes t in TimeFormat.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
