@@ -480,7 +480,7 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 			map[string]any{"Sid": "ManageScheduledPushes", "Effect": "Allow",
 				"Action": []any{"states:StopExecution", "states:DescribeExecution"}, "Resource": executions},
 			map[string]any{"Sid": "KeepTheSchedulesIndex", "Effect": "Allow",
-				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"},
+				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"},
 				"Resource": []any{getAtt(schedules, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(schedules, "Arn"), "/index/pending"}}}}},
 			map[string]any{"Sid": "SendPushesNow", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt(queueID, "Arn")},
 		}},
