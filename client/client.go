@@ -169,9 +169,6 @@ func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Schedul
 	if err != nil {
 		return Scheduled{}, err
 	}
-	if err := changeable(row); err != nil {
-		return Scheduled{}, err
-	}
 	p := row.Push
 	if ch.Push != nil {
 		p = *ch.Push
@@ -188,9 +185,13 @@ func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Schedul
 	if err != nil {
 		return Scheduled{}, err
 	}
-	if in.hash == row.Hash {
-		// The same change again (or no change): make sure the current revision runs.
+	if in.hash == row.Hash && row.State != StateCancelled {
+		// The same change again (or no change): make sure the current revision runs, or
+		// report what became of it.
 		return c.ensure(ctx, row)
+	}
+	if err := changeable(row); err != nil {
+		return Scheduled{}, err
 	}
 	if err := c.bumpRow(ctx, row, in); err != nil {
 		return Scheduled{}, err

@@ -51,6 +51,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"visibility too short": {`{"senderTimeoutSeconds":10,"visibilityTimeoutSeconds":14}`, `key "visibilityTimeoutSeconds" must be at least senderTimeoutSeconds + 5 (15)`},
 		"visibility too long":  {`{"visibilityTimeoutSeconds":43201}`, `key "visibilityTimeoutSeconds" must fit SQS's 12-hour limit`},
 		"bad guarantee":        {`{"deliveryGuarantee":"exactly-once"}`, `key "deliveryGuarantee" must be "at-least-once" or "at-most-once", got "exactly-once"`},
+		"negative lateness":    {`{"maxLatenessSeconds":-1}`, `key "maxLatenessSeconds" must be from 0 (no limit) to 31532400 (365 days less an hour), got -1`},
+		"lateness over a year": {`{"maxLatenessSeconds":31536000}`, `key "maxLatenessSeconds" must be from 0 (no limit) to 31532400`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -95,6 +95,12 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 		"fractional timeout": {func(awscdk.Stack) *stacks.DelayedPushProps {
 			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Millis(jsii.Number(1500))}
 		}, "DelayedPush: SenderTimeout must be whole seconds"},
+		"lateness over a year": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{MaxLateness: awscdk.Duration_Days(jsii.Number(366))}
+		}, "DelayedPush: MaxLateness must be from 0 (no limit) to 31532400 seconds (365 days less an hour), got 31622400"},
+		"fractional lateness": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{MaxLateness: awscdk.Duration_Millis(jsii.Number(2500))}
+		}, "DelayedPush: MaxLateness must be whole seconds"},
 		"concurrency": {func(awscdk.Stack) *stacks.DelayedPushProps {
 			return &stacks.DelayedPushProps{SenderMaxConcurrency: jsii.Number(1)}
 		}, "DelayedPush: SenderMaxConcurrency must be a whole number from 2 to 1000"},

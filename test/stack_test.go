@@ -199,6 +199,8 @@ func TestSenderFunctionIsArmGoOnAL2023(t *testing.T) {
 			"MAX_RECEIVE_COUNT":       "5",
 			"SCHEDULER_ROLE_ID":       assertions.Match_AnyValue(),
 			"DELIVERY_GUARANTEE":      "at-least-once",
+			"SCHEDULES_TABLE":         assertions.Match_AnyValue(),
+			"MAX_LATENESS_SECONDS":    "86400",
 		}},
 	})
 }
@@ -219,10 +221,14 @@ func TestSenderKnowsItsQueuesAndTrustsOnlyTheSchedulersRole(t *testing.T) {
 		})},
 	})
 
-	withConfig(t, func(c *stacks.Config) { c.DeliveryGuarantee = "at-most-once"; c.MaxReceiveCount = 3 }).
+	withConfig(t, func(c *stacks.Config) {
+		c.DeliveryGuarantee = "at-most-once"
+		c.MaxReceiveCount = 3
+		c.MaxLatenessSeconds = 0
+	}).
 		HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
-				"DELIVERY_GUARANTEE": "at-most-once", "MAX_RECEIVE_COUNT": "3"})},
+				"DELIVERY_GUARANTEE": "at-most-once", "MAX_RECEIVE_COUNT": "3", "MAX_LATENESS_SECONDS": "0"})},
 		})
 }
 

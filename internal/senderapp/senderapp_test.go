@@ -29,8 +29,10 @@ func TestLoadSettings(t *testing.T) {
 		DeadLetterURL: "https://q/dlq", Guarantee: "at-least-once", RetentionDays: 30}, st)
 
 	st, err = loadSettings(env(with(map[string]string{"DELIVERY_RETENTION_DAYS": "7", "MAX_RECEIVE_COUNT": "4",
-		"SCHEDULER_ROLE_ID": "AROA1", "DELIVERY_GUARANTEE": "at-most-once"})))
+		"SCHEDULER_ROLE_ID": "AROA1", "DELIVERY_GUARANTEE": "at-most-once", "SCHEDULES_TABLE": "s", "MAX_LATENESS_SECONDS": "3600"})))
 	require.NoError(t, err)
+	assert.Equal(t, "s", st.SchedulesTable)
+	assert.Equal(t, 3600, st.MaxLateness)
 	assert.Equal(t, 7, st.RetentionDays)
 	assert.Equal(t, 4, st.MaxReceiveCount)
 	assert.Equal(t, "AROA1", st.SchedulerRoleID)
@@ -49,6 +51,7 @@ func TestLoadSettings(t *testing.T) {
 		{"zero retention", with(map[string]string{"DELIVERY_RETENTION_DAYS": "0"}), "DELIVERY_RETENTION_DAYS"},
 		{"bad receive count", with(map[string]string{"MAX_RECEIVE_COUNT": "0"}), "MAX_RECEIVE_COUNT must be a whole number from 1 to 1000"},
 		{"bad guarantee", with(map[string]string{"DELIVERY_GUARANTEE": "exactly-once"}), `DELIVERY_GUARANTEE must be "at-least-once" or "at-most-once", got "exactly-once"`},
+		{"bad lateness", with(map[string]string{"MAX_LATENESS_SECONDS": "-5"}), "MAX_LATENESS_SECONDS must be a whole number from 0 to 31532400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadSettings(env(tc.env))

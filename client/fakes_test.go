@@ -1,0 +1,151 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/internal/awsadapters"
+	"github.com/delayed-push/delayed-push/internal/ddbfake"
+	"github.com/delayed-push/delayed-push/internal/delivery"
+	"github.com/delayed-push/delayed-push/internal/index"
+	"github.com/delayed-push/delayed-push/push"
+)
+
+const machineArn = "arn:aws:states:eu-west-1:123456789012:stateMachine:DelayedPush"
+
+type execution struct {
+	input  string
+	status sfntypes.ExecutionStatus
+	start  time.Time
+}
+
+// fakeSFN keeps executions as Step Functions does: a name is used once; a repeated start
+// with the same input succeeds only while the execution runs.
+type fakeSFN struct {
+	mu      sync.Mutex
+	execs   map[string]*execution // by name
+	starts  int
+	stops   []string
+	failErr error // returned by the next StartExecution
+	now     func() time.Time
+}
+
+func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failErr != nil {
+		err := f.failErr
+		f.failErr = nil
+		return nil, err
+	}
+	name := aws.ToString(in.Name)
+	arn := strings.Replace(machineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+	if e, ok := f.execs[name]; ok {
+		if e.status == sfntypes.ExecutionStatusRunning && e.input == aws.ToString(in.Input) {
+			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(e.start)}, nil
+		}
+		return nil, &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + arn + "'")}
+	}
+	f.starts++
+	f.execs[name] = &execution{input: aws.ToString(in.Input), status: sfntypes.ExecutionStatusRunning, start: f.now()}
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(f.now())}, nil
+}
+
+func (f *fakeSFN) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name := nameOf(aws.ToString(in.ExecutionArn))
+	f.stops = append(f.stops, name)
+	if e, ok := f.execs[name]; ok && e.status == sfntypes.ExecutionStatusRunning {
+		e.status = sfntypes.ExecutionStatusAborted
+	}
+	return &sfn.StopExecutionOutput{}, nil
+}
+
+func (f *fakeSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.execs[nameOf(aws.ToString(in.ExecutionArn))]
+	if !ok {
+		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist")}
+	}
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Input: aws.String(e.input), Status: e.status, StartDate: aws.Time(e.start)}, nil
+}
+
+func nameOf(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }
+
+// fire is the execution's Wait ending: the push goes on the queue and the execution succeeds.
+// It returns the push the sender would receive.
+func (f *fakeSFN) fire(t *testing.T, name string) push.Push {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.execs[name]
+	require.True(t, ok, "execution %s exists", name)
+	require.Equal(t, sfntypes.ExecutionStatusRunning, e.status, "execution %s runs", name)
+	e.status = sfntypes.ExecutionStatusSucceeded
+	var in struct {
+		Push json.RawMessage `json:"push"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(e.input), &in))
+	p, err := push.Decode(in.Push)
+	require.NoError(t, err)
+	return p
+}
+
+type fakeSQS struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bodies = append(f.bodies, aws.ToString(in.MessageBody))
+	return &sqs.SendMessageOutput{MessageId: aws.String("m-1")}, nil
+}
+
+// world is a client and the sender's side of the same schedules table.
+type world struct {
+	c      *client.Client
+	sfn    *fakeSFN
+	sqs    *fakeSQS
+	table  *ddbfake.Table
+	sender *awsadapters.Schedules
+	now    time.Time
+}
+
+func newWorld() *world {
+	w := &world{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), sqs: &fakeSQS{}}
+	w.table = ddbfake.New(index.Key)
+	w.table.Indexes = map[string]ddbfake.Index{index.PendingIndex: {PartitionKey: index.PendingRecipient, SortKey: index.DueAt}}
+	clock := func() time.Time { return w.now }
+	w.sfn = &fakeSFN{execs: map[string]*execution{}, now: clock}
+	w.c = client.NewWith(client.Resources{StateMachineArn: machineArn, PushQueueURL: "https://sqs/q", SchedulesTable: "schedules"},
+		w.sfn, w.sqs, w.table, clock)
+	w.sender = &awsadapters.Schedules{Client: w.table, Table: "schedules"}
+	return w
+}
+
+// begin is the sender receiving p: what the schedules index tells it.
+func (w *world) begin(t *testing.T, p push.Push) delivery.Gate {
+	t.Helper()
+	g, _, err := w.sender.Begin(context.Background(), p.ID, p.Revision, w.now)
+	require.NoError(t, err)
+	return g
+}
+
+func startInput(name, input string) *sfn.StartExecutionInput {
+	return &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn), Name: aws.String(name), Input: aws.String(input)}
+}

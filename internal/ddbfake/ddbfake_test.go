@@ -1,0 +1,76 @@
+package ddbfake
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func S(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func N(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+
+func TestConditionsAndUpdates(t *testing.T) {
+	ctx := context.Background()
+	tb := New("k")
+	put := func(cond string) error {
+		_, err := tb.PutItem(ctx, &dynamodb.PutItemInput{Item: Item{"k": S("a"), "n": N("1"), "s": S("x")},
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: map[string]string{"#k": "k"}})
+		return err
+	}
+	require.NoError(t, put("attribute_not_exists(#k)"))
+	var ccf *types.ConditionalCheckFailedException
+	require.True(t, errors.As(put("attribute_not_exists(#k)"), &ccf), "a second put of the same key fails its condition")
+
+	update := func(expr, cond string, vals map[string]types.AttributeValue) error {
+		_, err := tb.UpdateItem(ctx, &dynamodb.UpdateItemInput{Key: Item{"k": S("a")}, UpdateExpression: aws.String(expr),
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: map[string]string{"#s": "s", "#n": "n"},
+			ExpressionAttributeValues: vals})
+		return err
+	}
+	require.NoError(t, update("SET #s = :y ADD #n :two", "#n = :one AND (#s = :x OR #s = :z)",
+		map[string]types.AttributeValue{":y": S("y"), ":two": N("2"), ":one": N("1"), ":x": S("x"), ":z": S("z")}))
+	got := tb.Get(Item{"k": S("a")})
+	assert.Equal(t, S("y"), got["s"])
+	assert.Equal(t, N("3"), got["n"])
+	assert.Error(t, update("REMOVE #s", "#n < :one", map[string]types.AttributeValue{":one": N("1")}), "3 < 1 is false")
+	require.NoError(t, update("REMOVE #s", "#n > :one AND NOT attribute_exists(missing)", map[string]types.AttributeValue{":one": N("1")}))
+	assert.NotContains(t, tb.Get(Item{"k": S("a")}), "s")
+	assert.Error(t, update("SET #s = :v", "missing = :v", map[string]types.AttributeValue{":v": S("v")}), "a missing attribute compares false")
+}
+
+func TestIndexQueryAndScanPaginate(t *testing.T) {
+	ctx := context.Background()
+	tb := New("k")
+	tb.Indexes = map[string]Index{"ix": {PartitionKey: "p", SortKey: "d"}}
+	for _, it := range []Item{
+		{"k": S("1"), "p": S("u"), "d": S("3")}, {"k": S("2"), "p": S("u"), "d": S("1")},
+		{"k": S("3"), "p": S("u"), "d": S("2")}, {"k": S("4"), "p": S("v"), "d": S("1")}, {"k": S("5")},
+	} {
+		_, err := tb.PutItem(ctx, &dynamodb.PutItemInput{Item: it})
+		require.NoError(t, err)
+	}
+	var keys []string
+	var start Item
+	for {
+		out, err := tb.Query(ctx, &dynamodb.QueryInput{IndexName: aws.String("ix"), KeyConditionExpression: aws.String("p = :u"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":u": S("u")}, Limit: aws.Int32(2), ExclusiveStartKey: start})
+		require.NoError(t, err)
+		for _, it := range out.Items {
+			keys = append(keys, it["k"].(*types.AttributeValueMemberS).Value)
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		start = out.LastEvaluatedKey
+	}
+	assert.Equal(t, []string{"2", "3", "1"}, keys, "by the index's sort key, page by page")
+	scan, err := tb.Scan(ctx, &dynamodb.ScanInput{IndexName: aws.String("ix")})
+	require.NoError(t, err)
+	assert.Len(t, scan.Items, 4, "the index holds only items with its partition key")
+}
