@@ -149,3 +149,21 @@ func (w *world) begin(t *testing.T, p push.Push) delivery.Gate {
 func startInput(name, input string) *sfn.StartExecutionInput {
 	return &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn), Name: aws.String(name), Input: aws.String(input)}
 }
+
+// exampleClient is a client on an in-memory stack whose clock stands at 09:00 UTC on
+// 1 December 2026, for the examples; exampleFire ends the wait of an execution and hands its
+// push to the sender, which sends it.
+var exampleWorld = newWorld()
+
+func exampleClient() *client.Client { return exampleWorld.c }
+
+func exampleFire(name string) {
+	t := &testing.T{}
+	p := exampleWorld.sfn.fire(t, name)
+	ctx := context.Background()
+	if g, _, _ := exampleWorld.sender.Begin(ctx, p.ID, p.Revision, exampleWorld.now); g == delivery.GateSend {
+		late := int64(412)
+		_ = exampleWorld.sender.Finish(ctx, p.ID, p.Revision, delivery.Finish{State: index.Sent, Result: delivery.OutcomeSent,
+			Now: exampleWorld.now, LatenessMs: &late, Endpoints: 2, Sent: 2})
+	}
+}
