@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/delayed-push/delayed-push/internal/fcm"
 	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
@@ -354,6 +355,15 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 			return prepared{}, err
 		}
 		pr.push, pr.input, pr.dueAt = parsed.Push, string(raw), parsed.DueAt(now)
+	}
+	// What the state machine cannot check: the size of the FCM message the sender will build.
+	if _, err := fcm.BuildMessage(pr.push, key); err != nil {
+		var tl *fcm.TooLargeError
+		if errors.As(err, &tl) {
+			return prepared{}, &push.InvalidError{Field: "push." + tl.Field, Reason: fmt.Sprintf(
+				"makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize)}
+		}
+		return prepared{}, err
 	}
 	b, _ := json.Marshal(canon) // maps of strings, numbers and valid JSON always encode
 	sum := sha256.Sum256(b)

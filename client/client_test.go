@@ -132,6 +132,9 @@ func TestBadPushIsRejectedWithTheStateMachinesWords(t *testing.T) {
 			`"2028-01-01T00:00:00Z" is more than 31532400 seconds (365 days less an hour) after the start`},
 		{client.Request{Key: "k", Push: push.Push{UserID: "u", Title: "t", Data: map[string]string{"pushId": "x"}}}, "push.data.pushId", "key is reserved: the sender sets it to the push id"},
 		{client.Request{Key: "k", Push: push.Push{ID: "other", UserID: "u", Title: "t"}, Delay: time.Minute}, "push.id", `is "other", not the key "k": leave it empty`},
+		// The one rule the state machine cannot check: it is the sender's, and the client's.
+		{client.Request{Key: "k", Push: push.Push{UserID: "u", Title: "t", Body: strings.Repeat("b", 5000)}, Delay: time.Minute}, "push.body",
+			"makes the FCM message 5101 bytes, over FCM's 4096 (the field is 5002 bytes)"},
 	}
 	for _, c := range cases {
 		_, err := w.c.Schedule(ctx, c.req)
