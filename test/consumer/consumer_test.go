@@ -26,7 +26,7 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 	tpl := assertions.Template_FromStack(NewShopStack(app, "Shop"), nil)
 
 	tpl.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachine"), jsii.Number(1))
-	tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2))
+	tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(3)) // devices, deliveries, schedules
 	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{"Timeout": 20, "Architectures": []any{"arm64"}})
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Endpoint": "oncall@example.com"})
 
