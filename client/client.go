@@ -16,11 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/delayed-push/delayed-push/internal/fcm"
@@ -267,7 +269,31 @@ func (c *Client) Get(ctx context.Context, key string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return c.status(row), nil
+	st := c.status(row)
+	if row.State == StateScheduled && row.ExecutionName != "" && c.now().Sub(row.DueAt) > overdue {
+		// Long due and still not taken by the sender: its execution may have been stopped or
+		// failed outside the client (the console, StopExecution). Say so.
+		c.explainOverdue(ctx, &st)
+	}
+	return st, nil
+}
+
+// overdue is how long after its due time a scheduled push is looked into: the state machine
+// retries its send for a few minutes, and the sender may be behind.
+const overdue = 10 * time.Minute
+
+func (c *Client) explainOverdue(ctx context.Context, st *Status) {
+	out, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(c.executionArn(st.ExecutionName))})
+	if err != nil || out.Status == sfntypes.ExecutionStatusRunning || out.Status == sfntypes.ExecutionStatusSucceeded {
+		return // running late, or queued and waiting for the sender
+	}
+	st.State = StateFailed
+	if out.Status == sfntypes.ExecutionStatusAborted {
+		st.State = StateCancelled
+	}
+	st.Outcome = &Outcome{Result: "execution_" + strings.ToLower(string(out.Status)),
+		Reason: strings.TrimSpace(fmt.Sprintf("its execution %s ended %s outside the client: %s %s", st.ExecutionName,
+			out.Status, aws.ToString(out.Error), aws.ToString(out.Cause)))}
 }
 
 // ListOptions selects pending pushes.

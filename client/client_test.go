@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -414,4 +416,24 @@ func TestListPendingPushesOfAUserByDueTimeAndPaginated(t *testing.T) {
 	_, err = w.c.List(ctx, client.ListOptions{Limit: 5000})
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, "limit", ie.Field)
+}
+
+// An execution stopped outside the client (the console) leaves the row scheduled; once the
+// push is long overdue, Get says what happened.
+func TestGetExplainsAPushWhoseExecutionWasStoppedElsewhere(t *testing.T) {
+	w := newWorld()
+	s, err := w.c.Schedule(ctx, client.Request{Key: "k", Push: reminder("u"), Delay: time.Minute})
+	require.NoError(t, err)
+	_, err = w.sfn.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(s.ExecutionArn)})
+	require.NoError(t, err)
+	st, err := w.c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, client.StateScheduled, st.State, "not looked into before it is overdue")
+
+	w.now = w.now.Add(time.Hour)
+	st, err = w.c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, client.StateCancelled, st.State)
+	require.NotNil(t, st.Outcome)
+	assert.Equal(t, "its execution k ended ABORTED outside the client:", st.Outcome.Reason)
 }
