@@ -258,6 +258,25 @@ func TestClientListsAUsersPendingPushesByDueTime(t *testing.T) {
 	}
 	assert.Equal(t, []string{keys[1], keys[2], keys[0]}, listed)
 
+	// Every pending push, of every user: a scan of the sparse index, page by page.
+	all := map[string]bool{}
+	opts = client.ListOptions{Limit: 5}
+	for {
+		page, err := c.List(ctx, opts)
+		require.NoError(t, err)
+		for _, st := range page.Pushes {
+			assert.Equal(t, client.StateScheduled, st.State)
+			all[st.Key] = true
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		opts.PageToken = page.NextPageToken
+	}
+	for _, k := range keys {
+		assert.True(t, all[k], "%s among all pending pushes", k)
+	}
+
 	_, err := c.Cancel(ctx, keys[1])
 	require.NoError(t, err)
 	page, err := c.List(ctx, client.ListOptions{UserID: user})
