@@ -284,6 +284,11 @@ const overdue = 10 * time.Minute
 
 func (c *Client) explainOverdue(ctx context.Context, st *Status) {
 	out, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(c.executionArn(st.ExecutionName))})
+	if isCode(err, "ExecutionDoesNotExist") {
+		st.Outcome = &Outcome{Result: "not_started", Reason: "its execution " + st.ExecutionName +
+			" was never started: the call that scheduled it did not finish; make the same call again to start it"}
+		return
+	}
 	if err != nil || out.Status == sfntypes.ExecutionStatusRunning || out.Status == sfntypes.ExecutionStatusSucceeded {
 		return // running late, or queued and waiting for the sender
 	}

@@ -437,3 +437,24 @@ func TestGetExplainsAPushWhoseExecutionWasStoppedElsewhere(t *testing.T) {
 	require.NotNil(t, st.Outcome)
 	assert.Equal(t, "its execution k ended ABORTED outside the client:", st.Outcome.Reason)
 }
+
+// A Schedule that died between writing its row and starting the execution: Get says so, and
+// the same call again completes it.
+func TestGetExplainsAPushWhoseScheduleNeverFinished(t *testing.T) {
+	w := newWorld()
+	req := client.Request{Key: "k", Push: reminder("u"), Delay: time.Minute}
+	w.sfn.failErr = &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "try later", Fault: smithy.FaultServer}
+	_, err := w.c.Schedule(ctx, req)
+	require.Error(t, err)
+	w.now = w.now.Add(time.Hour)
+	st, err := w.c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, client.StateScheduled, st.State)
+	require.NotNil(t, st.Outcome)
+	assert.Equal(t, "not_started", st.Outcome.Result)
+	assert.Contains(t, st.Outcome.Reason, "make the same call again")
+	s, err := w.c.Schedule(ctx, req)
+	require.NoError(t, err)
+	assert.True(t, s.AlreadyScheduled)
+	assert.Equal(t, 1, w.sfn.starts)
+}
