@@ -70,20 +70,40 @@ type Config struct {
 	// expired and not sent. A push's own maxLatenessSeconds wins. 0 means no limit.
 	// Default 86400 (a day).
 	MaxLatenessSeconds int `json:"maxLatenessSeconds"`
+	// API is false to leave the HTTP API out. Default true.
+	API bool `json:"api"`
+	// APIDefaultDelaySeconds is the delay of a POST /pushes without delaySeconds or sendAt.
+	// Default 7200 (the seed article's producer API).
+	APIDefaultDelaySeconds int `json:"apiDefaultDelaySeconds"`
+	// APIJwtIssuer and APIJwtAudience put a JWT authorizer on the API instead of IAM
+	// authorization. Give both or neither. Default: IAM.
+	APIJwtIssuer   string   `json:"apiJwtIssuer"`
+	APIJwtAudience []string `json:"apiJwtAudience"`
+	// APIThrottleRateLimit and APIThrottleBurstLimit throttle the API's stage. Defaults 50
+	// requests a second and a burst of 100.
+	APIThrottleRateLimit  int `json:"apiThrottleRateLimit"`
+	APIThrottleBurstLimit int `json:"apiThrottleBurstLimit"`
+	// APIMaxBodyBytes is the largest request body; larger ones get 413. Default 65536.
+	APIMaxBodyBytes int `json:"apiMaxBodyBytes"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out.
 func DefaultConfig() Config {
 	return Config{
-		SenderMaxConcurrency:  10,
-		SenderTimeoutSeconds:  30,
-		SenderMemoryMiB:       256,
-		MaxReceiveCount:       5,
-		LogRetentionDays:      30,
-		RemovalPolicy:         "retain",
-		DeliveryRetentionDays: 30,
-		DeliveryGuarantee:     push.DeliveryAtLeastOnce,
-		MaxLatenessSeconds:    86400,
+		SenderMaxConcurrency:   10,
+		SenderTimeoutSeconds:   30,
+		SenderMemoryMiB:        256,
+		MaxReceiveCount:        5,
+		LogRetentionDays:       30,
+		RemovalPolicy:          "retain",
+		DeliveryRetentionDays:  30,
+		DeliveryGuarantee:      push.DeliveryAtLeastOnce,
+		MaxLatenessSeconds:     86400,
+		API:                    true,
+		APIDefaultDelaySeconds: 7200,
+		APIThrottleRateLimit:   50,
+		APIThrottleBurstLimit:  100,
+		APIMaxBodyBytes:        65536,
 	}
 }
 
@@ -179,6 +199,16 @@ func (c Config) Props() *DelayedPushProps {
 	if c.AlarmEmail != "" {
 		p.AlarmEmail = jsii.String(c.AlarmEmail)
 	}
+	p.Api = &ApiProps{
+		Disabled:           jsii.Bool(!c.API),
+		DefaultDelay:       awscdk.Duration_Seconds(jsii.Number(float64(c.APIDefaultDelaySeconds))),
+		MaxBodyBytes:       jsii.Number(float64(c.APIMaxBodyBytes)),
+		ThrottleRateLimit:  jsii.Number(float64(c.APIThrottleRateLimit)),
+		ThrottleBurstLimit: jsii.Number(float64(c.APIThrottleBurstLimit)),
+	}
+	if c.APIJwtIssuer != "" {
+		p.Api.JwtIssuer, p.Api.JwtAudience = jsii.String(c.APIJwtIssuer), jsii.Strings(c.APIJwtAudience...)
+	}
 	return p
 }
 
@@ -220,6 +250,20 @@ func (c Config) Validate() error {
 		return bad("deliveryGuarantee", "must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, c.DeliveryGuarantee)
 	case c.MaxLatenessSeconds < 0 || c.MaxLatenessSeconds > push.MaxLatenessSeconds:
 		return bad("maxLatenessSeconds", "must be from 0 (no limit) to %d (365 days less an hour), got %d", push.MaxLatenessSeconds, c.MaxLatenessSeconds)
+	case c.APIDefaultDelaySeconds < 0 || c.APIDefaultDelaySeconds > push.MaxLatenessSeconds:
+		return bad("apiDefaultDelaySeconds", "must be from 0 to %d (365 days less an hour), got %d", push.MaxLatenessSeconds, c.APIDefaultDelaySeconds)
+	case c.APIThrottleRateLimit < 1 || c.APIThrottleRateLimit > 10000:
+		return bad("apiThrottleRateLimit", "must be from 1 to 10000, got %d", c.APIThrottleRateLimit)
+	case c.APIThrottleBurstLimit < 1 || c.APIThrottleBurstLimit > 5000:
+		return bad("apiThrottleBurstLimit", "must be from 1 to 5000, got %d", c.APIThrottleBurstLimit)
+	case c.APIMaxBodyBytes < 1024 || c.APIMaxBodyBytes > 10<<20:
+		return bad("apiMaxBodyBytes", "must be from 1024 to 10485760 (API Gateway's limit), got %d", c.APIMaxBodyBytes)
+	case c.APIJwtIssuer != "" && !strings.HasPrefix(c.APIJwtIssuer, "https://"):
+		return bad("apiJwtIssuer", "must be an https:// URL, got %q", c.APIJwtIssuer)
+	case c.APIJwtIssuer != "" && len(c.APIJwtAudience) == 0:
+		return bad("apiJwtAudience", "is required with apiJwtIssuer: the audiences a token must be for")
+	case c.APIJwtIssuer == "" && len(c.APIJwtAudience) > 0:
+		return bad("apiJwtIssuer", "is required with apiJwtAudience")
 	}
 	if c.AlarmEmail != "" {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -17,7 +20,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/delayed-push/delayed-push/internal/httpapi"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/schedule"
 )
 
 // DelayedPushProps configures a DelayedPush. Every field is optional; each comment gives the
@@ -73,6 +78,29 @@ type DelayedPushProps struct {
 	ExistingEncryptionKey awskms.IKey
 	// EncryptionKeyProps are the new key's props.
 	EncryptionKeyProps *awskms.KeyProps
+	// Api configures the HTTP API. Default: an API with IAM authorization and every default
+	// of ApiProps.
+	Api *ApiProps
+}
+
+// ApiProps configures the HTTP API (API Gateway HTTP API). Every field is optional.
+type ApiProps struct {
+	// Disabled leaves the HTTP API out. Default: false.
+	Disabled *bool
+	// DefaultDelay is the delay of a POST /pushes that gives neither delaySeconds nor sendAt,
+	// in whole seconds. Default: 2 hours (the seed article's producer API).
+	DefaultDelay awscdk.Duration
+	// MaxBodyBytes is the largest request body; a larger one gets 413. 1024 to 10485760.
+	// Default: 65536.
+	MaxBodyBytes *float64
+	// JwtIssuer and JwtAudience put a JWT authorizer (your identity provider's tokens) on
+	// every route instead of IAM authorization. Give both or neither. Default: IAM.
+	JwtIssuer   *string
+	JwtAudience *[]*string
+	// ThrottleRateLimit (requests per second, steady) and ThrottleBurstLimit limit the
+	// stage. Defaults: 50 and 100.
+	ThrottleRateLimit  *float64
+	ThrottleBurstLimit *float64
 }
 
 // DelayedPush is the whole product as one construct: a Standard state machine that waits and
@@ -93,6 +121,9 @@ type DelayedPush struct {
 	AlarmTopic     awssns.ITopic
 	// EncryptionKey is the alarm topic's key (yours or a new one); nil with ExistingAlarmTopic.
 	EncryptionKey awskms.IKey
+	// Api is the HTTP API and ApiFunction its Lambda; both nil when ApiProps.Disabled.
+	Api         awsapigatewayv2.HttpApi
+	ApiFunction awslambda.Function
 }
 
 // settings are the props with defaults applied and checked.
@@ -108,6 +139,16 @@ type settings struct {
 	maxLateness       int // seconds; 0: none
 	logRetention      awslogs.RetentionDays
 	removal           awscdk.RemovalPolicy
+	api               apiSettings
+}
+
+type apiSettings struct {
+	enabled               bool
+	defaultDelay          int // seconds
+	maxBodyBytes          int
+	jwtIssuer             string
+	jwtAudience           []string
+	rateLimit, burstLimit float64
 }
 
 var platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app/GCM/[A-Za-z0-9_.-]+$`)
@@ -200,6 +241,9 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 	if p.RemovalPolicy != "" {
 		s.removal = p.RemovalPolicy
 	}
+	if s.api, err = apiSettingsOf(p.Api); err != nil {
+		return s, err
+	}
 	switch {
 	case p.ExistingAlarmTopic != nil && p.AlarmTopicProps != nil:
 		return bad("ExistingAlarmTopic", "and AlarmTopicProps are both given: give one, for your topic or for a new one")
@@ -209,6 +253,66 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		return bad("ExistingAlarmTopic", "is given, so nothing here needs an encryption key: drop ExistingEncryptionKey and EncryptionKeyProps")
 	}
 	return s, nil
+}
+
+func apiSettingsOf(p *ApiProps) (apiSettings, error) {
+	a := apiSettings{enabled: true, defaultDelay: int(httpapi.DefaultDelay / time.Second), maxBodyBytes: httpapi.DefaultMaxBodyBytes,
+		rateLimit: 50, burstLimit: 100}
+	if p == nil {
+		return a, nil
+	}
+	bad := func(prop, format string, args ...any) (apiSettings, error) {
+		return a, fmt.Errorf("DelayedPush: Api.%s %s", prop, fmt.Sprintf(format, args...))
+	}
+	if p.Disabled != nil && *p.Disabled {
+		a.enabled = false
+	}
+	var err error
+	if a.defaultDelay, err = seconds(p.DefaultDelay, a.defaultDelay); err != nil {
+		return bad("DefaultDelay", "%v", err)
+	}
+	if a.defaultDelay < 0 || a.defaultDelay > schedule.MaxDelaySeconds {
+		return bad("DefaultDelay", "must be from 0 to %d seconds (365 days less an hour), got %d", schedule.MaxDelaySeconds, a.defaultDelay)
+	}
+	for _, n := range []struct {
+		prop   string
+		v      *float64
+		dst    *float64
+		lo, hi float64
+	}{
+		{"ThrottleRateLimit", p.ThrottleRateLimit, &a.rateLimit, 1, 10000},
+		{"ThrottleBurstLimit", p.ThrottleBurstLimit, &a.burstLimit, 1, 5000},
+	} {
+		if n.v != nil {
+			if *n.v != math.Trunc(*n.v) || *n.v < n.lo || *n.v > n.hi {
+				return bad(n.prop, "must be a whole number from %v to %v, got %v", n.lo, n.hi, *n.v)
+			}
+			*n.dst = *n.v
+		}
+	}
+	if p.MaxBodyBytes != nil {
+		if v := *p.MaxBodyBytes; v != math.Trunc(v) || v < 1024 || v > 10<<20 {
+			return bad("MaxBodyBytes", "must be a whole number from 1024 to 10485760 (API Gateway's limit), got %v", v)
+		}
+		a.maxBodyBytes = int(*p.MaxBodyBytes)
+	}
+	if p.JwtIssuer != nil {
+		a.jwtIssuer = *p.JwtIssuer
+	}
+	if p.JwtAudience != nil {
+		for _, aud := range *p.JwtAudience {
+			a.jwtAudience = append(a.jwtAudience, *aud)
+		}
+	}
+	switch {
+	case a.jwtIssuer != "" && !strings.HasPrefix(a.jwtIssuer, "https://"):
+		return bad("JwtIssuer", "must be an https:// URL, got %q", a.jwtIssuer)
+	case a.jwtIssuer != "" && len(a.jwtAudience) == 0:
+		return bad("JwtAudience", "is required with JwtIssuer: the audiences a token must be for")
+	case a.jwtIssuer == "" && len(a.jwtAudience) > 0:
+		return bad("JwtIssuer", "is required with JwtAudience")
+	}
+	return a, nil
 }
 
 // seconds is a Duration in whole seconds, or def when it is nil.
@@ -241,6 +345,10 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
 	d.SenderFunction = newSender(c, "Sender", d, s)
 	d.AlarmTopic, d.EncryptionKey = newAlarms(c, "Alarms", d, props, s)
+	if s.api.enabled {
+		d.Api, d.ApiFunction = newAPI(c, "Api", d, s)
+		dependOnDefaultPolicyOnly(d.ApiFunction, d.ApiFunction.Role())
+	}
 	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
 	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())
 	return d

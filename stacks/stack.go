@@ -55,6 +55,9 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("SenderFunctionName", d.SenderFunction.FunctionName(), "The sender Lambda")
 	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
 	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
+	if d.Api != nil {
+		output("ApiUrl", d.Api.ApiEndpoint(), "The HTTP API (SigV4 for execute-api, or a JWT): POST /pushes, GET/PUT/DELETE /pushes/{key}, GET /pushes?userId=")
+	}
 	return s
 }
 

@@ -101,6 +101,12 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 		"fractional lateness": {func(awscdk.Stack) *stacks.DelayedPushProps {
 			return &stacks.DelayedPushProps{MaxLateness: awscdk.Duration_Millis(jsii.Number(2500))}
 		}, "DelayedPush: MaxLateness must be whole seconds"},
+		"api jwt without audience": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{Api: &stacks.ApiProps{JwtIssuer: jsii.String("https://auth.example.com/")}}
+		}, "DelayedPush: Api.JwtAudience is required with JwtIssuer"},
+		"api body limit": {func(awscdk.Stack) *stacks.DelayedPushProps {
+			return &stacks.DelayedPushProps{Api: &stacks.ApiProps{MaxBodyBytes: jsii.Number(20 << 20)}}
+		}, "DelayedPush: Api.MaxBodyBytes must be a whole number from 1024 to 10485760"},
 		"concurrency": {func(awscdk.Stack) *stacks.DelayedPushProps {
 			return &stacks.DelayedPushProps{SenderMaxConcurrency: jsii.Number(1)}
 		}, "DelayedPush: SenderMaxConcurrency must be a whole number from 2 to 1000"},

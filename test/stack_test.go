@@ -353,7 +353,7 @@ func TestRemovalPolicyRetainsDataByDefault(t *testing.T) {
 
 func TestLogRetentionIsConfigurable(t *testing.T) {
 	tpl := defaults(t)
-	tpl.ResourceCountIs(jsiiStr("AWS::Logs::LogGroup"), jsiiNum(2)) // sender and scheduler
+	tpl.ResourceCountIs(jsiiStr("AWS::Logs::LogGroup"), jsiiNum(4)) // sender, scheduler, API function, API access logs
 	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	withConfig(t, func(c *stacks.Config) { c.LogRetentionDays = 7 }).
 		AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 7})

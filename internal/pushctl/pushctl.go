@@ -533,14 +533,7 @@ func runPending(a *App, ctx context.Context, c *call) error {
 		opts.PageToken = next
 	}
 	if c.json {
-		out := struct {
-			Pushes        []statusJSON `json:"pushes"`
-			NextPageToken string       `json:"nextPageToken,omitempty"`
-		}{Pushes: []statusJSON{}, NextPageToken: next}
-		for _, st := range all {
-			out.Pushes = append(out.Pushes, toStatusJSON(st))
-		}
-		return a.printJSON(out)
+		return a.printJSON(client.Page{Pushes: all, NextPageToken: next})
 	}
 	if len(all) == 0 {
 		fmt.Fprintln(a.Stdout, "no pending pushes")
@@ -563,26 +556,15 @@ func runPending(a *App, ctx context.Context, c *call) error {
 
 // --- output ---
 
-type scheduledJSON struct {
-	Key              string `json:"key"`
-	Revision         int    `json:"revision"`
-	State            string `json:"state"`
-	DueAt            string `json:"dueAt"`
-	ExecutionName    string `json:"executionName,omitempty"`
-	AlreadyScheduled bool   `json:"alreadyScheduled"`
-}
-
 func (a *App) printScheduled(c *call, s client.Scheduled) error {
-	j := scheduledJSON{Key: s.Key, Revision: s.Revision, State: s.State, DueAt: s.DueAt.UTC().Format(time.RFC3339),
-		ExecutionName: s.ExecutionName, AlreadyScheduled: s.AlreadyScheduled}
 	if c.json {
-		return a.printJSON(j)
+		return a.printJSON(s)
 	}
 	verb := "scheduled"
 	if s.AlreadyScheduled {
 		verb = "already scheduled"
 	}
-	fmt.Fprintf(a.Stdout, "%s: %s (revision %d), due %s", verb, s.Key, s.Revision, j.DueAt)
+	fmt.Fprintf(a.Stdout, "%s: %s (revision %d), due %s", verb, s.Key, s.Revision, s.DueAt.UTC().Format(time.RFC3339))
 	if s.ExecutionName != "" {
 		fmt.Fprintf(a.Stdout, ", execution %s", s.ExecutionName)
 	}
@@ -590,42 +572,9 @@ func (a *App) printScheduled(c *call, s client.Scheduled) error {
 	return nil
 }
 
-type outcomeJSON struct {
-	Result     string `json:"result"`
-	FinishedAt string `json:"finishedAt,omitempty"`
-	LatenessMs *int64 `json:"latenessMs,omitempty"`
-	Endpoints  int    `json:"endpoints"`
-	Sent       int    `json:"sent"`
-	Failed     int    `json:"failed"`
-	Reason     string `json:"reason,omitempty"`
-}
-
-type statusJSON struct {
-	Key             string          `json:"key"`
-	State           string          `json:"state"`
-	Revision        int             `json:"revision"`
-	DueAt           string          `json:"dueAt"`
-	TimeLeftSeconds int64           `json:"timeLeftSeconds"`
-	Push            json.RawMessage `json:"push"`
-	ExecutionName   string          `json:"executionName,omitempty"`
-	Outcome         *outcomeJSON    `json:"outcome,omitempty"`
-}
-
-func toStatusJSON(st client.Status) statusJSON {
-	j := statusJSON{Key: st.Key, State: st.State, Revision: st.Revision, DueAt: st.DueAt.UTC().Format(time.RFC3339),
-		TimeLeftSeconds: int64(st.TimeLeft / time.Second), Push: push.Encode(st.Push), ExecutionName: st.ExecutionName}
-	if o := st.Outcome; o != nil {
-		j.Outcome = &outcomeJSON{Result: o.Result, LatenessMs: o.LatenessMs, Endpoints: o.Endpoints, Sent: o.Sent, Failed: o.Failed, Reason: o.Reason}
-		if !o.FinishedAt.IsZero() {
-			j.Outcome.FinishedAt = o.FinishedAt.UTC().Format(time.RFC3339Nano)
-		}
-	}
-	return j
-}
-
 func (a *App) printStatus(c *call, st client.Status) error {
 	if c.json {
-		return a.printJSON(toStatusJSON(st))
+		return a.printJSON(st)
 	}
 	fmt.Fprintf(a.Stdout, "key:       %s\nstate:     %s\nrevision:  %d\ndue:       %s\n", st.Key, st.State, st.Revision, st.DueAt.UTC().Format(time.RFC3339))
 	if st.State == client.StateScheduled {

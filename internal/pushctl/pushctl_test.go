@@ -189,7 +189,13 @@ func TestGetPrintsStateTimeLeftAndOutcome(t *testing.T) {
 
 	out, _, code = run(t, &Backend{Pushes: f}, "get", "k", "--json")
 	require.Equal(t, 0, code)
-	var got statusJSON
+	var got struct {
+		State   string          `json:"state"`
+		Push    json.RawMessage `json:"push"`
+		Outcome struct {
+			Sent int `json:"sent"`
+		} `json:"outcome"`
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, "sent", got.State)
 	assert.Equal(t, 2, got.Outcome.Sent)

@@ -1,0 +1,82 @@
+package client
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/delayed-push/delayed-push/push"
+)
+
+// The JSON forms below are what the HTTP API answers and `pushctl --json` prints.
+
+type scheduledJSON struct {
+	Key              string `json:"key"`
+	Revision         int    `json:"revision"`
+	State            string `json:"state"`
+	DueAt            string `json:"dueAt"`
+	ExecutionName    string `json:"executionName,omitempty"`
+	AlreadyScheduled bool   `json:"alreadyScheduled"`
+}
+
+// MarshalJSON writes {"key","revision","state","dueAt","executionName","alreadyScheduled"}.
+func (s Scheduled) MarshalJSON() ([]byte, error) {
+	return json.Marshal(scheduledJSON{Key: s.Key, Revision: s.Revision, State: s.State, DueAt: jsonTime(s.DueAt),
+		ExecutionName: s.ExecutionName, AlreadyScheduled: s.AlreadyScheduled})
+}
+
+type outcomeJSON struct {
+	Result     string `json:"result"`
+	FinishedAt string `json:"finishedAt,omitempty"`
+	LatenessMs *int64 `json:"latenessMs,omitempty"`
+	Endpoints  int    `json:"endpoints"`
+	Sent       int    `json:"sent"`
+	Failed     int    `json:"failed"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+type statusJSON struct {
+	Key             string          `json:"key"`
+	State           string          `json:"state"`
+	Revision        int             `json:"revision"`
+	DueAt           string          `json:"dueAt"`
+	TimeLeftSeconds int64           `json:"timeLeftSeconds"`
+	Push            json.RawMessage `json:"push"`
+	ExecutionName   string          `json:"executionName,omitempty"`
+	CreatedAt       string          `json:"createdAt,omitempty"`
+	UpdatedAt       string          `json:"updatedAt,omitempty"`
+	Outcome         *outcomeJSON    `json:"outcome,omitempty"`
+}
+
+// MarshalJSON writes the status with times in RFC 3339, the time left in whole seconds and
+// the push as its contract's JSON.
+func (s Status) MarshalJSON() ([]byte, error) {
+	j := statusJSON{Key: s.Key, State: s.State, Revision: s.Revision, DueAt: jsonTime(s.DueAt),
+		TimeLeftSeconds: int64(s.TimeLeft / time.Second), Push: push.Encode(s.Push), ExecutionName: s.ExecutionName,
+		CreatedAt: jsonTime(s.CreatedAt), UpdatedAt: jsonTime(s.UpdatedAt)}
+	if o := s.Outcome; o != nil {
+		j.Outcome = &outcomeJSON{Result: o.Result, FinishedAt: jsonTime(o.FinishedAt), LatenessMs: o.LatenessMs,
+			Endpoints: o.Endpoints, Sent: o.Sent, Failed: o.Failed, Reason: o.Reason}
+	}
+	return json.Marshal(j)
+}
+
+type pageJSON struct {
+	Pushes        []Status `json:"pushes"`
+	NextPageToken string   `json:"nextPageToken,omitempty"`
+}
+
+// MarshalJSON writes {"pushes": [...], "nextPageToken": "..."} (no token on the last page).
+func (p Page) MarshalJSON() ([]byte, error) {
+	out := pageJSON{Pushes: p.Pushes, NextPageToken: p.NextPageToken}
+	if out.Pushes == nil {
+		out.Pushes = []Status{}
+	}
+	return json.Marshal(out)
+}
+
+func jsonTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,92 @@
+// Package apiapp wires the HTTP API Lambda: its environment, the Go client and the handler.
+// lambdas/api's main calls Main; the construct (stacks) sets the environment by the names
+// defined here.
+//
+// Environment: STATE_MACHINE_ARN, PUSH_QUEUE_URL and SCHEDULES_TABLE (required);
+// DEFAULT_DELAY_SECONDS and MAX_BODY_BYTES (optional). AWS_ENDPOINT_URL, when set, points the
+// SDK at a local emulator.
+package apiapp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/internal/httpapi"
+	"github.com/delayed-push/delayed-push/schedule"
+)
+
+// The API function's environment variables.
+const (
+	EnvStateMachineArn     = "STATE_MACHINE_ARN"
+	EnvPushQueueURL        = "PUSH_QUEUE_URL"
+	EnvSchedulesTable      = "SCHEDULES_TABLE"
+	EnvDefaultDelaySeconds = "DEFAULT_DELAY_SECONDS"
+	EnvMaxBodyBytes        = "MAX_BODY_BYTES"
+)
+
+type settings struct {
+	Resources    client.Resources
+	DefaultDelay time.Duration
+	MaxBodyBytes int
+}
+
+func loadSettings(getenv func(string) string) (settings, error) {
+	st := settings{
+		Resources: client.Resources{StateMachineArn: getenv(EnvStateMachineArn), PushQueueURL: getenv(EnvPushQueueURL),
+			SchedulesTable: getenv(EnvSchedulesTable)},
+		DefaultDelay: httpapi.DefaultDelay, MaxBodyBytes: httpapi.DefaultMaxBodyBytes,
+	}
+	for _, v := range []struct{ name, value string }{
+		{EnvStateMachineArn, st.Resources.StateMachineArn}, {EnvPushQueueURL, st.Resources.PushQueueURL}, {EnvSchedulesTable, st.Resources.SchedulesTable},
+	} {
+		if v.value == "" {
+			return st, fmt.Errorf("environment variable %s is required", v.name)
+		}
+	}
+	intVar := func(name string, lo, hi int, set func(int)) error {
+		v := getenv(name)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("environment variable %s must be a whole number from %d to %d, got %q", name, lo, hi, v)
+		}
+		set(n)
+		return nil
+	}
+	if err := intVar(EnvDefaultDelaySeconds, 0, schedule.MaxDelaySeconds, func(n int) { st.DefaultDelay = time.Duration(n) * time.Second }); err != nil {
+		return st, err
+	}
+	if err := intVar(EnvMaxBodyBytes, 1024, 10<<20, func(n int) { st.MaxBodyBytes = n }); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// Main serves the API's invocations. A misconfigured function exits at once with the reason
+// logged.
+func Main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(logger)
+	st, err := loadSettings(os.Getenv)
+	if err != nil {
+		logger.Error("api misconfigured", "error", err.Error())
+		os.Exit(1)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("loading AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h := &httpapi.Handler{Pushes: client.New(cfg, st.Resources), DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger}
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,379 @@
+// Package httpapi is the HTTP API's Lambda handler: API Gateway HTTP API events (payload
+// format 2.0) in, JSON out, every route a thin layer over the Go client, so that the same
+// input gets the same answer as from the client, pushctl and the state machine. Routes and
+// bodies are documented in docs/openapi.json (a test keeps the two equal).
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/smithy-go"
+
+	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/schedule"
+)
+
+// Pushes is the part of the client the API uses (a *client.Client).
+type Pushes interface {
+	Schedule(ctx context.Context, r client.Request) (client.Scheduled, error)
+	Get(ctx context.Context, key string) (client.Status, error)
+	Cancel(ctx context.Context, key string) (client.Status, error)
+	Reschedule(ctx context.Context, key string, ch client.Change) (client.Scheduled, error)
+	List(ctx context.Context, o client.ListOptions) (client.Page, error)
+}
+
+// Routes are the route keys the API serves, as API Gateway writes them.
+var Routes = []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}"}
+
+// Defaults.
+const (
+	DefaultDelay        = 2 * time.Hour // as in the seed article's producer API
+	DefaultMaxBodyBytes = 64 << 10
+)
+
+// Error codes: stable, for programs; the message is for people.
+const (
+	CodeInvalidRequest   = "invalid_request"   // 400: the body is not the JSON object the route takes
+	CodeInvalidPush      = "invalid_push"      // 400: a field of the push or the schedule, named in "field"
+	CodeNotFound         = "not_found"         // 404: no push with this key
+	CodeRouteNotFound    = "route_not_found"   // 404: no such route
+	CodeConflict         = "conflict"          // 409: the key holds another push
+	CodeTooLate          = "too_late"          // 409: the push is being sent or was sent
+	CodeCancelled        = "cancelled"         // 409: the push was cancelled
+	CodePayloadTooLarge  = "payload_too_large" // 413
+	CodeUnavailable      = "unavailable"       // 503: AWS throttled or failed; retry
+	CodeInternal         = "internal"          // 500
+	headerContentType    = "application/json"
+	maxKeyQueryLimitText = "1..1000"
+)
+
+// Handler serves the API.
+type Handler struct {
+	Pushes       Pushes
+	DefaultDelay time.Duration // a POST without delaySeconds or sendAt; 0 means DefaultDelay
+	MaxBodyBytes int           // 0 means DefaultMaxBodyBytes
+	Logger       *slog.Logger
+}
+
+// Problem is the body of every error answer.
+type Problem struct {
+	Error ProblemDetail `json:"error"`
+}
+
+// ProblemDetail says what was wrong.
+type ProblemDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+type answer struct {
+	status int
+	body   any
+}
+
+func fail(status int, code, field, format string, args ...any) answer {
+	return answer{status, Problem{ProblemDetail{Code: code, Message: fmt.Sprintf(format, args...), Field: field}}}
+}
+
+// Handle answers one request. It never returns an error: every failure is an HTTP answer.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	a := h.route(ctx, req)
+	body, err := json.Marshal(a.body)
+	if err != nil {
+		a = fail(http.StatusInternalServerError, CodeInternal, "", "the answer could not be written")
+		body, _ = json.Marshal(a.body)
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: a.status,
+		Headers:    map[string]string{"content-type": headerContentType, "cache-control": "no-store"},
+		Body:       string(body),
+	}, nil
+}
+
+func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (a answer) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.logger().ErrorContext(ctx, "api panic", "routeKey", req.RouteKey, "panic", fmt.Sprint(p))
+			a = fail(http.StatusInternalServerError, CodeInternal, "", "internal error")
+		}
+	}()
+	key := req.PathParameters["key"]
+	switch req.RouteKey {
+	case "POST /pushes":
+		return h.schedule(ctx, req)
+	case "GET /pushes":
+		return h.list(ctx, req)
+	case "GET /pushes/{key}":
+		st, err := h.Pushes.Get(ctx, key)
+		return h.result(ctx, req, http.StatusOK, st, err)
+	case "PUT /pushes/{key}":
+		return h.reschedule(ctx, req, key)
+	case "DELETE /pushes/{key}":
+		st, err := h.Pushes.Cancel(ctx, key)
+		return h.result(ctx, req, http.StatusOK, st, err)
+	}
+	return fail(http.StatusNotFound, CodeRouteNotFound, "", "no route %s %s", req.RequestContext.HTTP.Method, req.RawPath)
+}
+
+// body returns the request body within the size limit, decoded from base64 if need be.
+func (h *Handler) body(req events.APIGatewayV2HTTPRequest) ([]byte, *answer) {
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	b := []byte(req.Body)
+	if req.IsBase64Encoded {
+		var err error
+		if b, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
+			a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is not valid base64")
+			return nil, &a
+		}
+	}
+	if len(b) > limit {
+		a := fail(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "", "the body is %d bytes, at most %d", len(b), limit)
+		return nil, &a
+	}
+	return b, nil
+}
+
+// object decodes a JSON object, rejecting unknown fields, into the route's members.
+func object(b []byte, known map[string]*json.RawMessage) *answer {
+	if len(bytes.TrimSpace(b)) == 0 {
+		a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is empty: send a JSON object")
+		return &a
+	}
+	obj, err := push.DecodeObject(b)
+	if err != nil {
+		a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is not a JSON object: %s", errorReason(err))
+		return &a
+	}
+	for _, name := range obj.Keys {
+		dst, ok := known[name]
+		if !ok {
+			a := fail(http.StatusBadRequest, CodeInvalidRequest, name, "unknown field %s", push.Quote(name))
+			return &a
+		}
+		*dst = obj.Members[name]
+	}
+	return nil
+}
+
+func errorReason(err error) string {
+	var ie *push.InvalidError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return err.Error()
+}
+
+// when reads delaySeconds or sendAt (checked again by the client, in the state machine's words).
+func when(rawDelay, rawSendAt json.RawMessage) (time.Duration, time.Time, bool, *answer) {
+	bad := func(field, format string, args ...any) (time.Duration, time.Time, bool, *answer) {
+		a := fail(http.StatusBadRequest, CodeInvalidPush, field, "invalid %s: %s", field, fmt.Sprintf(format, args...))
+		return 0, time.Time{}, false, &a
+	}
+	switch {
+	case rawDelay != nil && rawSendAt != nil:
+		return bad("sendAt", "both delaySeconds and sendAt given: exactly one is allowed")
+	case rawDelay != nil:
+		d, ok := push.Integer(rawDelay)
+		if !ok {
+			return bad("delaySeconds", "must be an integer")
+		}
+		if d < 0 || d > schedule.MaxDelaySeconds {
+			return bad("delaySeconds", "must be 0..%d (365 days less an hour), got %d", schedule.MaxDelaySeconds, d)
+		}
+		return time.Duration(d) * time.Second, time.Time{}, true, nil
+	case rawSendAt != nil:
+		var s string
+		if string(rawSendAt) == "null" || json.Unmarshal(rawSendAt, &s) != nil {
+			return bad("sendAt", "must be a string")
+		}
+		t, ok := push.ParseTime(s)
+		if !ok {
+			return bad("sendAt", "is not an RFC 3339 time: %s", push.Quote(s))
+		}
+		return 0, t, true, nil
+	}
+	return 0, time.Time{}, false, nil
+}
+
+func pushOf(raw json.RawMessage) (push.Push, *answer) {
+	if raw == nil || string(raw) == "null" {
+		a := fail(http.StatusBadRequest, CodeInvalidPush, "push", "invalid push: is required")
+		return push.Push{}, &a
+	}
+	p, err := push.Decode(raw)
+	if err != nil {
+		var ie *push.InvalidError
+		if errors.As(err, &ie) {
+			field := "push"
+			if ie.Field != "$" {
+				field += "." + ie.Field
+			}
+			a := fail(http.StatusBadRequest, CodeInvalidPush, field, "invalid %s: %s", field, ie.Reason)
+			return push.Push{}, &a
+		}
+		a := fail(http.StatusBadRequest, CodeInvalidPush, "push", "invalid push: %s", err.Error())
+		return push.Push{}, &a
+	}
+	return p, nil
+}
+
+func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPRequest) answer {
+	b, bad := h.body(req)
+	if bad != nil {
+		return *bad
+	}
+	var rawKey, rawPush, rawDelay, rawSendAt json.RawMessage
+	if bad := object(b, map[string]*json.RawMessage{"key": &rawKey, "push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt}); bad != nil {
+		return *bad
+	}
+	var key string
+	if rawKey == nil || json.Unmarshal(rawKey, &key) != nil || string(rawKey) == "null" {
+		return fail(http.StatusBadRequest, CodeInvalidPush, "key", "invalid key: is required, a string (it names the push and makes a retry safe)")
+	}
+	delay, at, given, bad := when(rawDelay, rawSendAt)
+	if bad != nil {
+		return *bad
+	}
+	if !given {
+		delay = h.DefaultDelay
+		if delay <= 0 {
+			delay = DefaultDelay
+		}
+	}
+	p, bad := pushOf(rawPush)
+	if bad != nil {
+		return *bad
+	}
+	s, err := h.Pushes.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, At: at})
+	status := http.StatusCreated
+	if s.AlreadyScheduled {
+		status = http.StatusOK
+	}
+	return h.result(ctx, req, status, s, err)
+}
+
+func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, key string) answer {
+	b, bad := h.body(req)
+	if bad != nil {
+		return *bad
+	}
+	var rawPush, rawDelay, rawSendAt, rawNow json.RawMessage
+	if bad := object(b, map[string]*json.RawMessage{"push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt, "now": &rawNow}); bad != nil {
+		return *bad
+	}
+	var ch client.Change
+	if rawNow != nil {
+		if string(rawNow) != "true" && string(rawNow) != "false" {
+			return fail(http.StatusBadRequest, CodeInvalidPush, "now", "invalid now: must be true or false")
+		}
+		if rawDelay != nil || rawSendAt != nil {
+			return fail(http.StatusBadRequest, CodeInvalidPush, "now", "invalid now: give one of now, delaySeconds and sendAt")
+		}
+		ch.Now = string(rawNow) == "true"
+	}
+	delay, at, given, bad := when(rawDelay, rawSendAt)
+	if bad != nil {
+		return *bad
+	}
+	ch.Delay, ch.At = delay, at
+	if given && delay == 0 && at.IsZero() {
+		ch.Now = true
+	}
+	if rawPush != nil {
+		p, bad := pushOf(rawPush)
+		if bad != nil {
+			return *bad
+		}
+		ch.Push = &p
+	}
+	if !given && !ch.Now && ch.Push == nil {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push")
+	}
+	s, err := h.Pushes.Reschedule(ctx, key, ch)
+	return h.result(ctx, req, http.StatusOK, s, err)
+}
+
+func (h *Handler) list(ctx context.Context, req events.APIGatewayV2HTTPRequest) answer {
+	q := req.QueryStringParameters
+	for name := range q {
+		switch name {
+		case "userId", "limit", "pageToken":
+		default:
+			return fail(http.StatusBadRequest, CodeInvalidRequest, name, "unknown query parameter %s", push.Quote(name))
+		}
+	}
+	opts := client.ListOptions{UserID: q["userId"], PageToken: q["pageToken"]}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fail(http.StatusBadRequest, CodeInvalidRequest, "limit", "invalid limit: must be a whole number %s, got %s", maxKeyQueryLimitText, push.Quote(v))
+		}
+		if n < 1 {
+			return fail(http.StatusBadRequest, CodeInvalidRequest, "limit", "invalid limit: must be %s, got %d", maxKeyQueryLimitText, n)
+		}
+		opts.Limit = n
+	}
+	page, err := h.Pushes.List(ctx, opts)
+	var ie *push.InvalidError
+	if errors.As(err, &ie) { // limit or pageToken: the query is wrong, not a push
+		return fail(http.StatusBadRequest, CodeInvalidRequest, ie.Field, "%s", ie.Error())
+	}
+	return h.result(ctx, req, http.StatusOK, page, err)
+}
+
+// result turns a client answer into an HTTP one.
+func (h *Handler) result(ctx context.Context, req events.APIGatewayV2HTTPRequest, status int, v any, err error) answer {
+	if err == nil {
+		return answer{status, v}
+	}
+	var ie *push.InvalidError
+	var ae smithy.APIError
+	switch {
+	case errors.As(err, &ie):
+		return fail(http.StatusBadRequest, CodeInvalidPush, ie.Field, "%s", ie.Error())
+	case errors.Is(err, client.ErrNotFound):
+		return fail(http.StatusNotFound, CodeNotFound, "", "%s", err.Error())
+	case errors.Is(err, client.ErrConflict):
+		return fail(http.StatusConflict, CodeConflict, "", "%s", err.Error())
+	case errors.Is(err, client.ErrTooLate):
+		return fail(http.StatusConflict, CodeTooLate, "", "%s", err.Error())
+	case errors.Is(err, client.ErrCancelled):
+		return fail(http.StatusConflict, CodeCancelled, "", "%s", err.Error())
+	case !errors.As(err, &ae) || ae.ErrorFault() == smithy.FaultServer || isThrottle(ae.ErrorCode()):
+		// Throttled, a server error, or no answer at all (the network): a retry may succeed.
+		h.logger().WarnContext(ctx, "AWS unavailable", "routeKey", req.RouteKey, "requestId", req.RequestContext.RequestID, "error", err.Error())
+		return fail(http.StatusServiceUnavailable, CodeUnavailable, "", "the service is busy or unavailable; retry the same request")
+	}
+	h.logger().ErrorContext(ctx, "request failed", "routeKey", req.RouteKey, "requestId", req.RequestContext.RequestID, "error", err.Error())
+	return fail(http.StatusInternalServerError, CodeInternal, "", "internal error (request %s)", req.RequestContext.RequestID)
+}
+
+func isThrottle(code string) bool {
+	switch code {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "ProvisionedThroughputExceededException":
+		return true
+	}
+	return false
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,296 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/internal/ddbfake"
+	"github.com/delayed-push/delayed-push/internal/index"
+	"github.com/delayed-push/delayed-push/push"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+// fakeSFN: names used once; a repeated start with the same input succeeds while running.
+type fakeSFN struct {
+	inputs  map[string]string
+	status  map[string]sfntypes.ExecutionStatus
+	failErr error
+}
+
+func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	if f.failErr != nil {
+		return nil, f.failErr
+	}
+	name := aws.ToString(in.Name)
+	if old, ok := f.inputs[name]; ok && (old != aws.ToString(in.Input) || f.status[name] != sfntypes.ExecutionStatusRunning) {
+		return nil, &sfntypes.ExecutionAlreadyExists{Message: aws.String("exists")}
+	}
+	f.inputs[name], f.status[name] = aws.ToString(in.Input), sfntypes.ExecutionStatusRunning
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:" + name), StartDate: aws.Time(t0)}, nil
+}
+
+func (f *fakeSFN) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
+	name := aws.ToString(in.ExecutionArn)
+	name = name[strings.LastIndex(name, ":")+1:]
+	f.status[name] = sfntypes.ExecutionStatusAborted
+	return &sfn.StopExecutionOutput{}, nil
+}
+
+func (f *fakeSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	name := aws.ToString(in.ExecutionArn)
+	name = name[strings.LastIndex(name, ":")+1:]
+	input, ok := f.inputs[name]
+	if !ok {
+		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("no")}
+	}
+	return &sfn.DescribeExecutionOutput{Input: aws.String(input), Status: f.status[name], StartDate: aws.Time(t0)}, nil
+}
+
+type fakeSQS struct{ bodies []string }
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.bodies = append(f.bodies, aws.ToString(in.MessageBody))
+	return &sqs.SendMessageOutput{}, nil
+}
+
+type world struct {
+	h   *Handler
+	sfn *fakeSFN
+	sqs *fakeSQS
+}
+
+func newWorld() *world {
+	table := ddbfake.New(index.Key)
+	table.Indexes = map[string]ddbfake.Index{index.PendingIndex: {PartitionKey: index.PendingRecipient, SortKey: index.DueAt}}
+	w := &world{sfn: &fakeSFN{inputs: map[string]string{}, status: map[string]sfntypes.ExecutionStatus{}}, sqs: &fakeSQS{}}
+	c := client.NewWith(client.Resources{StateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:M", PushQueueURL: "q", SchedulesTable: "s"},
+		w.sfn, w.sqs, table, func() time.Time { return t0 })
+	w.h = &Handler{Pushes: c}
+	return w
+}
+
+// do sends a request as API Gateway would (payload format 2.0) and decodes the JSON answer.
+func (w *world) do(t *testing.T, routeKey, key, body string, query map[string]string) (int, map[string]any) {
+	t.Helper()
+	method, path, _ := strings.Cut(routeKey, " ")
+	req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, RawPath: strings.Replace(path, "{key}", key, 1),
+		Body: body, QueryStringParameters: query,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}}
+	if key != "" {
+		req.PathParameters = map[string]string{"key": key}
+	}
+	resp, err := w.h.Handle(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, "application/json", resp.Headers["content-type"])
+	var out map[string]any
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &out), resp.Body)
+	return resp.StatusCode, out
+}
+
+func problem(t *testing.T, body map[string]any) (code, field, message string) {
+	t.Helper()
+	e, ok := body["error"].(map[string]any)
+	require.True(t, ok, "an error answer: %v", body)
+	field, _ = e["field"].(string)
+	return e["code"].(string), field, e["message"].(string)
+}
+
+const shipped = `{"userId":"u-42","title":"Your order shipped","body":"Arriving Tuesday"}`
+
+func TestPostSchedulesOnceThenAnswersAlreadyScheduled(t *testing.T) {
+	w := newWorld()
+	body := `{"key":"order-42","delaySeconds":300,"push":` + shipped + `}`
+	status, out := w.do(t, "POST /pushes", "", body, nil)
+	assert.Equal(t, 201, status)
+	assert.Equal(t, map[string]any{"key": "order-42", "revision": 1.0, "state": "scheduled", "dueAt": "2026-12-01T09:05:00Z",
+		"executionName": "order-42", "alreadyScheduled": false}, out)
+	status, out = w.do(t, "POST /pushes", "", body, nil)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, true, out["alreadyScheduled"])
+
+	status, out = w.do(t, "POST /pushes", "", `{"key":"order-42","delaySeconds":600,"push":`+shipped+`}`, nil)
+	assert.Equal(t, 409, status)
+	code, _, msg := problem(t, out)
+	assert.Equal(t, CodeConflict, code)
+	assert.Contains(t, msg, `key "order-42": the key holds a different push`)
+}
+
+func TestPostWithoutATimeUsesTheDefaultDelayAndZeroSendsNow(t *testing.T) {
+	w := newWorld()
+	w.h.DefaultDelay = 7200 * time.Second
+	_, out := w.do(t, "POST /pushes", "", `{"key":"a","push":`+shipped+`}`, nil)
+	assert.Equal(t, "2026-12-01T11:00:00Z", out["dueAt"])
+	status, out := w.do(t, "POST /pushes", "", `{"key":"b","delaySeconds":0,"push":`+shipped+`}`, nil)
+	assert.Equal(t, 201, status)
+	assert.NotContains(t, out, "executionName", "sent now: straight to the queue")
+	require.Len(t, w.sqs.bodies, 1)
+	_, out = w.do(t, "POST /pushes", "", `{"key":"c","sendAt":"2026-12-24T18:00:00+01:00","push":`+shipped+`}`, nil)
+	assert.Equal(t, "2026-12-24T17:00:00Z", out["dueAt"])
+}
+
+// The API gives a bad push the same field and words as the state machine (the shared cases of
+// schedule/testdata/vectors.json, with a key added).
+func TestBadInputGetsTheStateMachinesWords(t *testing.T) {
+	raw, err := readVectors()
+	require.NoError(t, err)
+	checked := 0
+	for _, c := range raw.Invalid {
+		obj, err := push.DecodeObject(c.Input)
+		if err != nil || obj.Unknown([]string{"delaySeconds", "sendAt", "push"}) != "" {
+			continue // not an object, or an unknown top-level field: the API's own body rules
+		}
+		if _, has := obj.Members["delaySeconds"]; !has {
+			if _, has := obj.Members["sendAt"]; !has {
+				continue // neither: the API applies its default delay
+			}
+		}
+		body := map[string]json.RawMessage{"key": json.RawMessage(`"k"`)}
+		for k, v := range obj.Members {
+			body[k] = v
+		}
+		b, _ := json.Marshal(body)
+		status, out := newWorld().do(t, "POST /pushes", "", string(b), nil)
+		if !assert.Equal(t, 400, status, c.Name) {
+			continue
+		}
+		code, _, msg := problem(t, out)
+		assert.Equal(t, CodeInvalidPush, code, c.Name)
+		assert.Equal(t, c.Error, msg, c.Name)
+		checked++
+	}
+	assert.Greater(t, checked, 40, "most of the shared cases apply to the API")
+}
+
+func TestRequestErrorsSayWhatWasWrong(t *testing.T) {
+	w := newWorld()
+	w.h.MaxBodyBytes = 2048
+	cases := []struct {
+		route, key, body string
+		query            map[string]string
+		status           int
+		code, field, msg string
+	}{
+		{"POST /pushes", "", `not json`, nil, 400, CodeInvalidRequest, "", "the body is not a JSON object: malformed JSON at offset 2: invalid character 'o' in literal null (expecting 'u')"},
+		{"POST /pushes", "", ``, nil, 400, CodeInvalidRequest, "", "the body is empty: send a JSON object"},
+		{"POST /pushes", "", `{"key":"k","push":` + shipped + `,"when":"soon"}`, nil, 400, CodeInvalidRequest, "when", `unknown field "when"`},
+		{"POST /pushes", "", `{"push":` + shipped + `}`, nil, 400, CodeInvalidPush, "key", "invalid key: is required, a string (it names the push and makes a retry safe)"},
+		{"POST /pushes", "", `{"key":"","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "key", "invalid key: is required"},
+		{"POST /pushes", "", `{"key":"k"}`, nil, 400, CodeInvalidPush, "push", "invalid push: is required"},
+		{"POST /pushes", "", `{"key":"k","push":{"userId":"u","title":"` + strings.Repeat("x", 3000) + `"}}`, nil, 413, CodePayloadTooLarge, "", "the body is 3044 bytes, at most 2048"},
+		{"GET /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
+		{"DELETE /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
+		{"PUT /pushes/{key}", "k", `{}`, nil, 400, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push"},
+		{"GET /pushes", "", "", map[string]string{"limit": "many"}, 400, CodeInvalidRequest, "limit", `invalid limit: must be a whole number 1..1000, got "many"`},
+		{"GET /pushes", "", "", map[string]string{"limit": "0"}, 400, CodeInvalidRequest, "limit", "invalid limit: must be 1..1000, got 0"},
+		{"GET /pushes", "", "", map[string]string{"limit": "5000"}, 400, CodeInvalidRequest, "limit", "invalid limit: must be 1..1000, got 5000"},
+		{"GET /pushes", "", "", map[string]string{"user": "u"}, 400, CodeInvalidRequest, "user", `unknown query parameter "user"`},
+		{"GET /pushes", "", "", map[string]string{"pageToken": "x"}, 400, CodeInvalidRequest, "pageToken", "invalid pageToken: is not a token List returned"},
+		{"PATCH /pushes/{key}", "k", "", nil, 404, CodeRouteNotFound, "", "no route PATCH /pushes/k"},
+	}
+	for _, c := range cases {
+		status, out := w.do(t, c.route, c.key, c.body, c.query)
+		assert.Equal(t, c.status, status, "%s %s", c.route, c.body)
+		code, field, msg := problem(t, out)
+		assert.Equal(t, c.code, code, "%s %s", c.route, c.body)
+		assert.Equal(t, c.field, field, "%s %s", c.route, c.body)
+		assert.Equal(t, c.msg, msg, "%s %s", c.route, c.body)
+	}
+}
+
+func TestGetRescheduleCancelAndList(t *testing.T) {
+	w := newWorld()
+	w.do(t, "POST /pushes", "", `{"key":"k1","delaySeconds":3600,"push":`+shipped+`}`, nil)
+	w.do(t, "POST /pushes", "", `{"key":"k2","delaySeconds":60,"push":`+shipped+`}`, nil)
+
+	status, out := w.do(t, "GET /pushes/{key}", "k1", "", nil)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, "scheduled", out["state"])
+	assert.Equal(t, 3600.0, out["timeLeftSeconds"])
+	assert.Equal(t, "Your order shipped", out["push"].(map[string]any)["title"])
+
+	status, out = w.do(t, "PUT /pushes/{key}", "k1", `{"delaySeconds":7200,"push":{"userId":"u-42","title":"Moved"}}`, nil)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, 2.0, out["revision"])
+	assert.Equal(t, "k1--2", out["executionName"])
+	assert.Equal(t, sfntypes.ExecutionStatusAborted, w.sfn.status["k1"], "the old execution is stopped")
+
+	status, out = w.do(t, "GET /pushes", "", "", map[string]string{"userId": "u-42", "limit": "1"})
+	assert.Equal(t, 200, status)
+	pushes := out["pushes"].([]any)
+	require.Len(t, pushes, 1)
+	assert.Equal(t, "k2", pushes[0].(map[string]any)["key"], "the soonest first")
+	token := out["nextPageToken"].(string)
+	_, out = w.do(t, "GET /pushes", "", "", map[string]string{"userId": "u-42", "limit": "1", "pageToken": token})
+	assert.Equal(t, "k1", out["pushes"].([]any)[0].(map[string]any)["key"])
+
+	status, out = w.do(t, "DELETE /pushes/{key}", "k1", "", nil)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, "cancelled", out["state"])
+	status, out = w.do(t, "PUT /pushes/{key}", "k1", `{"now":true}`, nil)
+	assert.Equal(t, 409, status)
+	code, _, _ := problem(t, out)
+	assert.Equal(t, CodeCancelled, code)
+}
+
+func TestBase64BodiesAreRead(t *testing.T) {
+	w := newWorld()
+	req := events.APIGatewayV2HTTPRequest{RouteKey: "POST /pushes", IsBase64Encoded: true,
+		Body: base64.StdEncoding.EncodeToString([]byte(`{"key":"b64","delaySeconds":60,"push":` + shipped + `}`))}
+	resp, err := w.h.Handle(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, 201, resp.StatusCode, resp.Body)
+}
+
+func TestAWSTroubleIsUnavailableOrInternalWithoutDetails(t *testing.T) {
+	w := newWorld()
+	w.sfn.failErr = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
+	status, out := w.do(t, "POST /pushes", "", `{"key":"k","delaySeconds":60,"push":`+shipped+`}`, nil)
+	assert.Equal(t, 503, status)
+	code, _, _ := problem(t, out)
+	assert.Equal(t, CodeUnavailable, code)
+
+	w.sfn.failErr = errors.New("AccessDeniedException: arn:aws:iam::123456789012:role/secret-role is not authorized")
+	status, out = w.do(t, "POST /pushes", "", `{"key":"k2","delaySeconds":60,"push":`+shipped+`}`, nil)
+	assert.Equal(t, 503, status, "not an API error: a network failure, retry")
+	_ = out
+	w.sfn.failErr = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "role/secret-role is not authorized", Fault: smithy.FaultClient}
+	status, out = w.do(t, "POST /pushes", "", `{"key":"k3","delaySeconds":60,"push":`+shipped+`}`, nil)
+	assert.Equal(t, 500, status)
+	code, _, msg := problem(t, out)
+	assert.Equal(t, CodeInternal, code)
+	assert.Equal(t, "internal error (request req-1)", msg, "no internals in the answer")
+}
+
+type vectorFile struct {
+	Invalid []struct {
+		Name  string          `json:"name"`
+		Input json.RawMessage `json:"input"`
+		Error string          `json:"error"`
+	} `json:"invalid"`
+}
+
+func readVectors() (vectorFile, error) {
+	var v vectorFile
+	b, err := os.ReadFile("../../schedule/testdata/vectors.json")
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(b, &v)
+}

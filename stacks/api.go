@@ -1,0 +1,84 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/delayed-push/delayed-push/internal/apiapp"
+	"github.com/delayed-push/delayed-push/internal/httpapi"
+)
+
+// APIPackage is the import path of the HTTP API Lambda's main package.
+const APIPackage = "github.com/delayed-push/delayed-push/lambdas/api"
+
+// newAPI creates the HTTP API (API Gateway HTTP API, payload format 2.0): the routes of
+// internal/httpapi on one Go Lambda with the client's permissions, IAM authorization on every
+// route (or a JWT authorizer), the stage's throttling and access logs.
+func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (awsapigatewayv2.HttpApi, awslambda.Function) {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	logs := awslogs.NewLogGroup(c, jsii.String("FunctionLogs"), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal})
+	fn := NewGoFunction(c, "Function", &GoFunctionProps{
+		Package: APIPackage,
+		FunctionProps: awslambda.FunctionProps{
+			Description:   jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes"),
+			Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
+			MemorySize:    jsii.Number(256),
+			Tracing:       awslambda.Tracing_ACTIVE,
+			LoggingFormat: awslambda.LoggingFormat_JSON,
+			LogGroup:      logs,
+			Environment: &map[string]*string{
+				apiapp.EnvStateMachineArn:     d.StateMachine.StateMachineArn(),
+				apiapp.EnvPushQueueURL:        d.PushQueue.QueueUrl(),
+				apiapp.EnvSchedulesTable:      d.SchedulesTable.TableName(),
+				apiapp.EnvDefaultDelaySeconds: jsii.String(fmt.Sprint(s.api.defaultDelay)),
+				apiapp.EnvMaxBodyBytes:        jsii.String(fmt.Sprint(s.api.maxBodyBytes)),
+			},
+		},
+	})
+	d.GrantManage(fn)
+
+	var authorizer awsapigatewayv2.IHttpRouteAuthorizer = awsapigatewayv2authorizers.NewHttpIamAuthorizer()
+	if s.api.jwtIssuer != "" {
+		authorizer = awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String(s.api.jwtIssuer),
+			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(s.api.jwtAudience...)})
+	}
+	api := awsapigatewayv2.NewHttpApi(c, jsii.String("Http"), &awsapigatewayv2.HttpApiProps{
+		Description:        jsii.String("Delayed Push: schedule, get, reschedule, cancel and list pushes"),
+		DefaultAuthorizer:  authorizer,
+		CreateDefaultStage: jsii.Bool(false), // the stage below has throttling and access logs
+	})
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Lambda"), fn,
+		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0()})
+	for _, route := range httpapi.Routes {
+		method, path, _ := strings.Cut(route, " ")
+		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+			Path: jsii.String(path), Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(method)}, Integration: integration,
+		})
+	}
+
+	accessLogs := awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal})
+	stage := awsapigatewayv2.NewHttpStage(c, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
+		HttpApi: api, StageName: jsii.String("$default"), AutoDeploy: jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(s.api.rateLimit), BurstLimit: jsii.Number(s.api.burstLimit)},
+	})
+	format, _ := json.Marshal(map[string]string{ // no bodies, no headers: nothing a push holds
+		"requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "caller": "$context.identity.caller",
+		"requestTime": "$context.requestTime", "routeKey": "$context.routeKey", "status": "$context.status",
+		"responseLength": "$context.responseLength", "latencyMs": "$context.responseLatency",
+		"integrationError": "$context.integrationErrorMessage",
+	})
+	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: accessLogs.LogGroupArn(), Format: jsii.String(string(format)),
+	})
+	return api, fn
+}
