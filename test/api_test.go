@@ -73,7 +73,7 @@ func TestEveryRouteNeedsIAMByDefaultAndAJWTByConfiguration(t *testing.T) {
 		assert.Equal(t, "JWT", auth, route)
 	}
 	jwt.HasResourceProperties(jsiiStr("AWS::ApiGatewayV2::Authorizer"), map[string]any{
-		"AuthorizerType": "JWT",
+		"AuthorizerType":   "JWT",
 		"JwtConfiguration": map[string]any{"Issuer": "https://auth.example.com/", "Audience": []any{"delayed-push"}},
 	})
 }
