@@ -53,6 +53,7 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(s.api.jwtAudience...)})
 	}
 	api := awsapigatewayv2.NewHttpApi(c, jsii.String("Http"), &awsapigatewayv2.HttpApiProps{
+		ApiName:            jsii.String(*awscdk.Stack_Of(c).StackName() + "-pushes"),
 		Description:        jsii.String("Delayed Push: schedule, get, reschedule, cancel and list pushes"),
 		DefaultAuthorizer:  authorizer,
 		CreateDefaultStage: jsii.Bool(false), // the stage below has throttling and access logs

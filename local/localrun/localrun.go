@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/delayed-push/delayed-push/local/apigw"
 	"github.com/delayed-push/delayed-push/local/lambdahost"
 	"github.com/delayed-push/delayed-push/local/localdeploy"
 )
@@ -36,10 +40,23 @@ type EventSource struct {
 	Source    lambdahost.EventSource
 }
 
-// Plan is what Run starts: the stack's functions and their queue event sources.
+// Plan is what Run starts: the stack's functions, their queue event sources and the routes
+// of its HTTP API.
 type Plan struct {
 	Functions    []Function
 	EventSources []EventSource
+	Routes       []APIRoute
+	// API, when set and the stack has routes, is where Run serves the HTTP API.
+	API       net.Listener
+	Region    string
+	AccountID string
+}
+
+// APIRoute is a route of an AWS::ApiGatewayV2 HTTP API and the function behind it.
+type APIRoute struct {
+	RouteKey string // "GET /pushes/{key}"
+	Auth     string // AuthorizationType
+	Function string // logical id
 }
 
 // Clients are the emulator APIs the plan is read from.
@@ -56,10 +73,21 @@ type Clients struct {
 // cloud assembly directory the stack was deployed from (its asset directories hold the
 // bootstraps); endpoint and creds are what the functions get to reach the emulator.
 func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, endpoint string) (*Plan, error) {
-	plan := &Plan{}
+	plan := &Plan{Region: res.Region, AccountID: res.Account}
+	integrations := map[string]string{} // integration logical id -> function logical id
+	type route struct{ key, auth, integration string }
+	var routes []route
 	for _, r := range localdeploy.TemplateResources(res.Template) {
 		id, props := r.LogicalID, r.Properties
 		switch r.Type {
+		case "AWS::ApiGatewayV2::Integration":
+			if fnID, attr, ok := localdeploy.GetAttTarget(props["IntegrationUri"]); ok && attr == "Arn" {
+				integrations[id] = fnID
+			}
+		case "AWS::ApiGatewayV2::Route":
+			key, _ := props["RouteKey"].(string)
+			auth, _ := props["AuthorizationType"].(string)
+			routes = append(routes, route{key, auth, integrationRef(props["Target"])})
 		case "AWS::Lambda::Function":
 			fn, err := function(ctx, c, res, r, assembly, endpoint)
 			if err != nil {
@@ -76,7 +104,29 @@ func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, 
 			}
 		}
 	}
+	for _, r := range routes {
+		fnID, ok := integrations[r.integration]
+		if !ok {
+			return nil, fmt.Errorf("route %s: its target is not a Lambda integration of the stack", r.key)
+		}
+		plan.Routes = append(plan.Routes, APIRoute{RouteKey: r.key, Auth: r.auth, Function: fnID})
+	}
 	return plan, nil
+}
+
+// integrationRef reads a route's Target, {"Fn::Join": ["", ["integrations/", {"Ref": ID}]]}.
+func integrationRef(target any) string {
+	join, _ := target.(map[string]any)["Fn::Join"].([]any)
+	if len(join) != 2 {
+		return ""
+	}
+	parts, _ := join[1].([]any)
+	for _, p := range parts {
+		if id, ok := localdeploy.RefTarget(p); ok {
+			return id
+		}
+	}
+	return ""
 }
 
 func function(ctx context.Context, c Clients, res *localdeploy.Result, r localdeploy.TemplateResource, assembly, endpoint string) (Function, error) {
@@ -219,12 +269,25 @@ func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io
 				f.Concurrency = es.Source.MaxConcurrency
 			}
 		}
+		for _, r := range plan.Routes {
+			if r.Function == fn.LogicalID {
+				f.Concurrency = max(f.Concurrency, 4) // requests in parallel
+			}
+		}
 		h, err := lambdahost.New(f, log)
 		if err != nil {
 			return fmt.Errorf("starting function %s: %w", fn.LogicalID, err)
 		}
 		hosts[fn.LogicalID] = h
 		running.add(h)
+	}
+	if plan.API != nil && len(plan.Routes) > 0 {
+		srv, err := apiServer(plan, hosts, log)
+		if err != nil {
+			return err
+		}
+		go func() { _ = srv.Serve(plan.API) }()
+		defer srv.Close()
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(plan.EventSources))
@@ -250,4 +313,20 @@ func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// apiServer serves the plan's routes with their functions (local/apigw).
+func apiServer(plan *Plan, hosts map[string]*lambdahost.Host, log io.Writer) (*http.Server, error) {
+	api := &apigw.Server{Region: plan.Region, AccountID: plan.AccountID, APIID: "local", Log: log,
+		// The emulator's credentials, which local/scripts/local-env.sh exports.
+		Secrets: map[string]string{"test": "test"}}
+	for _, r := range plan.Routes {
+		h, ok := hosts[r.Function]
+		if !ok {
+			return nil, fmt.Errorf("route %s is served by %s, which is not a function of the stack", r.RouteKey, r.Function)
+		}
+		method, path, _ := strings.Cut(r.RouteKey, " ")
+		api.Routes = append(api.Routes, apigw.Route{Method: method, Path: path, Auth: r.Auth, Function: h})
+	}
+	return &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}, nil
 }

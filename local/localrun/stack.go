@@ -32,7 +32,9 @@ const PlatformApplicationName = "delayed-push"
 // see. The demo and the end-to-end tests use it.
 type Stack struct {
 	Endpoint string
-	Outputs  map[string]string
+	// APIEndpoint is where the stack's HTTP API is served locally ("" without one).
+	APIEndpoint string
+	Outputs     map[string]string
 	// Faults drives the fault proxy between the stack's functions and the emulator.
 	Faults   faultproxy.Client
 	SFN      *sfn.Client
@@ -69,20 +71,22 @@ func Connect(ctx context.Context, endpoint, stateDir string) (*Stack, error) {
 		return nil, fmt.Errorf("the stack is not deployed on %s (run make local): %w", endpoint, err)
 	}
 	var state struct {
-		FaultProxy string `json:"faultProxy"`
+		FaultProxy  string `json:"faultProxy"`
+		APIEndpoint string `json:"apiEndpoint"`
 	}
 	if raw, err := os.ReadFile(filepath.Join(stateDir, "stack.json")); err == nil {
 		_ = json.Unmarshal(raw, &state)
 	}
 	cfg := localdeploy.NewConfig(endpoint, res.Region)
 	return &Stack{
-		Endpoint: endpoint,
-		Outputs:  res.Outputs,
-		Faults:   faultproxy.Client{URL: state.FaultProxy},
-		SFN:      sfn.NewFromConfig(cfg),
-		SQS:      sqs.NewFromConfig(cfg),
-		SNS:      sns.NewFromConfig(cfg),
-		DynamoDB: dynamodb.NewFromConfig(cfg),
+		Endpoint:    endpoint,
+		APIEndpoint: state.APIEndpoint,
+		Outputs:     res.Outputs,
+		Faults:      faultproxy.Client{URL: state.FaultProxy},
+		SFN:         sfn.NewFromConfig(cfg),
+		SQS:         sqs.NewFromConfig(cfg),
+		SNS:         sns.NewFromConfig(cfg),
+		DynamoDB:    dynamodb.NewFromConfig(cfg),
 	}, nil
 }
 

@@ -14,11 +14,15 @@ eval "$(python3 - "$_root/.local/stack.json" <<'PY'
 import json, sys
 names = {"StateMachineArn": "STATE_MACHINE_ARN", "PushQueueUrl": "PUSH_QUEUE_URL",
          "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL", "DevicesTableName": "DEVICES_TABLE",
-         "DeliveriesTableName": "DELIVERIES_TABLE", "SenderFunctionName": "SENDER_FUNCTION"}
-outputs = json.load(open(sys.argv[1]))["outputs"]
+         "DeliveriesTableName": "DELIVERIES_TABLE", "SchedulesTableName": "SCHEDULES_TABLE",
+         "SenderFunctionName": "SENDER_FUNCTION"}
+state = json.load(open(sys.argv[1]))
+outputs = state["outputs"]
 for key, var in names.items():
     if key in outputs:
         print(f"export {var}='{outputs[key]}'")
+if state.get("apiEndpoint"):
+    print(f"export API_URL='{state['apiEndpoint']}'")
 PY
 )"
 # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it goes to queue.amazonaws.com), so aws is
@@ -26,5 +30,5 @@ PY
 aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 export -f aws 2>/dev/null || true
 export APP_ARN="arn:aws:sns:us-east-1:123456789012:app/GCM/delayed-push"
-echo "local-env: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL; STATE_MACHINE_ARN, PUSH_QUEUE_URL, DEVICES_TABLE, DELIVERIES_TABLE, APP_ARN set"
+echo "local-env: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL; STATE_MACHINE_ARN, PUSH_QUEUE_URL, DEVICES_TABLE, DELIVERIES_TABLE, SCHEDULES_TABLE, API_URL, APP_ARN set"
 unset _root

@@ -168,9 +168,22 @@ func serve(ctx context.Context, args []string) error {
 			es.LogicalID, es.Source.QueueURL, es.Function, es.Source.BatchSize, es.Source.Window,
 			es.Source.ReportBatchItemFailures, es.Source.MaxConcurrency)
 	}
-	if err := writeJSON(filepath.Join(f.state, "stack.json"), map[string]any{
-		"endpoint": f.endpoint, "stackName": res.StackName, "outputs": res.Outputs, "faultProxy": proxyURL,
-	}); err != nil {
+	state := map[string]any{"endpoint": f.endpoint, "stackName": res.StackName, "outputs": res.Outputs, "faultProxy": proxyURL}
+	if len(plan.Routes) > 0 {
+		// The HTTP API, served as API Gateway would (local/apigw): its URL takes the place of
+		// the ApiUrl output, which points at AWS.
+		apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("http api: %w", err)
+		}
+		plan.API = apiLn
+		state["apiEndpoint"] = "http://" + apiLn.Addr().String()
+		for _, r := range plan.Routes {
+			logf("route %s (%s) -> %s", r.RouteKey, r.Auth, r.Function)
+		}
+		logf("http api: %s", state["apiEndpoint"])
+	}
+	if err := writeJSON(filepath.Join(f.state, "stack.json"), state); err != nil {
 		return err
 	}
 	logf("fault proxy: %s (the functions' AWS endpoint)", proxyURL)
