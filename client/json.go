@@ -67,7 +67,7 @@ type pageJSON struct {
 
 // MarshalJSON writes {"pushes": [...], "nextPageToken": "..."} (no token on the last page).
 func (p Page) MarshalJSON() ([]byte, error) {
-	out := pageJSON{Pushes: p.Pushes, NextPageToken: p.NextPageToken}
+	out := pageJSON(p)
 	if out.Pushes == nil {
 		out.Pushes = []Status{}
 	}
