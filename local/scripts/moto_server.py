@@ -480,6 +480,28 @@ for _module in (sfn_jsonata, sfn_string_expression, sfn_jsonata_validations):
     _module.eval_jsonata_expression = eval_jsonata_expression
 
 
+# --- Patch 13: concurrent executions share one parser scope stack ------------------------
+# moto bug: Preprocessor._query_language_per_scope (asl/parse/preprocessor.py) is a class
+# attribute, one list shared by every Preprocessor. Each execution parses the definition on its
+# own thread, so executions parsing at the same time push and pop each other's query-language
+# scopes; with a JSONata state next to JSONPath ones (the scheduler's CheckSchedule), one of
+# them fails with "Unsupported declaration in QueryLanguage=JSONPath block" in its thread, and
+# the execution never runs on: its push is never sent. `make load` lost 968 of 1,000 scheduled
+# pushes to it. AWS: no parsing state is shared. Here: each Preprocessor has its own list.
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor as SfnPreprocessor  # noqa: E402
+
+require(SfnPreprocessor, "_query_language_per_scope")
+_original_preprocessor_init = SfnPreprocessor.__init__
+
+
+def preprocessor_init(self, *args, **kwargs):
+    _original_preprocessor_init(self, *args, **kwargs)
+    self._query_language_per_scope = []
+
+
+SfnPreprocessor.__init__ = preprocessor_init
+
+
 # --- Patch 9: SQS is not thread-safe, and each call costs O(messages in the queue) ---------
 # moto bugs: the server handles requests on many threads, but the SQS backend mutates its
 # message list without a lock: Queue.delete_message rebuilds the list and assigns it, so a
