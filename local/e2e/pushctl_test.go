@@ -182,3 +182,19 @@ func TestPushctlHelpForEveryCommand(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no push with this key")
 }
+
+// The README's pushctl example.
+func TestExamplePushctl(t *testing.T) {
+	t.Parallel()
+	pushctl(t, "--help") // builds it
+	key := name("example-pushctl")
+	cmd := exec.Command("bash", "examples/pushctl.sh")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(pushctlBin)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PUSHCTL_FLAGS=--local --local-state "+filepath.Dir(logPath), "KEY="+key, "USER_ID="+name("example-pushctl-user"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "scheduled: "+key+" (revision 1)")
+	assert.Contains(t, string(out), "state:     scheduled\n")
+	assert.Contains(t, string(out), "state:     cancelled\n")
+}
