@@ -25,9 +25,16 @@ var now = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 const ep = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/app/1"
 
 type fakeQuery struct {
-	pages []*dynamodb.QueryOutput
-	ins   []dynamodb.QueryInput
-	err   error
+	pages   []*dynamodb.QueryOutput
+	ins     []dynamodb.QueryInput
+	updates []dynamodb.UpdateItemInput
+	err     error
+	updErr  error
+}
+
+func (f *fakeQuery) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.updates = append(f.updates, *in)
+	return &dynamodb.UpdateItemOutput{}, f.updErr
 }
 
 func (f *fakeQuery) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
@@ -46,22 +53,39 @@ func nAttr(v string) types.AttributeValue { return &types.AttributeValueMemberN{
 func TestRegistryQueriesAllPages(t *testing.T) {
 	lastKey := map[string]types.AttributeValue{"userId": sAttr("u-42"), "endpointArn": sAttr("b")}
 	q := &fakeQuery{pages: []*dynamodb.QueryOutput{
-		{Items: []map[string]types.AttributeValue{{"endpointArn": sAttr("a")}, {"endpointArn": sAttr("b")}}, LastEvaluatedKey: lastKey},
-		{Items: []map[string]types.AttributeValue{{"endpointArn": sAttr("c")}}},
+		{Items: []map[string]types.AttributeValue{{"endpointArn": sAttr("a")}, {"endpointArn": sAttr("b"),
+			"enabled": &types.AttributeValueMemberBOOL{Value: false}, "disabledReason": sAttr("EndpointDisabled: gone")}}, LastEvaluatedKey: lastKey},
+		{Items: []map[string]types.AttributeValue{{"endpointArn": sAttr("c"), "enabled": &types.AttributeValueMemberBOOL{Value: true}}}},
 	}}
 	r := &awsadapters.Registry{Client: q, Table: "devices"}
 	got, err := r.Endpoints(context.Background(), "u-42")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a", "b", "c"}, got)
+	assert.Equal(t, []delivery.Endpoint{{ARN: "a"}, {ARN: "b", Disabled: "EndpointDisabled: gone"}, {ARN: "c"}}, got,
+		"a row without enabled (written before the registry) counts as enabled")
 	require.Len(t, q.ins, 2)
 	in := q.ins[0]
 	assert.Equal(t, "devices", aws.ToString(in.TableName))
 	assert.Equal(t, "#u = :u", aws.ToString(in.KeyConditionExpression))
-	assert.Equal(t, "#e", aws.ToString(in.ProjectionExpression), "only endpointArn is read")
+	assert.Equal(t, "#e, enabled, disabledReason", aws.ToString(in.ProjectionExpression))
 	assert.Equal(t, map[string]string{"#u": "userId", "#e": "endpointArn"}, in.ExpressionAttributeNames)
 	assert.Equal(t, sAttr("u-42"), in.ExpressionAttributeValues[":u"])
 	assert.Nil(t, in.ExclusiveStartKey)
 	assert.Equal(t, lastKey, q.ins[1].ExclusiveStartKey)
+}
+
+func TestRegistryDisablesADeviceWithItsReason(t *testing.T) {
+	q := &fakeQuery{}
+	r := &awsadapters.Registry{Client: q, Table: "devices"}
+	require.NoError(t, r.Disable(context.Background(), "u-42", ep, "EndpointDisabled: Endpoint is disabled", now))
+	require.Len(t, q.updates, 1)
+	in := q.updates[0]
+	assert.Equal(t, map[string]types.AttributeValue{"userId": sAttr("u-42"), "endpointArn": sAttr(ep)}, in.Key)
+	assert.Equal(t, "attribute_exists(userId)", aws.ToString(in.ConditionExpression), "never creates a row")
+	assert.Equal(t, sAttr("EndpointDisabled: Endpoint is disabled"), in.ExpressionAttributeValues[":r"])
+	assert.Equal(t, &types.AttributeValueMemberBOOL{Value: false}, in.ExpressionAttributeValues[":f"])
+
+	q.updErr = &types.ConditionalCheckFailedException{}
+	assert.NoError(t, r.Disable(context.Background(), "u-42", ep, "x", now), "no row (unregistered meanwhile): nothing to do")
 }
 
 func TestRegistryError(t *testing.T) {

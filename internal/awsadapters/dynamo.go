@@ -23,25 +23,31 @@ type DynamoItems interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
-// Registry reads DEVICES_TABLE (userId, endpointArn). Its client is the SDK's own interface
-// for Query, which the SDK's paginator takes.
+// RegistryAPI is the part of *dynamodb.Client the sender's registry uses: the SDK's own
+// interface for Query, which its paginator takes, and UpdateItem.
+type RegistryAPI interface {
+	dynamodb.QueryAPIClient
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Registry is the sender's view of DEVICES_TABLE (userId, endpointArn).
 type Registry struct {
-	Client dynamodb.QueryAPIClient
+	Client RegistryAPI
 	Table  string
 }
 
 var _ delivery.Registry = (*Registry)(nil)
 
-// Endpoints returns every endpointArn of userID, following pagination.
-func (r *Registry) Endpoints(ctx context.Context, userID string) ([]string, error) {
+// Endpoints returns every device of userID with whether it is disabled, following pagination.
+func (r *Registry) Endpoints(ctx context.Context, userID string) ([]delivery.Endpoint, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(r.Table),
 		KeyConditionExpression:    aws.String("#u = :u"),
-		ProjectionExpression:      aws.String("#e"),
+		ProjectionExpression:      aws.String("#e, enabled, disabledReason"),
 		ExpressionAttributeNames:  map[string]string{"#u": "userId", "#e": "endpointArn"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
 	}
-	var out []string
+	var out []delivery.Endpoint
 	pages := dynamodb.NewQueryPaginator(r.Client, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -49,12 +55,25 @@ func (r *Registry) Endpoints(ctx context.Context, userID string) ([]string, erro
 			return nil, fmt.Errorf("query %s for user devices: %w", r.Table, err)
 		}
 		for _, item := range page.Items {
-			if s, ok := item["endpointArn"].(*types.AttributeValueMemberS); ok && s.Value != "" {
-				out = append(out, s.Value)
+			if d := deviceOf(item); d.EndpointARN != "" {
+				e := delivery.Endpoint{ARN: d.EndpointARN}
+				if !d.Enabled {
+					e.Disabled = d.DisabledReason
+					if e.Disabled == "" {
+						e.Disabled = "disabled"
+					}
+				}
+				out = append(out, e)
 			}
 		}
 	}
 	return out, nil
+}
+
+// Disable marks the device disabled with the reason (nothing happens if it has no row).
+func (r *Registry) Disable(ctx context.Context, userID, endpointARN, reason string, at time.Time) error {
+	_, err := disableDevice(ctx, r.Client, r.Table, userID, endpointARN, reason, at)
+	return err
 }
 
 // DeliveryLog writes DELIVERIES_TABLE (pushId, endpointArn).

@@ -47,6 +47,22 @@ func ClassifyPublish(err error) Class {
 	return classifyCall(err)
 }
 
+// EndpointGone reports whether a publish error says the endpoint itself is dead (disabled by
+// the platform, or deleted), rather than the message being wrong.
+func EndpointGone(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "EndpointDisabled", "NotFound":
+		return true
+	case "InvalidParameter":
+		return strings.Contains(api.ErrorMessage(), "No endpoint found")
+	}
+	return false
+}
+
 // ClassifyStore sorts a DynamoDB error of the delivery log or the registry. A request
 // DynamoDB refuses as invalid (an endpoint ARN over the key size limit, say) never succeeds;
 // every other failure is retried. (Log writes are safe to repeat: each claim carries a token.)

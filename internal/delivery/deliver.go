@@ -17,6 +17,7 @@ const (
 	epBusy
 	epPending
 	epExpired
+	epSkipped
 )
 
 type endpointResult struct {
@@ -28,7 +29,8 @@ type endpointResult struct {
 
 // deliver is claim → publish → mark for one endpoint. Only a publish SNS confirmed with a
 // message id is recorded sent; what a failure means depends on its class and the guarantee.
-func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep string) endpointResult {
+func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endpoint) endpointResult {
+	ep := dev.ARN
 	started := time.Now()
 	if !inv.budget.canStart(started) {
 		return endpointResult{kind: epPending}
@@ -73,6 +75,13 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep strin
 		if j.expired == "" {
 			log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
 		}
+	}
+	if dev.Disabled != "" {
+		// Recorded like any outcome, so the delivery log says why this device got nothing.
+		reason := "device disabled: " + dev.Disabled
+		log.InfoContext(ctx, "device disabled: skipped without a publish", "reason", dev.Disabled)
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusSkipped, Error: reason, Now: s.now()})
+		return endpointResult{kind: epSkipped}
 	}
 	if j.expired != "" {
 		log.WarnContext(ctx, "push expired: not sent", "reason", j.expired)
@@ -121,6 +130,9 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, ep strin
 	case class == Permanent:
 		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
 		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now(), Publishes: publishes})
+		if j.push.UserID != "" && EndpointGone(pubErr) {
+			s.disable(ctx, inv, j.push.UserID, ep, reason)
+		}
 		return endpointResult{kind: epFailed}
 	case class == Ambiguous && j.atMostOnce:
 		log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
@@ -158,4 +170,16 @@ func (s *Service) mark(ctx context.Context, inv *invocation, k Key, l Lease, m M
 			"endpointArn", k.EndpointARN, "status", m.Status, "error", err.Error())
 	}
 	return err
+}
+
+// disable marks a device SNS reported dead, so that later pushes skip it without a publish
+// until it registers again. A failure is only logged: the next push tries it and fails again.
+func (s *Service) disable(ctx context.Context, inv *invocation, userID, ep, reason string) {
+	mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
+	defer cancel()
+	if err := s.Registry.Disable(mctx, userID, ep, reason, s.now()); err != nil {
+		s.logger().WarnContext(ctx, "could not mark the device disabled", "userId", userID, "endpointArn", ep, "error", err.Error())
+		return
+	}
+	s.logger().InfoContext(ctx, "device disabled in the registry", "userId", userID, "endpointArn", ep, "reason", reason)
 }

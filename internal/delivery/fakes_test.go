@@ -9,12 +9,14 @@ import (
 )
 
 type fakeRegistry struct {
-	devices map[string][]string
-	err     error
-	hang    bool // answer only when the context ends
+	devices  map[string][]string
+	disabled map[string]string // endpoint → reason
+	err      error
+	hang     bool // answer only when the context ends
+	mu       sync.Mutex
 }
 
-func (f *fakeRegistry) Endpoints(ctx context.Context, userID string) ([]string, error) {
+func (f *fakeRegistry) Endpoints(ctx context.Context, userID string) ([]delivery.Endpoint, error) {
 	if f.hang {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -22,7 +24,23 @@ func (f *fakeRegistry) Endpoints(ctx context.Context, userID string) ([]string, 
 	if f.err != nil {
 		return nil, f.err
 	}
-	return f.devices[userID], nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []delivery.Endpoint
+	for _, arn := range f.devices[userID] {
+		out = append(out, delivery.Endpoint{ARN: arn, Disabled: f.disabled[arn]})
+	}
+	return out, nil
+}
+
+func (f *fakeRegistry) Disable(_ context.Context, userID, arn, reason string, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.disabled == nil {
+		f.disabled = map[string]string{}
+	}
+	f.disabled[arn] = reason
+	return nil
 }
 
 type record struct {

@@ -9,9 +9,19 @@ import (
 	"time"
 )
 
-// Registry lists the SNS platform endpoints registered for a user.
+// Endpoint is a device of a user, as the registry holds it.
+type Endpoint struct {
+	ARN string
+	// Disabled is why pushes no longer go to it (SNS reported it dead); empty when enabled.
+	Disabled string
+}
+
+// Registry is the device registry (docs/CONTRACTS.md, "Devices").
 type Registry interface {
-	Endpoints(ctx context.Context, userID string) ([]string, error)
+	// Endpoints lists the devices registered for a user, enabled or not.
+	Endpoints(ctx context.Context, userID string) ([]Endpoint, error)
+	// Disable marks a user's device disabled: SNS refused a publish to it for good.
+	Disable(ctx context.Context, userID, endpointARN, reason string, at time.Time) error
 }
 
 // Key identifies one delivery: one push to one endpoint.
@@ -31,11 +41,14 @@ const (
 	StatusUncertain = "uncertain"
 	// StatusExpired: the push was due longer ago than its lateness limit; not sent.
 	StatusExpired = "expired"
+	// StatusSkipped: the device is disabled in the registry; nothing was published.
+	StatusSkipped = "skipped"
 )
 
 // Final reports whether a status ends the delivery: a later attempt must not publish again.
 func Final(status string) bool {
-	return status == StatusSent || status == StatusFailed || status == StatusUncertain || status == StatusExpired
+	return status == StatusSent || status == StatusFailed || status == StatusUncertain || status == StatusExpired ||
+		status == StatusSkipped
 }
 
 // ClaimOutcome is the result of trying to claim a delivery.

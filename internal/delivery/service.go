@@ -112,7 +112,8 @@ type Result struct {
 	ReceiveCount int
 	Endpoints    int
 	Sent         int
-	Failed       int
+	Failed       int // failed for good, skipped devices included
+	Skipped      int // disabled devices: recorded skipped, nothing published
 	Duplicates   int
 	Uncertain    int
 	Retrying     int // transient failures
@@ -294,7 +295,7 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 		return r
 	}
 
-	endpoints := []string{p.EndpointARN}
+	endpoints := []Endpoint{{ARN: p.EndpointARN}}
 	if p.UserID != "" {
 		if !inv.budget.canStart(time.Now()) {
 			r.Pending = 1
@@ -349,6 +350,9 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 			}
 		case epFailed:
 			r.Failed++
+		case epSkipped:
+			r.Failed++
+			r.Skipped++
 		case epDuplicate:
 			r.Duplicates++
 		case epUncertain:
@@ -507,7 +511,7 @@ func (s *Service) logResult(ctx context.Context, r Result) {
 	for _, kv := range []struct {
 		k string
 		v int
-	}{{"uncertain", r.Uncertain}, {"expired", r.Expired}, {"retrying", r.Retrying}, {"busy", r.Busy}, {"pending", r.Pending}, {"requeues", r.Requeues}} {
+	}{{"skipped", r.Skipped}, {"uncertain", r.Uncertain}, {"expired", r.Expired}, {"retrying", r.Retrying}, {"busy", r.Busy}, {"pending", r.Pending}, {"requeues", r.Requeues}} {
 		if kv.v > 0 {
 			attrs = append(attrs, kv.k, kv.v)
 		}

@@ -209,6 +209,35 @@ func TestDisabledEndpointRecordedAndNotRetried(t *testing.T) {
 	// A redelivery (e.g. after a crash) does not try the disabled endpoint again.
 	h.handle(t, m)
 	assert.Equal(t, 1, h.pub.count(ep2))
+
+	// The registry marks the device disabled, so the user's next push skips it without a
+	// publish, and the delivery log says why.
+	assert.Equal(t, "EndpointDisabled: Endpoint is disabled", h.reg.disabled[ep2])
+	h.handle(t, msg("m2", `{"id":"p2","userId":"u-42","title":"t"}`))
+	assert.Equal(t, 1, h.pub.count(ep2), "no publish to a disabled device")
+	skipped := h.log.get("p2", ep2)
+	assert.Equal(t, "skipped", skipped.status)
+	assert.Equal(t, "device disabled: EndpointDisabled: Endpoint is disabled", skipped.err)
+	assert.Equal(t, "sent", h.log.get("p2", ep1).status)
+	report := h.report(t, "m2")
+	assert.Equal(t, "partial", report["outcome"])
+	assert.EqualValues(t, 1, report["skipped"])
+}
+
+func TestOnlyDeadEndpointsAreDisabledInTheRegistry(t *testing.T) {
+	for perr, gone := range map[error]bool{
+		&types.EndpointDisabledException{}:                                                                           true,
+		&types.NotFoundException{Message: strPtr("Endpoint does not exist")}:                                         true,
+		&smithy.GenericAPIError{Code: "InvalidParameter", Message: "No endpoint found for the target arn specified"}: true,
+		&smithy.GenericAPIError{Code: "InvalidParameter", Message: "Message too long"}:                               false,
+		&types.InvalidParameterValueException{}:                                                                      false,
+	} {
+		h := newHarness()
+		h.pub.errs[ep1] = perr
+		h.handle(t, msg("m1", `{"id":"p","userId":"u-1","title":"t"}`))
+		_, disabled := h.reg.disabled[ep1]
+		assert.Equal(t, gone, disabled, "%T %v", perr, perr)
+	}
 }
 
 func TestPermanentErrorsAreNotRetried(t *testing.T) {
