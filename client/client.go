@@ -23,8 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/fcm"
 	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/push"
@@ -62,6 +64,11 @@ type Resources struct {
 	StateMachineArn string
 	PushQueueURL    string
 	SchedulesTable  string
+	// For the device calls: the outputs PlatformApplicationArn, DevicesTableName and
+	// DeviceOwnersTableName.
+	PlatformApplicationArn string
+	DevicesTable           string
+	DeviceOwnersTable      string
 }
 
 // SFN is the part of the Step Functions client used here.
@@ -93,11 +100,14 @@ type Client struct {
 	sqs SQS
 	ddb DynamoDB
 	now func() time.Time
+
+	devices *devices.Registry
 }
 
 // New returns a client for the stack's resources, with AWS clients made from cfg.
 func New(cfg aws.Config, res Resources) *Client {
-	return NewWith(res, sfn.NewFromConfig(cfg), sqs.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil)
+	ddb := dynamodb.NewFromConfig(cfg)
+	return NewWith(res, sfn.NewFromConfig(cfg), sqs.NewFromConfig(cfg), ddb, nil).WithDevices(sns.NewFromConfig(cfg), ddb)
 }
 
 // NewWith returns a client on the given AWS clients; now is the clock (nil: time.Now).

@@ -14,6 +14,10 @@ const (
 	OutputStateMachineArn = "StateMachineArn"
 	OutputPushQueueURL    = "PushQueueUrl"
 	OutputSchedulesTable  = "SchedulesTableName"
+	// The device calls' resources (older stacks lack them: those calls then say so).
+	OutputPlatformApplicationArn = "PlatformApplicationArn"
+	OutputDevicesTable           = "DevicesTableName"
+	OutputDeviceOwnersTable      = "DeviceOwnersTableName"
 )
 
 // StackDescriber is the part of the CloudFormation client ResourcesFromStack uses.
@@ -39,6 +43,10 @@ func ResourcesFromStack(ctx context.Context, cfn StackDescriber, stackName strin
 		StateMachineArn: outputs[OutputStateMachineArn],
 		PushQueueURL:    outputs[OutputPushQueueURL],
 		SchedulesTable:  outputs[OutputSchedulesTable],
+
+		PlatformApplicationArn: outputs[OutputPlatformApplicationArn],
+		DevicesTable:           outputs[OutputDevicesTable],
+		DeviceOwnersTable:      outputs[OutputDeviceOwnersTable],
 	}
 	var missing []string
 	for _, k := range []string{OutputStateMachineArn, OutputPushQueueURL, OutputSchedulesTable} {

@@ -13,34 +13,38 @@ import (
 
 // newAlarms raises an alarm when a push is parked in the DLQ, when a scheduled push fails, and
 // when the sender itself errors; all notify one topic: the one given, or a new one encrypted
-// with a key of its own (CloudWatch cannot publish to a topic under the AWS managed SNS key).
+// with the construct's key (CloudWatch cannot publish to a topic under the AWS managed SNS
+// key). It returns the topic and the key (yours or a new one), which the device events topic
+// uses too.
 func newAlarms(scope constructs.Construct, id string, d *DelayedPush, p *DelayedPushProps, s settings) (awssns.ITopic, awskms.IKey) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	topic, key := p.ExistingAlarmTopic, p.ExistingEncryptionKey
-	if topic == nil {
-		if key == nil {
-			kp := awskms.KeyProps{}
-			if p.EncryptionKeyProps != nil {
-				kp = *p.EncryptionKeyProps
-			}
-			if kp.Description == nil {
-				kp.Description = jsii.String("Delayed Push alarm topic")
-			}
-			if kp.EnableKeyRotation == nil {
-				kp.EnableKeyRotation = jsii.Bool(true)
-			}
-			if kp.RemovalPolicy == "" {
-				kp.RemovalPolicy = s.removal
-			}
-			newKey := awskms.NewKey(c, jsii.String("TopicKey"), &kp)
+	if key == nil {
+		kp := awskms.KeyProps{}
+		if p.EncryptionKeyProps != nil {
+			kp = *p.EncryptionKeyProps
+		}
+		if kp.Description == nil {
+			kp.Description = jsii.String("Delayed Push alarm and device events topics")
+		}
+		if kp.EnableKeyRotation == nil {
+			kp.EnableKeyRotation = jsii.Bool(true)
+		}
+		if kp.RemovalPolicy == "" {
+			kp.RemovalPolicy = s.removal
+		}
+		newKey := awskms.NewKey(c, jsii.String("TopicKey"), &kp)
+		if topic == nil {
 			newKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("CloudWatchAlarmsPublish"),
 				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 				Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
 			}), nil)
-			key = newKey
 		}
+		key = newKey
+	}
+	if topic == nil {
 		tp := awssns.TopicProps{}
 		if p.AlarmTopicProps != nil {
 			tp = *p.AlarmTopicProps

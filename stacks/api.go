@@ -30,7 +30,7 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: APIPackage,
 		FunctionProps: awslambda.FunctionProps{
-			Description:   jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes"),
+			Description:   jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices"),
 			Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
 			MemorySize:    jsii.Number(256),
 			Tracing:       awslambda.Tracing_ACTIVE,
@@ -42,10 +42,14 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 				apiapp.EnvSchedulesTable:      d.SchedulesTable.TableName(),
 				apiapp.EnvDefaultDelaySeconds: jsii.String(fmt.Sprint(s.api.defaultDelay)),
 				apiapp.EnvMaxBodyBytes:        jsii.String(fmt.Sprint(s.api.maxBodyBytes)),
+				apiapp.EnvPlatformAppArn:      d.PlatformApplicationArn,
+				apiapp.EnvDevicesTable:        d.DevicesTable.TableName(),
+				apiapp.EnvDeviceOwnersTable:   d.DeviceOwnersTable.TableName(),
 			},
 		},
 	})
 	d.GrantManage(fn)
+	d.GrantManageDevices(fn)
 
 	var authorizer awsapigatewayv2.IHttpRouteAuthorizer = awsapigatewayv2authorizers.NewHttpIamAuthorizer()
 	if s.api.jwtIssuer != "" {

@@ -73,8 +73,9 @@ type DelayedPushProps struct {
 	// AlarmTopicProps are the new alarm topic's props (its key is set here).
 	AlarmTopicProps *awssns.TopicProps
 	// ExistingEncryptionKey is a customer managed key of yours for what the construct
-	// encrypts with a key of its own: the alarm topic. Its key policy must let
-	// cloudwatch.amazonaws.com use it. Default: a new key, rotated yearly.
+	// encrypts with a key of its own: the alarm topic and the device events topic. Its key
+	// policy must let cloudwatch.amazonaws.com and sns.amazonaws.com use it (kms:Decrypt,
+	// kms:GenerateDataKey*). Default: a new key, rotated yearly.
 	ExistingEncryptionKey awskms.IKey
 	// EncryptionKeyProps are the new key's props.
 	EncryptionKeyProps *awskms.KeyProps
@@ -114,16 +115,29 @@ type DelayedPush struct {
 	DeadLetterQueue awssqs.Queue
 	SenderFunction  awslambda.Function
 	DevicesTable    awsdynamodb.Table
-	DeliveriesTable awsdynamodb.Table
+	// DeviceOwnersTable names the user who owns each device (one row per device id).
+	DeviceOwnersTable awsdynamodb.Table
+	DeliveriesTable   awsdynamodb.Table
 	// SchedulesTable is the index of pushes scheduled through the client, the HTTP API and
 	// pushctl: one row per key, read by the sender before it sends.
 	SchedulesTable awsdynamodb.Table
 	AlarmTopic     awssns.ITopic
-	// EncryptionKey is the alarm topic's key (yours or a new one); nil with ExistingAlarmTopic.
+	// EncryptionKey is the key of the topics created here, the alarm topic (unless it is yours)
+	// and the device events topic: yours or a new one.
 	EncryptionKey awskms.IKey
 	// Api is the HTTP API and ApiFunction its Lambda; both nil when ApiProps.Disabled.
 	Api         awsapigatewayv2.HttpApi
 	ApiFunction awslambda.Function
+	// DeviceEventsTopic is where the platform application's event attributes
+	// (EventEndpointUpdated, EventEndpointDeleted, EventDeliveryFailure) should point; a backend
+	// may subscribe to it too. DeviceEventsQueue feeds DeviceEventsFunction, which marks dead
+	// devices disabled; DeviceEventsDeadLetterQueue keeps the events it could not apply.
+	DeviceEventsTopic           awssns.Topic
+	DeviceEventsQueue           awssqs.Queue
+	DeviceEventsDeadLetterQueue awssqs.Queue
+	DeviceEventsFunction        awslambda.Function
+	// PlatformApplicationArn is the SNS platform application devices are registered on.
+	PlatformApplicationArn *string
 }
 
 // settings are the props with defaults applied and checked.
@@ -249,8 +263,6 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		return bad("ExistingAlarmTopic", "and AlarmTopicProps are both given: give one, for your topic or for a new one")
 	case p.ExistingEncryptionKey != nil && p.EncryptionKeyProps != nil:
 		return bad("ExistingEncryptionKey", "and EncryptionKeyProps are both given: give one, for your key or for a new one")
-	case p.ExistingAlarmTopic != nil && (p.ExistingEncryptionKey != nil || p.EncryptionKeyProps != nil):
-		return bad("ExistingAlarmTopic", "is given, so nothing here needs an encryption key: drop ExistingEncryptionKey and EncryptionKeyProps")
 	}
 	return s, nil
 }
@@ -339,12 +351,14 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	if props == nil {
 		props = &DelayedPushProps{}
 	}
-	d := &DelayedPush{Construct: c}
+	d := &DelayedPush{Construct: c, PlatformApplicationArn: jsii.String(s.appArn)}
 	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
-	d.DevicesTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
+	d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
 	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
 	d.SenderFunction = newSender(c, "Sender", d, s)
 	d.AlarmTopic, d.EncryptionKey = newAlarms(c, "Alarms", d, props, s)
+	newDeviceEvents(c, "DeviceEvents", d, s)
+	dependOnDefaultPolicyOnly(d.DeviceEventsFunction, d.DeviceEventsFunction.Role())
 	if s.api.enabled {
 		d.Api, d.ApiFunction = newAPI(c, "Api", d, s)
 		dependOnDefaultPolicyOnly(d.ApiFunction, d.ApiFunction.Role())
@@ -379,4 +393,22 @@ func (d *DelayedPush) GrantManage(grantee awsiam.IGrantable) awsiam.Grant {
 		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:StopExecution"))).
 		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"),
 			jsii.String("dynamodb:Scan")))
+}
+
+// GrantManageDevices lets grantee register, list and unregister devices (the client's device
+// calls): create, read, update and delete the platform application's endpoints, and write the
+// device registry's two tables.
+func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("sns:CreatePlatformEndpoint"),
+		ResourceArns: &[]*string{d.PlatformApplicationArn},
+	}).Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"),
+		ResourceArns: jsii.Strings(endpointArnPattern(*d.PlatformApplicationArn)),
+	})).Combine(d.DeviceOwnersTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
+		jsii.String("dynamodb:DeleteItem"))).
+		Combine(d.DevicesTable.Grant(grantee, jsii.String("dynamodb:Query"), jsii.String("dynamodb:PutItem"),
+			jsii.String("dynamodb:DeleteItem"), jsii.String("dynamodb:UpdateItem")))
 }

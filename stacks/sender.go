@@ -64,8 +64,8 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 	// up on with the reason.
 	d.PushQueue.GrantSendMessages(fn)
 	d.DeadLetterQueue.GrantSendMessages(fn)
-	// It only queries the registry and writes its own delivery records.
-	d.DevicesTable.Grant(fn, jsii.String("dynamodb:Query"))
+	// It queries the registry, marks dead devices disabled, and writes its delivery records.
+	d.DevicesTable.Grant(fn, jsii.String("dynamodb:Query"), jsii.String("dynamodb:UpdateItem"))
 	d.DeliveriesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	// It claims a scheduled key's row before it sends and records the outcome on it.
 	d.SchedulesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))

@@ -8,17 +8,19 @@ import (
 	"github.com/delayed-push/delayed-push/internal/index"
 )
 
-// newTables creates the three tables, on demand, encrypted with an AWS managed key and with
+// newTables creates the four tables, on demand, encrypted with an AWS managed key and with
 // point-in-time recovery:
 //   - the device registry (partition key userId, sort key endpointArn: a user's platform
-//     endpoints);
+//     endpoints, what the sender reads);
+//   - the device owners (partition key deviceId: who owns each device; conditional writes on
+//     it make a token belong to one user at a time);
 //   - the delivery log (partition key pushId, sort key endpointArn, TTL expiresAt: one record
 //     per push and endpoint, the basis of once per device);
 //   - the schedules index (partition key key, TTL expiresAt: one row per key the client
 //     scheduled, with its revision and state), with the sparse global index "pending"
 //     (pendingRecipient, dueAt) that holds only scheduled pushes, so listing them costs what
 //     a page returns.
-func newTables(scope constructs.Construct, id string, s settings) (devices, deliveries, schedules awsdynamodb.Table) {
+func newTables(scope constructs.Construct, id string, s settings) (devices, owners, deliveries, schedules awsdynamodb.Table) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	table := func(id, pk, sk string, ttl *string) awsdynamodb.Table {
 		props := &awsdynamodb.TableProps{
@@ -37,6 +39,7 @@ func newTables(scope constructs.Construct, id string, s settings) (devices, deli
 		return awsdynamodb.NewTable(c, jsii.String(id), props)
 	}
 	devices = table("Devices", "userId", "endpointArn", nil)
+	owners = table("DeviceOwners", "deviceId", "", nil)
 	deliveries = table("Deliveries", "pushId", "endpointArn", jsii.String("expiresAt"))
 	schedules = table("Schedules", index.Key, "", jsii.String(index.ExpiresAt))
 	schedules.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
@@ -45,5 +48,5 @@ func newTables(scope constructs.Construct, id string, s settings) (devices, deli
 		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(index.DueAt), Type: awsdynamodb.AttributeType_STRING},
 		ProjectionType: awsdynamodb.ProjectionType_ALL,
 	})
-	return devices, deliveries, schedules
+	return devices, owners, deliveries, schedules
 }

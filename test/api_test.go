@@ -108,7 +108,7 @@ func TestTheAPIIsThrottledLoggedAndPayload2(t *testing.T) {
 
 	off := withConfig(t, func(c *stacks.Config) { c.API = false })
 	off.ResourceCountIs(jsiiStr("AWS::ApiGatewayV2::Api"), jsiiNum(0))
-	off.ResourceCountIs(jsiiStr("AWS::Lambda::Function"), jsiiNum(1))
+	off.ResourceCountIs(jsiiStr("AWS::Lambda::Function"), jsiiNum(2)) // sender, device events
 }
 
 // The API function may do what the client does and nothing else.
@@ -128,7 +128,9 @@ func TestTheAPIFunctionHasTheClientsPermissionsOnly(t *testing.T) {
 	want := []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
 		"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
-		"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+		"xray:PutTraceSegments", "xray:PutTelemetryRecords",
+		// the device calls
+		"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}
 	var gotList []string
 	for a := range got {
 		gotList = append(gotList, a)

@@ -50,7 +50,7 @@ func TestConstructDefaults(t *testing.T) {
 	assert.Contains(t, string(raw), ":sns:eu-west-1:111122223333:endpoint/GCM/delayed-push/*", "the default application's endpoints")
 	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
 	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
-	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(3))
+	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(4))
 }
 
 func TestConstructTakesCDKTypes(t *testing.T) {
@@ -122,9 +122,6 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 		"key twice": {func(s awscdk.Stack) *stacks.DelayedPushProps {
 			return &stacks.DelayedPushProps{ExistingEncryptionKey: key(s), EncryptionKeyProps: &awskms.KeyProps{}}
 		}, "DelayedPush: ExistingEncryptionKey and EncryptionKeyProps are both given"},
-		"key for nothing": {func(s awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{ExistingAlarmTopic: topic(s), ExistingEncryptionKey: key(s)}
-		}, "DelayedPush: ExistingAlarmTopic is given, so nothing here needs an encryption key"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -144,18 +141,22 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 func TestConstructUsesYourTopicOrKey(t *testing.T) {
 	t.Run("topic", func(t *testing.T) {
 		tpl := inStack(t, nil, nil)
-		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(1))
+		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(2)) // alarms, device events
 		var got *stacks.DelayedPush
 		tpl = inStack(t, &stacks.DelayedPushProps{
 			ExistingAlarmTopic: awssns.Topic_FromTopicArn(awscdk.NewStack(newApp(""), jsii.String("Other"), nil), jsii.String("Ops"),
 				jsii.String("arn:aws:sns:eu-west-1:111122223333:ops-alarms")),
 			AlarmEmail: jsii.String("oncall@example.com"),
 		}, func(_ awscdk.Stack, d *stacks.DelayedPush) { got = d })
-		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(0))
-		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(0))
+		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(1)) // device events only
+		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(1))   // its key
 		tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{"arn:aws:sns:eu-west-1:111122223333:ops-alarms"}})
 		tpl.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{"TopicArn": "arn:aws:sns:eu-west-1:111122223333:ops-alarms", "Endpoint": "oncall@example.com"})
-		assert.Nil(t, got.EncryptionKey)
+		require.NotNil(t, got.EncryptionKey)
+		keys := tpl.FindResources(jsiiStr("AWS::KMS::Key"), nil)
+		raw, _ := json.Marshal(keys)
+		assert.NotContains(t, string(raw), "cloudwatch.amazonaws.com", "CloudWatch publishes to your topic, not under this key")
+		assert.Contains(t, string(raw), "sns.amazonaws.com")
 	})
 	t.Run("key", func(t *testing.T) {
 		keyArn := "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -163,7 +164,7 @@ func TestConstructUsesYourTopicOrKey(t *testing.T) {
 			ExistingEncryptionKey: awskms.Key_FromKeyArn(awscdk.NewStack(newApp(""), jsii.String("Keys"), nil), jsii.String("K"), jsii.String(keyArn)),
 		}, nil)
 		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(0))
-		tpl.HasResourceProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": keyArn})
+		tpl.AllResourcesProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": keyArn})
 	})
 	t.Run("a platform application known only at deploy time", func(t *testing.T) {
 		stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)

@@ -5,6 +5,7 @@ package test
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -61,9 +62,14 @@ func withProperties(props map[string]any) map[string]any {
 // pushQueue returns the logical ids of the push queue (the one with a redrive policy) and its DLQ.
 func pushQueue(t *testing.T, tpl assertions.Template) (queueID, dlqID string) {
 	t.Helper()
-	queueID = only(t, tpl, "AWS::SQS::Queue", withProperties(map[string]any{"RedrivePolicy": assertions.Match_AnyValue()}))
-	dlqID = only(t, tpl, "AWS::SQS::Queue", withProperties(map[string]any{"RedrivePolicy": assertions.Match_Absent()}))
-	return queueID, dlqID
+	push := func(ids []string) []string { // not the device events queues
+		return slices.DeleteFunc(ids, func(id string) bool { return !strings.Contains(id, "PushQueue") })
+	}
+	q := push(ids(tpl, "AWS::SQS::Queue", withProperties(map[string]any{"RedrivePolicy": assertions.Match_AnyValue()})))
+	d := push(ids(tpl, "AWS::SQS::Queue", withProperties(map[string]any{"RedrivePolicy": assertions.Match_Absent()})))
+	require.Len(t, q, 1)
+	require.Len(t, d, 1)
+	return q[0], d[0]
 }
 
 func getAtt(id, attr string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
@@ -73,3 +79,10 @@ func ref(id string) map[string]any { return map[string]any{"Ref": id} }
 func jsiiStr(s string) *string { return jsii.String(s) }
 
 func jsiiNum(n float64) *float64 { return jsii.Number(n) }
+
+// roleOf returns the logical id of a function's role.
+func roleOf(t *testing.T, tpl assertions.Template, fn string) string {
+	t.Helper()
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	return resources[fn].(map[string]any)["Properties"].(map[string]any)["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+}

@@ -15,9 +15,11 @@ import (
 func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 	assert.Equal(t, "DelayedPush", stacks.ConstructID)
 	tpl := defaults(t)
-	assert.Equal(t, []string{"DelayedPushTablesDeliveriesFC98DA35", "DelayedPushTablesDevicesEC665E01", "DelayedPushTablesSchedules96D2A283"},
+	assert.Equal(t, []string{"DelayedPushTablesDeliveriesFC98DA35", "DelayedPushTablesDeviceOwnersB43FF6A2",
+		"DelayedPushTablesDevicesEC665E01", "DelayedPushTablesSchedules96D2A283"},
 		ids(tpl, "AWS::DynamoDB::Table", nil))
-	assert.Equal(t, []string{"DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1"},
+	assert.Equal(t, []string{"DelayedPushDeviceEventsDeadLetterQueue8333D093", "DelayedPushDeviceEventsQueueBB21D5C3",
+		"DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1"},
 		ids(tpl, "AWS::SQS::Queue", nil))
 	assert.Equal(t, []string{"DelayedPushSchedulerStateMachine95CB449B"}, ids(tpl, "AWS::StepFunctions::StateMachine", nil),
 		"replacing the state machine would stop every scheduled push")

@@ -253,7 +253,7 @@ func TestVisibilityTimeoutOutlastsEveryClaimLease(t *testing.T) {
 func TestSenderEventSourceBatchTenWindowZeroPartialFailures(t *testing.T) {
 	tpl := defaults(t)
 	queueID, _ := pushQueue(t, tpl)
-	tpl.ResourceCountIs(jsiiStr("AWS::Lambda::EventSourceMapping"), jsiiNum(1))
+	tpl.ResourceCountIs(jsiiStr("AWS::Lambda::EventSourceMapping"), jsiiNum(2)) // push queue, device events
 	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::EventSourceMapping"), map[string]any{
 		"BatchSize": 10,
 		// Set to 0 explicitly: absent would mean the same today, but says nothing.
@@ -285,8 +285,8 @@ func TestPushQueueEncryptedWithDLQAndVisibilitySixTimesTimeout(t *testing.T) {
 		"RedrivePolicy":          assertions.Match_Absent(),
 	})
 
-	// Both queues refuse requests without TLS.
-	tpl.ResourceCountIs(jsiiStr("AWS::SQS::QueuePolicy"), jsiiNum(2))
+	// Both queues refuse requests without TLS (as do the device events queues).
+	tpl.ResourceCountIs(jsiiStr("AWS::SQS::QueuePolicy"), jsiiNum(4))
 	for _, id := range []string{queueID, dlqID} {
 		tpl.HasResourceProperties(jsiiStr("AWS::SQS::QueuePolicy"), map[string]any{
 			"Queues": []any{ref(id)},
@@ -306,7 +306,7 @@ func TestPushQueueEncryptedWithDLQAndVisibilitySixTimesTimeout(t *testing.T) {
 
 func TestTablesEncryptedOnDemandWithRecovery(t *testing.T) {
 	tpl := defaults(t)
-	tpl.ResourceCountIs(jsiiStr("AWS::DynamoDB::Table"), jsiiNum(3))
+	tpl.ResourceCountIs(jsiiStr("AWS::DynamoDB::Table"), jsiiNum(4))
 	for _, keys := range [][2]string{{"userId", "endpointArn"}, {"pushId", "endpointArn"}} {
 		tpl.HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
 			"KeySchema": []any{
@@ -353,7 +353,7 @@ func TestRemovalPolicyRetainsDataByDefault(t *testing.T) {
 
 func TestLogRetentionIsConfigurable(t *testing.T) {
 	tpl := defaults(t)
-	tpl.ResourceCountIs(jsiiStr("AWS::Logs::LogGroup"), jsiiNum(4)) // sender, scheduler, API function, API access logs
+	tpl.ResourceCountIs(jsiiStr("AWS::Logs::LogGroup"), jsiiNum(5)) // sender, scheduler, API function, API access logs, device events
 	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	withConfig(t, func(c *stacks.Config) { c.LogRetentionDays = 7 }).
 		AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 7})
@@ -449,9 +449,16 @@ func TestSenderGrantsAreLeastPrivilege(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"}, dynamo)
-	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"TimeToLiveSpecification": assertions.Match_Absent()}))
+	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
+		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
+	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
 	assert.Equal(t, []string{`{"Fn::GetAtt":["` + devices + `","Arn"]}`}, byAction["dynamodb:Query"], "Query only on the device registry")
-	assert.NotContains(t, strings.Join(byAction["dynamodb:UpdateItem"], ","), devices, "the sender never writes the registry")
+	assert.Contains(t, byAction["dynamodb:UpdateItem"], `{"Fn::GetAtt":["`+devices+`","Arn"]}`, "it marks dead devices disabled")
+	assert.NotContains(t, strings.Join(byAction["dynamodb:GetItem"], ","), devices, "it reads no device row one by one")
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"} {
+		assert.NotContains(t, strings.Join(byAction[a], ","), owners, "%s: the sender never touches the owners table", a)
+	}
 
 	assert.Len(t, byAction["sns:Publish"], 1)
 	assert.Contains(t, byAction["sns:Publish"][0], ":endpoint/GCM/delayed-push/*", "publish only to the app's endpoints")
@@ -502,7 +509,8 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 func TestOutputsNameWhatProducersNeed(t *testing.T) {
 	tpl := defaults(t)
 	for _, name := range []string{"StateMachineArn", "PushQueueUrl", "DeadLetterQueueUrl", "DevicesTableName",
-		"DeliveriesTableName", "SchedulesTableName", "SenderFunctionName", "ProducerPolicyArn", "AlarmTopicArn"} {
+		"DeliveriesTableName", "SchedulesTableName", "SenderFunctionName", "ProducerPolicyArn", "AlarmTopicArn",
+		"DeviceOwnersTableName", "PlatformApplicationArn", "DeviceEventsTopicArn"} {
 		tpl.HasOutput(jsiiStr(name), map[string]any{"Value": assertions.Match_AnyValue(), "Description": assertions.Match_AnyValue()})
 	}
 }
@@ -514,11 +522,11 @@ func TestAlarmsWatchDeadLettersFailedSchedulesAndSenderErrors(t *testing.T) {
 			"MetricName": metric, "AlarmActions": assertions.Match_AnyValue(),
 		})
 	}
-	tpl.ResourceCountIs(jsiiStr("AWS::SNS::Subscription"), jsiiNum(0))
+	assert.Empty(t, ids(tpl, "AWS::SNS::Subscription", withProperties(map[string]any{"Protocol": "email"})), "no e-mail without alarmEmail")
 
 	// The topic is encrypted with a rotated key that CloudWatch may use.
 	key := only(t, tpl, "AWS::KMS::Key", withProperties(map[string]any{"EnableKeyRotation": true}))
-	tpl.HasResourceProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": getAtt(key, "Arn")})
+	tpl.AllResourcesProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": getAtt(key, "Arn")})
 	tpl.HasResourceProperties(jsiiStr("AWS::KMS::Key"), map[string]any{
 		"KeyPolicy": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 			assertions.Match_ObjectLike(&map[string]any{"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}}),

@@ -2,7 +2,8 @@
 // lambdas/api's main calls Main; the construct (stacks) sets the environment by the names
 // defined here.
 //
-// Environment: STATE_MACHINE_ARN, PUSH_QUEUE_URL and SCHEDULES_TABLE (required);
+// Environment: STATE_MACHINE_ARN, PUSH_QUEUE_URL, SCHEDULES_TABLE, PLATFORM_APPLICATION_ARN,
+// DEVICES_TABLE and DEVICE_OWNERS_TABLE (required);
 // DEFAULT_DELAY_SECONDS and MAX_BODY_BYTES (optional). AWS_ENDPOINT_URL, when set, points the
 // SDK at a local emulator.
 package apiapp
@@ -30,6 +31,9 @@ const (
 	EnvSchedulesTable      = "SCHEDULES_TABLE"
 	EnvDefaultDelaySeconds = "DEFAULT_DELAY_SECONDS"
 	EnvMaxBodyBytes        = "MAX_BODY_BYTES"
+	EnvPlatformAppArn      = "PLATFORM_APPLICATION_ARN"
+	EnvDevicesTable        = "DEVICES_TABLE"
+	EnvDeviceOwnersTable   = "DEVICE_OWNERS_TABLE"
 )
 
 type settings struct {
@@ -41,11 +45,14 @@ type settings struct {
 func loadSettings(getenv func(string) string) (settings, error) {
 	st := settings{
 		Resources: client.Resources{StateMachineArn: getenv(EnvStateMachineArn), PushQueueURL: getenv(EnvPushQueueURL),
-			SchedulesTable: getenv(EnvSchedulesTable)},
+			SchedulesTable: getenv(EnvSchedulesTable), PlatformApplicationArn: getenv(EnvPlatformAppArn),
+			DevicesTable: getenv(EnvDevicesTable), DeviceOwnersTable: getenv(EnvDeviceOwnersTable)},
 		DefaultDelay: httpapi.DefaultDelay, MaxBodyBytes: httpapi.DefaultMaxBodyBytes,
 	}
 	for _, v := range []struct{ name, value string }{
 		{EnvStateMachineArn, st.Resources.StateMachineArn}, {EnvPushQueueURL, st.Resources.PushQueueURL}, {EnvSchedulesTable, st.Resources.SchedulesTable},
+		{EnvPlatformAppArn, st.Resources.PlatformApplicationArn}, {EnvDevicesTable, st.Resources.DevicesTable},
+		{EnvDeviceOwnersTable, st.Resources.DeviceOwnersTable},
 	} {
 		if v.value == "" {
 			return st, fmt.Errorf("environment variable %s is required", v.name)
@@ -87,6 +94,7 @@ func Main() {
 		logger.Error("loading AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h := &httpapi.Handler{Pushes: client.New(cfg, st.Resources), DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger}
+	c := client.New(cfg, st.Resources)
+	h := &httpapi.Handler{Pushes: c, Devices: c, DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger}
 	lambda.Start(h.Handle)
 }

@@ -9,13 +9,16 @@ import (
 )
 
 func TestLoadSettings(t *testing.T) {
-	env := map[string]string{"STATE_MACHINE_ARN": "arn:sm", "PUSH_QUEUE_URL": "https://q", "SCHEDULES_TABLE": "s"}
+	env := map[string]string{"STATE_MACHINE_ARN": "arn:sm", "PUSH_QUEUE_URL": "https://q", "SCHEDULES_TABLE": "s",
+		"PLATFORM_APPLICATION_ARN": "arn:app", "DEVICES_TABLE": "d", "DEVICE_OWNERS_TABLE": "o"}
 	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	st, err := loadSettings(get(env))
 	require.NoError(t, err)
 	assert.Equal(t, 2*time.Hour, st.DefaultDelay)
 	assert.Equal(t, 65536, st.MaxBodyBytes)
 	assert.Equal(t, "s", st.Resources.SchedulesTable)
+	assert.Equal(t, "arn:app", st.Resources.PlatformApplicationArn)
+	assert.Equal(t, "o", st.Resources.DeviceOwnersTable)
 
 	env["DEFAULT_DELAY_SECONDS"], env["MAX_BODY_BYTES"] = "300", "4096"
 	st, err = loadSettings(get(env))
@@ -23,11 +26,25 @@ func TestLoadSettings(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, st.DefaultDelay)
 	assert.Equal(t, 4096, st.MaxBodyBytes)
 
+	for _, name := range []string{"STATE_MACHINE_ARN", "PUSH_QUEUE_URL", "SCHEDULES_TABLE", "PLATFORM_APPLICATION_ARN", "DEVICES_TABLE", "DEVICE_OWNERS_TABLE"} {
+		missing := map[string]string{}
+		for k, v := range env {
+			missing[k] = v
+		}
+		delete(missing, name)
+		_, err := loadSettings(get(missing))
+		assert.EqualError(t, err, "environment variable "+name+" is required")
+	}
+
 	for name, bad := range map[string]map[string]string{
-		"SCHEDULES_TABLE is required":                                     {"STATE_MACHINE_ARN": "a", "PUSH_QUEUE_URL": "q"},
-		"DEFAULT_DELAY_SECONDS must be a whole number from 0 to 31532400": {"STATE_MACHINE_ARN": "a", "PUSH_QUEUE_URL": "q", "SCHEDULES_TABLE": "s", "DEFAULT_DELAY_SECONDS": "-1"},
-		"MAX_BODY_BYTES must be a whole number from 1024 to 10485760":     {"STATE_MACHINE_ARN": "a", "PUSH_QUEUE_URL": "q", "SCHEDULES_TABLE": "s", "MAX_BODY_BYTES": "big"},
+		"DEFAULT_DELAY_SECONDS must be a whole number from 0 to 31532400": {"DEFAULT_DELAY_SECONDS": "-1"},
+		"MAX_BODY_BYTES must be a whole number from 1024 to 10485760":     {"MAX_BODY_BYTES": "big"},
 	} {
+		for k, v := range env {
+			if _, set := bad[k]; !set && k != "DEFAULT_DELAY_SECONDS" && k != "MAX_BODY_BYTES" {
+				bad[k] = v
+			}
+		}
 		_, err := loadSettings(get(bad))
 		assert.ErrorContains(t, err, name)
 	}

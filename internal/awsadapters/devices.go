@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
-	"github.com/delayed-push/delayed-push/internal/devices"
+	"github.com/delayed-push/delayed-push/devices"
 )
 
 // SNSEndpointsAPI is the part of *sns.Client the device registry uses.

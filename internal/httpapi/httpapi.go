@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 )
@@ -33,8 +34,17 @@ type Pushes interface {
 	List(ctx context.Context, o client.ListOptions) (client.Page, error)
 }
 
+// Devices is the part of the client the device routes use (a *client.Client).
+type Devices interface {
+	RegisterDevice(ctx context.Context, r devices.Registration) (devices.Result, error)
+	Devices(ctx context.Context, userID string) ([]devices.Device, error)
+	UnregisterDevice(ctx context.Context, deviceID string) (devices.Device, error)
+	UnregisterDevices(ctx context.Context, userID string) ([]devices.Device, error)
+}
+
 // Routes are the route keys the API serves, as API Gateway writes them.
-var Routes = []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}"}
+var Routes = []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}",
+	"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices"}
 
 // Defaults.
 const (
@@ -46,7 +56,8 @@ const (
 const (
 	CodeInvalidRequest   = "invalid_request"   // 400: the body is not the JSON object the route takes
 	CodeInvalidPush      = "invalid_push"      // 400: a field of the push or the schedule, named in "field"
-	CodeNotFound         = "not_found"         // 404: no push with this key
+	CodeInvalidDevice    = "invalid_device"    // 400: a field of the device registration, named in "field"
+	CodeNotFound         = "not_found"         // 404: no push with this key, no device with this id
 	CodeRouteNotFound    = "route_not_found"   // 404: no such route
 	CodeConflict         = "conflict"          // 409: the key holds another push
 	CodeTooLate          = "too_late"          // 409: the push is being sent or was sent
@@ -61,6 +72,7 @@ const (
 // Handler serves the API.
 type Handler struct {
 	Pushes       Pushes
+	Devices      Devices
 	DefaultDelay time.Duration // a POST without delaySeconds or sendAt; 0 means DefaultDelay
 	MaxBodyBytes int           // 0 means DefaultMaxBodyBytes
 	Logger       *slog.Logger
@@ -123,6 +135,17 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	case "DELETE /pushes/{key}":
 		st, err := h.Pushes.Cancel(ctx, key)
 		return h.result(ctx, req, http.StatusOK, st, err)
+	case "POST /devices":
+		return h.registerDevice(ctx, req)
+	case "DELETE /devices/{deviceId}":
+		d, err := h.Devices.UnregisterDevice(ctx, req.PathParameters["deviceId"])
+		return h.result(ctx, req, http.StatusOK, d, err)
+	case "GET /users/{userId}/devices":
+		list, err := h.Devices.Devices(ctx, req.PathParameters["userId"])
+		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: req.PathParameters["userId"], Devices: nonNil(list)}, err)
+	case "DELETE /users/{userId}/devices":
+		list, err := h.Devices.UnregisterDevices(ctx, req.PathParameters["userId"])
+		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: req.PathParameters["userId"], Devices: nonNil(list)}, err)
 	}
 	return fail(http.StatusNotFound, CodeRouteNotFound, "", "no route %s %s", req.RequestContext.HTTP.Method, req.RawPath)
 }
@@ -336,16 +359,63 @@ func (h *Handler) list(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 	return h.result(ctx, req, http.StatusOK, page, err)
 }
 
+// DeviceList is the answer of the user devices routes (the removed ones for DELETE).
+type DeviceList struct {
+	UserID  string           `json:"userId"`
+	Devices []devices.Device `json:"devices"`
+}
+
+func nonNil(l []devices.Device) []devices.Device {
+	if l == nil {
+		return []devices.Device{}
+	}
+	return l
+}
+
+func (h *Handler) registerDevice(ctx context.Context, req events.APIGatewayV2HTTPRequest) answer {
+	b, bad := h.body(req)
+	if bad != nil {
+		return *bad
+	}
+	var raw = map[string]*json.RawMessage{}
+	var userID, token, platform, deviceID json.RawMessage
+	raw["userId"], raw["token"], raw["platform"], raw["deviceId"] = &userID, &token, &platform, &deviceID
+	if bad := object(b, raw); bad != nil {
+		return *bad
+	}
+	var r devices.Registration
+	for name, dst := range map[string]*string{"userId": &r.UserID, "token": &r.Token, "platform": &r.Platform, "deviceId": &r.DeviceID} {
+		v := *raw[name]
+		if v != nil && (string(v) == "null" || json.Unmarshal(v, dst) != nil) {
+			return fail(http.StatusBadRequest, CodeInvalidDevice, name, "invalid %s: must be a string", name)
+		}
+	}
+	res, err := h.Devices.RegisterDevice(ctx, r)
+	status := http.StatusOK
+	switch res.Outcome {
+	case devices.Registered, devices.Moved, devices.Recreated:
+		status = http.StatusCreated // a new device id
+	}
+	return h.result(ctx, req, status, res, err)
+}
+
 // result turns a client answer into an HTTP one.
 func (h *Handler) result(ctx context.Context, req events.APIGatewayV2HTTPRequest, status int, v any, err error) answer {
 	if err == nil {
 		return answer{status, v}
 	}
 	var ie *push.InvalidError
+	var de *devices.InvalidError
 	var ae smithy.APIError
 	switch {
 	case errors.As(err, &ie):
 		return fail(http.StatusBadRequest, CodeInvalidPush, ie.Field, "%s", ie.Error())
+	case errors.As(err, &de):
+		return fail(http.StatusBadRequest, CodeInvalidDevice, de.Field, "%s", de.Error())
+	case errors.Is(err, devices.ErrNotFound):
+		return fail(http.StatusNotFound, CodeNotFound, "", "%s", err.Error())
+	case errors.Is(err, devices.ErrBusy):
+		return fail(http.StatusConflict, CodeConflict, "", "%s", err.Error())
 	case errors.Is(err, client.ErrNotFound):
 		return fail(http.StatusNotFound, CodeNotFound, "", "%s", err.Error())
 	case errors.Is(err, client.ErrConflict):

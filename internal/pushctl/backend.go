@@ -45,6 +45,7 @@ type Queues interface {
 // Backend is the deployed stack as pushctl sees it.
 type Backend struct {
 	Pushes  Pushes
+	Devices Devices
 	Scanner Scanner
 	Queues  Queues
 	Outputs map[string]string // the stack's outputs
@@ -87,8 +88,10 @@ func Connect(ctx context.Context, t Target) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := client.New(cfg, res)
 	return &Backend{
-		Pushes:  client.New(cfg, res),
+		Pushes:  c,
+		Devices: c,
 		Scanner: dynamodb.NewFromConfig(cfg),
 		Queues:  sqs.NewFromConfig(cfg),
 		Outputs: outputs,

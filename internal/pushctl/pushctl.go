@@ -42,7 +42,7 @@ type command struct {
 	name, args, summary string
 	run                 func(a *App, ctx context.Context, c *call) error
 	flags               func(fs *flag.FlagSet, c *call)
-	positional          int // how many arguments it takes (the key)
+	positional          int // how many arguments it takes (the key); -1: run checks them
 }
 
 var commands = []command{
@@ -54,6 +54,8 @@ var commands = []command{
 	{"pending", "[--user ID] [--limit N] [--page-token T] [--all]", "list pending pushes", runPending, pendingFlags, 0},
 	{"accuracy", "[--since D] [--limit N]", "how late pushes went out: count, mean, p50, p99, max", runAccuracy, accuracyFlags, 0},
 	{"redrive", "[--dry-run] [--max N]", "move parked pushes from the dead-letter queue back to the push queue", runRedrive, redriveFlags, 0},
+	{"devices", "register --user ID --token T [--platform P] [--device-id ID] | list --user ID | remove (DEVICE_ID | --user ID)",
+		"register, list and remove a user's devices", runDevices, devicesFlags, -1},
 }
 
 // call is one command line, parsed.
@@ -76,6 +78,8 @@ type call struct {
 	// redrive
 	dryRun bool
 	max    int
+	// devices
+	token, platform, deviceID string
 }
 
 type usageError struct{ msg string }
@@ -123,7 +127,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return ExitUsage
 	}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
-	if len(c.args) != cmd.positional {
+	if cmd.positional >= 0 && len(c.args) != cmd.positional {
 		want := "no arguments"
 		if cmd.positional == 1 {
 			want = "one argument, the key"
@@ -187,6 +191,9 @@ var helpNotes = map[string]string{
 	"reschedule": "Without a time flag the due time stays; content flags change those fields of the current push.",
 	"accuracy": "Reads the delivery log's sent records of the last --since: lateness is from the due time to\n" +
 		"SNS's confirmation. Percentiles are nearest-rank.",
+	"devices": "register follows AWS's SNS endpoint flow: the same token again changes nothing; with\n" +
+		"--device-id (from an earlier answer) a refreshed token updates that device; a token another user\n" +
+		"holds moves to --user, whose device it is from then on. remove deletes the SNS endpoint first.",
 	"redrive": "Parking attributes (parkReason, parkedAt, receiveCount, invalidField, requeues) are dropped;\n" +
 		"the body and the other attributes are kept. A message is deleted from the dead-letter queue only\n" +
 		"after it is on the push queue. --dry-run lists what would move and leaves it.",

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/delayed-push/delayed-push/internal/devices"
+	"github.com/delayed-push/delayed-push/devices"
 )
 
 // fakeSNS keeps platform endpoints as SNS does: one per token, a new id on every creation.

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/delayed-push/delayed-push/internal/devices"
+	"github.com/delayed-push/delayed-push/devices"
 )
 
 type harness struct {
