@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,7 +63,7 @@ func (e *SNSEndpoints) Attributes(ctx context.Context, arn string) (devices.Endp
 		}
 		return devices.EndpointAttributes{}, false, err
 	}
-	return devices.EndpointAttributes{Token: out.Attributes["Token"], Enabled: out.Attributes["Enabled"] == "true"}, true, nil
+	return devices.EndpointAttributes{Token: out.Attributes["Token"], Enabled: strings.EqualFold(out.Attributes["Enabled"], "true")}, true, nil
 }
 
 func (e *SNSEndpoints) Enable(ctx context.Context, arn, token string) error {

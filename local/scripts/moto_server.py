@@ -502,6 +502,29 @@ def preprocessor_init(self, *args, **kwargs):
 SfnPreprocessor.__init__ = preprocessor_init
 
 
+# --- Patch 14: SetEndpointAttributes does not change an endpoint's token -------------------
+# moto bug: SNSBackend.set_endpoint_attributes (sns/models.py) updates the attributes dict, but
+# CreatePlatformEndpoint finds an existing endpoint by PlatformEndpoint.token, which keeps the
+# first token forever. After a token refresh (SetEndpointAttributes Token=NEW, AWS's documented
+# flow), CreatePlatformEndpoint with the new token makes a second endpoint for the same device,
+# and the old token still finds the refreshed one. AWS: the endpoint holds the new token only.
+# Here: the token follows the attribute.
+from moto.sns.models import SNSBackend  # noqa: E402
+
+require(SNSBackend, "set_endpoint_attributes")
+_original_set_endpoint_attributes = SNSBackend.set_endpoint_attributes
+
+
+def set_endpoint_attributes(self, arn, attributes):
+    endpoint = _original_set_endpoint_attributes(self, arn, attributes)
+    if "Token" in attributes:
+        endpoint.token = attributes["Token"]
+    return endpoint
+
+
+SNSBackend.set_endpoint_attributes = set_endpoint_attributes
+
+
 # --- Patch 9: SQS is not thread-safe, and each call costs O(messages in the queue) ---------
 # moto bugs: the server handles requests on many threads, but the SQS backend mutates its
 # message list without a lock: Queue.delete_message rebuilds the list and assigns it, so a

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -135,6 +136,11 @@ func serve(ctx context.Context, args []string) error {
 		logf("the emulator does not create %s (%s)", r.LogicalID, r.Type)
 	}
 	cfg := localdeploy.NewConfig(f.endpoint, res.Region)
+	app, err := localrun.SetUpPlatformApplication(ctx, sns.NewFromConfig(cfg), res.Outputs)
+	if err != nil {
+		return err
+	}
+	logf("platform application %s (events to the device events topic)", app)
 	// The functions reach the emulator through the fault proxy, so that tests can disturb
 	// their calls and see where the time goes.
 	proxy, err := faultproxy.New(f.endpoint)
