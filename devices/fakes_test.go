@@ -20,8 +20,6 @@ type fakeSNS struct {
 
 func newFakeSNS() *fakeSNS { return &fakeSNS{endpoints: map[string]*devices.EndpointAttributes{}} }
 
-const appARN = "arn:aws:sns:us-east-1:123456789012:app/GCM/delayed-push"
-
 func (f *fakeSNS) Create(_ context.Context, token string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -29,6 +29,10 @@ func newClient(t *testing.T) *client.Client {
 		StateMachineArn: output(t, client.OutputStateMachineArn),
 		PushQueueURL:    output(t, client.OutputPushQueueURL),
 		SchedulesTable:  output(t, client.OutputSchedulesTable),
+
+		PlatformApplicationArn: output(t, client.OutputPlatformApplicationArn),
+		DevicesTable:           output(t, client.OutputDevicesTable),
+		DeviceOwnersTable:      output(t, client.OutputDeviceOwnersTable),
 	}, stack.SFN, stack.SQS, stack.DynamoDB, nil)
 }
 

@@ -220,6 +220,7 @@ func TestDevicesThroughTheHTTPAPI(t *testing.T) {
 
 	status, out = call(t, http.MethodDelete, "/devices/"+first, "")
 	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, first, out["deviceId"])
 	assert.True(t, endpointGone(t, endpoint))
 	status, out = call(t, http.MethodDelete, "/devices/"+first, "")
 	assert.Equal(t, http.StatusNotFound, status)

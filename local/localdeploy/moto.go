@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/delayed-push/delayed-push/local/motoapi"
 )
@@ -29,6 +30,8 @@ import (
 //     the messages back with their receive count raised (so redrive to the DLQ comes early).
 //     With disableMappings, FixMoto disables the stack's mappings so that a local poller gets
 //     the messages as the Lambda would.
+//   - SNS subscriptions: moto's CloudFormation does not create AWS::SNS::Subscription.
+//     FixMoto subscribes each one through the SNS API, with its RawMessageDelivery.
 func FixMoto(ctx context.Context, cfg aws.Config, endpoint string, res *Result, disableMappings bool, logf func(string, ...any)) error {
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -38,6 +41,9 @@ func FixMoto(ctx context.Context, cfg aws.Config, endpoint string, res *Result, 
 	}
 	sfc := sfn.NewFromConfig(cfg)
 	lc := lambda.NewFromConfig(cfg)
+	if err := subscribe(ctx, sns.NewFromConfig(cfg), res, logf); err != nil {
+		return err
+	}
 	for _, r := range TemplateResources(res.Template) {
 		id, props := r.LogicalID, r.Properties
 		created, ok := res.Resources[id]
@@ -61,6 +67,38 @@ func FixMoto(ctx context.Context, cfg aws.Config, endpoint string, res *Result, 
 			}
 			logf("event source mapping %s disabled (poll the queue yourself)", id)
 		}
+	}
+	return nil
+}
+
+// subscribe creates the template's SNS subscriptions the emulator left out.
+func subscribe(ctx context.Context, c *sns.Client, res *Result, logf func(string, ...any)) error {
+	missing := map[string]bool{}
+	for _, r := range res.NotCreated {
+		missing[r.LogicalID] = true
+	}
+	for _, r := range TemplateResources(res.Template) {
+		if r.Type != "AWS::SNS::Subscription" || !missing[r.LogicalID] {
+			continue
+		}
+		topic, err := resolve(res, r.Properties["TopicArn"])
+		if err != nil {
+			return fmt.Errorf("subscription %s: %w", r.LogicalID, err)
+		}
+		endpoint, err := resolve(res, r.Properties["Endpoint"])
+		if err != nil {
+			return fmt.Errorf("subscription %s: %w", r.LogicalID, err)
+		}
+		protocol, _ := r.Properties["Protocol"].(string)
+		attrs := map[string]string{}
+		if raw, ok := r.Properties["RawMessageDelivery"].(bool); ok {
+			attrs["RawMessageDelivery"] = fmt.Sprint(raw)
+		}
+		if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String(protocol),
+			Endpoint: aws.String(endpoint), Attributes: attrs}); err != nil {
+			return fmt.Errorf("subscription %s: %w", r.LogicalID, err)
+		}
+		logf("subscription %s: %s -> %s (%s) created through the SNS API", r.LogicalID, topic, endpoint, protocol)
 	}
 	return nil
 }
