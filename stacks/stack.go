@@ -64,8 +64,8 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	return s
 }
 
-// newProducerPolicy is a managed policy with what GrantSchedule, GrantManage and GrantSendNow
-// give, attached to the configured producer roles: roles of other stacks or accounts cannot be
+// newProducerPolicy is a managed policy with what GrantSchedule, GrantManage, GrantSendNow and
+// GrantManageDevices give, attached to the configured producer roles: roles of other stacks or accounts cannot be
 // granted to directly.
 func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPolicy {
 	sm := s.Push.StateMachine
@@ -80,7 +80,7 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 		roles = append(roles, awsiam.Role_FromRoleArn(s.Stack, jsii.String(fmt.Sprintf("Producer%d", i)), jsii.String(arn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}))
 	}
 	return awsiam.NewManagedPolicy(s.Stack, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("Delayed Push producers: schedule, reschedule, cancel, inspect and list pushes; send pushes now"),
+		Description: jsii.String("Delayed Push producers: schedule, reschedule, cancel, inspect and list pushes; send pushes now; register and remove devices"),
 		Statements: &[]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("SchedulePushes"),
@@ -102,6 +102,21 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 				Sid:       jsii.String("SendPushesNow"),
 				Actions:   jsii.Strings("sqs:SendMessage"),
 				Resources: &[]*string{s.Push.PushQueue.QueueArn()},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("RegisterDevices"),
+				Actions:   jsii.Strings("sns:CreatePlatformEndpoint"),
+				Resources: &[]*string{s.Push.PlatformApplicationArn},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ManageDeviceEndpoints"),
+				Actions:   jsii.Strings("sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"),
+				Resources: jsii.Strings(endpointArnPattern(*s.Push.PlatformApplicationArn)),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("KeepTheDeviceRegistry"),
+				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+				Resources: &[]*string{s.Push.DevicesTable.TableArn(), s.Push.DeviceOwnersTable.TableArn()},
 			}),
 		},
 		Roles: &roles,

@@ -485,7 +485,11 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
 	queueID, _ := pushQueue(t, tpl)
 	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
-	executions := assertions.NewCapture(nil)
+	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
+		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
+	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
+	executions, endpoints := assertions.NewCapture(nil), assertions.NewCapture(nil)
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{
 		"Roles": []any{"orders-api", "marketing"},
 		"PolicyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{
@@ -496,8 +500,16 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"},
 				"Resource": []any{getAtt(schedules, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(schedules, "Arn"), "/index/pending"}}}}},
 			map[string]any{"Sid": "SendPushesNow", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt(queueID, "Arn")},
+			map[string]any{"Sid": "RegisterDevices", "Effect": "Allow", "Action": "sns:CreatePlatformEndpoint", "Resource": assertions.Match_AnyValue()},
+			map[string]any{"Sid": "ManageDeviceEndpoints", "Effect": "Allow",
+				"Action": []any{"sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}, "Resource": endpoints},
+			map[string]any{"Sid": "KeepTheDeviceRegistry", "Effect": "Allow",
+				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
+				"Resource": []any{getAtt(devices, "Arn"), getAtt(owners, "Arn")}},
 		}},
 	})
+	rawEndpoints, _ := json.Marshal(endpoints.AsObject())
+	assert.Contains(t, string(rawEndpoints), ":endpoint/GCM/delayed-push/*", "the application's endpoints only")
 	raw, _ := json.Marshal(executions.AsObject())
 	assert.Contains(t, string(raw), ":execution:", "executions of this state machine only")
 	assert.Contains(t, string(raw), sm)
