@@ -26,7 +26,7 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 	tpl := assertions.Template_FromStack(NewShopStack(app, "Shop"), nil)
 
 	tpl.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachine"), jsii.Number(1))
-	tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(3)) // devices, deliveries, schedules
+	tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(4)) // devices, device owners, deliveries, schedules
 	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{"Timeout": 20, "Architectures": []any{"arm64"}})
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Endpoint": "oncall@example.com"})
 
@@ -36,6 +36,7 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 		"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 			assertions.Match_ObjectLike(&map[string]any{"Action": "states:StartExecution"}),
 			assertions.Match_ObjectLike(&map[string]any{"Action": assertions.Match_ArrayWith(&[]any{"sqs:SendMessage"})}),
+			assertions.Match_ObjectLike(&map[string]any{"Action": "sns:CreatePlatformEndpoint"}),
 		})}),
 	})
 	assert.True(t, strings.HasPrefix(*role.AsString(), "OrdersApi"), "granted to the team's role, got %s", *role.AsString())
@@ -77,7 +78,7 @@ func TestSynthesizesWithThisModuleAsAReadOnlyDependency(t *testing.T) {
 		"the embedded definition is inline in Shop.template.json")
 	bootstraps, err := filepath.Glob(filepath.Join(out, "asset.*", "bootstrap"))
 	require.NoError(t, err)
-	require.Len(t, bootstraps, 2, "the sender's and the HTTP API's assets")
+	require.Len(t, bootstraps, 3, "the sender's, the HTTP API's and the device events function's assets")
 	for _, b := range bootstraps {
 		f, err := elf.Open(b)
 		require.NoError(t, err)

@@ -32,6 +32,7 @@ func NewShopStack(scope constructs.Construct, id string) awscdk.Stack {
 	})
 	push.GrantSchedule(ordersAPI)
 	push.GrantSendNow(ordersAPI)
+	push.GrantManageDevices(ordersAPI)
 	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: push.StateMachine.StateMachineArn()})
 	return stack
 }
