@@ -20,6 +20,8 @@ require (
 	github.com/stretchr/testify v1.11.1
 )
 
+require github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.10 // indirect
+
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.7 // indirect

@@ -16,7 +16,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/shopify"
 )
 
 // ContextKey is the CDK context key that holds the whole Delayed Push configuration, as a JSON
@@ -85,6 +87,17 @@ type Config struct {
 	APIThrottleBurstLimit int `json:"apiThrottleBurstLimit"`
 	// APIMaxBodyBytes is the largest request body; larger ones get 413. Default 65536.
 	APIMaxBodyBytes int `json:"apiMaxBodyBytes"`
+	// Shopify adds the Shopify order path (POST /shopify/webhooks on the HTTP API, an orders
+	// queue, consumer and table). Default false.
+	Shopify bool `json:"shopify"`
+	// ShopifySecretArn is a Secrets Manager secret of yours holding the app's client secret.
+	// Default: a new secret with a placeholder value (put the client secret in it).
+	ShopifySecretArn string `json:"shopifySecretArn"`
+	// ShopifyShopOwners maps shop domains (NAME.myshopify.com) to the user id pushed for each
+	// new order. Default: none.
+	ShopifyShopOwners map[string]string `json:"shopifyShopOwners"`
+	// ShopifyMaxBodyBytes is the largest webhook body; larger ones get 413. Default 204800.
+	ShopifyMaxBodyBytes int `json:"shopifyMaxBodyBytes"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out.
@@ -104,6 +117,7 @@ func DefaultConfig() Config {
 		APIThrottleRateLimit:   50,
 		APIThrottleBurstLimit:  100,
 		APIMaxBodyBytes:        65536,
+		ShopifyMaxBodyBytes:    orders.DefaultMaxBodyBytes,
 	}
 }
 
@@ -209,8 +223,18 @@ func (c Config) Props() *DelayedPushProps {
 	if c.APIJwtIssuer != "" {
 		p.Api.JwtIssuer, p.Api.JwtAudience = jsii.String(c.APIJwtIssuer), jsii.Strings(c.APIJwtAudience...)
 	}
+	if c.Shopify {
+		owners := map[string]*string{}
+		for shop, user := range c.ShopifyShopOwners {
+			owners[shop] = jsii.String(user)
+		}
+		// shopifySecretArn becomes ExistingSecret where a scope exists (NewDelayedPushStack).
+		p.Shopify = &ShopifyProps{ShopOwners: &owners, MaxBodyBytes: jsii.Number(float64(c.ShopifyMaxBodyBytes))}
+	}
 	return p
 }
+
+var secretArn = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`)
 
 // Validate checks every setting and names the first bad key.
 func (c Config) Validate() error {
@@ -264,6 +288,24 @@ func (c Config) Validate() error {
 		return bad("apiJwtAudience", "is required with apiJwtIssuer: the audiences a token must be for")
 	case c.APIJwtIssuer == "" && len(c.APIJwtAudience) > 0:
 		return bad("apiJwtIssuer", "is required with apiJwtAudience")
+	}
+	switch {
+	case !c.Shopify && (c.ShopifySecretArn != "" || len(c.ShopifyShopOwners) > 0 || c.ShopifyMaxBodyBytes != orders.DefaultMaxBodyBytes):
+		return bad("shopify", "must be true for the shopify* keys to apply")
+	case c.Shopify && !c.API:
+		return bad("shopify", "needs the HTTP API (its webhook is a route of it): api must not be false")
+	case c.ShopifySecretArn != "" && !secretArn.MatchString(c.ShopifySecretArn):
+		return bad("shopifySecretArn", "must be a Secrets Manager secret's complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX), got %q", c.ShopifySecretArn)
+	case c.ShopifyMaxBodyBytes < 1024 || c.ShopifyMaxBodyBytes > orders.DefaultMaxBodyBytes:
+		return bad("shopifyMaxBodyBytes", "must be from 1024 to %d (an SQS message holds the body), got %d", orders.DefaultMaxBodyBytes, c.ShopifyMaxBodyBytes)
+	}
+	for _, shop := range slices.Sorted(maps.Keys(c.ShopifyShopOwners)) {
+		if !shopify.ValidShopDomain(shop) {
+			return bad("shopifyShopOwners", "keys must be shop domains (NAME.myshopify.com), got %q", shop)
+		}
+		if c.ShopifyShopOwners[shop] == "" {
+			return bad("shopifyShopOwners", "%q has no user id", shop)
+		}
 	}
 	if c.AlarmEmail != "" {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {

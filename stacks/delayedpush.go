@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
@@ -82,6 +83,9 @@ type DelayedPushProps struct {
 	// Api configures the HTTP API. Default: an API with IAM authorization and every default
 	// of ApiProps.
 	Api *ApiProps
+	// Shopify adds the Shopify order path (a webhook route on the HTTP API, an orders queue,
+	// consumer and table). Default: none.
+	Shopify *ShopifyProps
 }
 
 // ApiProps configures the HTTP API (API Gateway HTTP API). Every field is optional.
@@ -138,6 +142,14 @@ type DelayedPush struct {
 	DeviceEventsFunction        awslambda.Function
 	// PlatformApplicationArn is the SNS platform application devices are registered on.
 	PlatformApplicationArn *string
+	// The Shopify order path, nil without ShopifyProps: the client secret (yours or a new
+	// one), the orders table, queue and dead-letter queue, and the two functions.
+	ShopifySecret          awssecretsmanager.ISecret
+	OrdersTable            awsdynamodb.Table
+	OrdersQueue            awssqs.Queue
+	OrdersDeadLetterQueue  awssqs.Queue
+	ShopifyWebhookFunction awslambda.Function
+	ShopifyOrdersFunction  awslambda.Function
 }
 
 // settings are the props with defaults applied and checked.
@@ -154,6 +166,7 @@ type settings struct {
 	logRetention      awslogs.RetentionDays
 	removal           awscdk.RemovalPolicy
 	api               apiSettings
+	shopify           shopifySettings
 }
 
 type apiSettings struct {
@@ -256,6 +269,9 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		s.removal = p.RemovalPolicy
 	}
 	if s.api, err = apiSettingsOf(p.Api); err != nil {
+		return s, err
+	}
+	if s.shopify, err = shopifySettingsOf(p.Shopify, s.api.enabled); err != nil {
 		return s, err
 	}
 	switch {
@@ -362,6 +378,9 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	if s.api.enabled {
 		d.Api, d.ApiFunction = newAPI(c, "Api", d, s)
 		dependOnDefaultPolicyOnly(d.ApiFunction, d.ApiFunction.Role())
+	}
+	if s.shopify.enabled {
+		newShopify(c, "Shopify", d, props.Shopify, s)
 	}
 	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
 	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -39,7 +40,11 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 		panic(err)
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, props.Config.Props())}
+	pushProps := props.Config.Props()
+	if arn := props.Config.ShopifySecretArn; arn != "" && pushProps.Shopify != nil {
+		pushProps.Shopify.ExistingSecret = awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("ShopifySecret"), jsii.String(arn))
+	}
+	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, pushProps)}
 	s.ProducerPolicy = s.newProducerPolicy(props.Config.ProducerPrincipals)
 
 	d := s.Push
@@ -58,6 +63,12 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("SenderFunctionName", d.SenderFunction.FunctionName(), "The sender Lambda")
 	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
 	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
+	if d.ShopifyWebhookFunction != nil {
+		output("ShopifyWebhookUrl", jsii.String(*d.Api.ApiEndpoint()+ShopifyWebhookPath), "Register this as the webhook address of your Shopify app (orders/create and the privacy topics)")
+		output("ShopifySecretArn", d.ShopifySecret.SecretArn(), "Put your Shopify app's client secret here")
+		output("OrdersTableName", d.OrdersTable.TableName(), "Shopify orders: one row per shop and order")
+		output("OrdersDeadLetterQueueUrl", d.OrdersDeadLetterQueue.QueueUrl(), "Shopify webhooks the consumer could not use, with their parkReason")
+	}
 	if d.Api != nil {
 		output("ApiUrl", d.Api.ApiEndpoint(), "The HTTP API (SigV4 for execute-api, or a JWT): POST /pushes, GET/PUT/DELETE /pushes/{key}, GET /pushes?userId=")
 	}

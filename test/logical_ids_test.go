@@ -3,6 +3,8 @@ package test
 import (
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
 	"github.com/stretchr/testify/assert"
 
 	"github.com/delayed-push/delayed-push/stacks"
@@ -23,4 +25,12 @@ func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 		ids(tpl, "AWS::SQS::Queue", nil))
 	assert.Equal(t, []string{"DelayedPushSchedulerStateMachine95CB449B"}, ids(tpl, "AWS::StepFunctions::StateMachine", nil),
 		"replacing the state machine would stop every scheduled push")
+
+	shop := withShopify(t)
+	assert.Equal(t, []string{"DelayedPushShopifyOrdersEC50E0FE"}, ids(shop, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
+		map[string]any{"AttributeName": "shopDomain", "KeyType": "HASH"}})})), "the orders table")
+	assert.Equal(t, []string{"DelayedPushDeviceEventsDeadLetterQueue8333D093", "DelayedPushDeviceEventsQueueBB21D5C3",
+		"DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1",
+		"DelayedPushShopifyDeadLetterQueue6762CF92", "DelayedPushShopifyQueueA596F8CD"}, ids(shop, "AWS::SQS::Queue", nil), "with the orders queues")
+	assert.Equal(t, []string{"DelayedPushShopifyClientSecret4FDE01C8"}, ids(shop, "AWS::SecretsManager::Secret", nil), "the client secret")
 }
