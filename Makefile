@@ -70,7 +70,7 @@ clean: ## Stop the local stack and remove build output
 # timeout and two receives before the DLQ, so retries and redrive happen in seconds, and with
 # a sender concurrency the emulator can serve: it handles about 130 writes a second, so more
 # invocations in flight would only make every call wait longer.
-LOCAL_CONFIG := {"senderTimeoutSeconds":10,"visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1}
+LOCAL_CONFIG := {"senderTimeoutSeconds":10,"visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1,"shopify":true,"shopifyShopOwners":{"local-shop.myshopify.com":"local-shop-owner","other-shop.myshopify.com":"other-shop-owner"}}
 LOCAL_PORT ?= 4566
 export LOCAL_PORT
 QEMU := $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)

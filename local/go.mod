@@ -20,7 +20,7 @@ require (
 	github.com/stretchr/testify v1.11.1
 )
 
-require github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.10 // indirect
+require github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.10
 
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect

@@ -19,6 +19,7 @@ import (
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -167,7 +168,21 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	// The published template when there is one (as cdk deploy does), else the body inline.
 	url, body := aws.String(templateURL), (*string)(nil)
-	if trimmed, dropped := withoutOutputsOfUncreatable(template); len(dropped) > 0 {
+	deployed, secrets, err := createSecrets(ctx, secretsmanager.NewFromConfig(cfg), st.StackName, template)
+	if err != nil {
+		return nil, err
+	}
+	for id, arn := range secrets {
+		logf("secret %s: %s created through the Secrets Manager API (the emulator's CloudFormation does not create secrets)", id, arn)
+	}
+	if len(secrets) > 0 {
+		raw, err := json.Marshal(deployed)
+		if err != nil {
+			return nil, err
+		}
+		templateURL, templateBody = "", raw
+	}
+	if trimmed, dropped := withoutOutputsOfUncreatable(deployed); len(dropped) > 0 {
 		// moto accepts resources it cannot create but fails the whole CreateStack on an output
 		// that reads one of their attributes (local/RESEARCH.md, section 1): such outputs go.
 		logf("outputs left out for the emulator (they read resources it does not create): %s", strings.Join(dropped, ", "))

@@ -1,0 +1,277 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/local/localdeploy"
+	"github.com/delayed-push/delayed-push/local/localrun"
+	"github.com/delayed-push/delayed-push/shopify"
+)
+
+// The Shopify order path on the local stack (configured in the Makefile's LOCAL_CONFIG with
+// owners for local-shop and other-shop): Shopify's part is played by the test, which signs
+// with the client secret read from Secrets Manager as a developer would.
+
+const (
+	localShop = "local-shop.myshopify.com"
+	otherShop = "other-shop.myshopify.com"
+	// shopifyDeadline is how long Shopify waits for an answer.
+	shopifyDeadline = 5 * time.Second
+)
+
+var orderSeq atomic.Int64
+
+func init() { orderSeq.Store(time.Now().UnixNano() % 1e12 * 1000) }
+
+func nextOrderID() string { return fmt.Sprint(orderSeq.Add(1)) }
+
+func shopifySecret(t *testing.T) string {
+	t.Helper()
+	sm := secretsmanager.NewFromConfig(localdeploy.NewConfig(stack.Endpoint, "us-east-1"))
+	out, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(output(t, "ShopifySecretArn"))})
+	require.NoError(t, err)
+	return aws.ToString(out.SecretString)
+}
+
+func webhookURL(t *testing.T) string { return apiURL(t) + "/shopify/webhooks" }
+
+func orderJSON(id string, customer int) string {
+	return fmt.Sprintf(`{"id":%s,"name":"#%s","total_price":"24.90","currency":"EUR","customer":{"id":%d,"first_name":"Mina","last_name":"Kim"},`+
+		`"line_items":[{"title":"Mug","quantity":2,"price":"12.45","sku":null}]}`, id, id, customer)
+}
+
+// postWebhook sends a webhook as Shopify would; secret "" sends it unsigned.
+func postWebhook(t *testing.T, topic, shop, webhookID, body, secret string) (int, string, time.Duration) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, webhookURL(t), strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(shopify.HeaderTopic, topic)
+	req.Header.Set(shopify.HeaderShopDomain, shop)
+	req.Header.Set(shopify.HeaderWebhookID, webhookID)
+	req.Header.Set(shopify.HeaderTriggeredAt, time.Now().UTC().Format(time.RFC3339Nano))
+	req.Header.Set(shopify.HeaderAPIVersion, "2026-10")
+	if secret != "" {
+		req.Header.Set(shopify.HeaderHmac, shopify.Sign([]byte(body), []byte(secret)))
+	}
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), time.Since(start)
+}
+
+func storedOrder(t *testing.T, shop, id string) map[string]ddbtypes.AttributeValue {
+	t.Helper()
+	out, err := stack.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(output(t, "OrdersTableName")), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"shopDomain": &ddbtypes.AttributeValueMemberS{Value: shop}, "orderId": &ddbtypes.AttributeValueMemberS{Value: id}},
+	})
+	require.NoError(t, err)
+	return out.Item
+}
+
+func waitOrder(t *testing.T, shop, id string, pushed bool) map[string]ddbtypes.AttributeValue {
+	t.Helper()
+	var item map[string]ddbtypes.AttributeValue
+	require.NoError(t, localrun.Poll(context.Background(), 30*time.Second, 200*time.Millisecond, func() (bool, error) {
+		item = storedOrder(t, shop, id)
+		_, queued := item["pushQueuedAt"]
+		return item != nil && (!pushed || queued), nil
+	}), "order %s of %s", id, shop)
+	return item
+}
+
+func countOrders(t *testing.T, shop string) int {
+	t.Helper()
+	n := 0
+	pages := dynamodb.NewQueryPaginator(stack.DynamoDB, &dynamodb.QueryInput{
+		TableName: aws.String(output(t, "OrdersTableName")), KeyConditionExpression: aws.String("shopDomain = :s"), Select: ddbtypes.SelectCount,
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: shop}}, ConsistentRead: aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		p, err := pages.NextPage(context.Background())
+		require.NoError(t, err)
+		n += int(p.Count)
+	}
+	return n
+}
+
+func TestASignedOrderWebhookGivesOneOrderAndOnePushToTheOwner(t *testing.T) {
+	secret := shopifySecret(t)
+	phone := register(t, deviceClient(t), "local-shop-owner", name("owner-phone"), "")
+	id := nextOrderID()
+	body := orderJSON(id, 7001)
+	status, answer, took := postWebhook(t, shopify.TopicOrdersCreate, localShop, name("wh-"+id), body, secret)
+	require.Equal(t, http.StatusOK, status, answer)
+	assert.Contains(t, answer, `"status":"queued"`)
+	assert.Less(t, took, shopifyDeadline)
+
+	item := waitOrder(t, localShop, id, true)
+	assert.Equal(t, "#"+id, item["name"].(*ddbtypes.AttributeValueMemberS).Value)
+	assert.Equal(t, "7001", item["customerId"].(*ddbtypes.AttributeValueMemberS).Value)
+	got, _, err := stack.WaitForDeliveries(context.Background(), phone.EndpointARN, 1, 20*time.Second)
+	require.NoError(t, err)
+	msg := fcmMessage(t, got[0])
+	assert.Equal(t, "New order #"+id, msg["notification"].(map[string]any)["title"])
+	assert.Equal(t, "24.90 EUR from Mina Kim, 2 items", msg["notification"].(map[string]any)["body"])
+	assert.Equal(t, shopify.PushID(localShop, id), msg["data"].(map[string]any)["pushId"])
+
+	// Shopify's retry of the same webhook, and a duplicate under another id: 200, nothing new.
+	saved := item["savedAt"]
+	for _, wh := range []string{name("wh-" + id), name("wh-dup-" + id)} {
+		status, _, _ = postWebhook(t, shopify.TopicOrdersCreate, localShop, wh, body, secret)
+		assert.Equal(t, http.StatusOK, status)
+	}
+	report, err := localrun.WaitForReport(context.Background(), logPath, shopify.PushID(localShop, id), 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "sent", report.Outcome)
+	time.Sleep(3 * time.Second)
+	assert.Equal(t, saved, storedOrder(t, localShop, id)["savedAt"], "the order was not written again")
+	assert.Equal(t, 1, received(t, phone.EndpointARN), "one push")
+}
+
+func TestAnUnsignedOrTamperedWebhookIsRejectedAndLeavesNoTrace(t *testing.T) {
+	secret := shopifySecret(t)
+	id := nextOrderID()
+	body := orderJSON(id, 1)
+	for name, sig := range map[string]string{"unsigned": "", "wrong secret": secret + "x"} {
+		status, answer, _ := postWebhook(t, shopify.TopicOrdersCreate, localShop, "wh-bad-"+id, body, sig)
+		assert.Equal(t, http.StatusUnauthorized, status, name)
+		assert.Contains(t, answer, `"code":"unauthorized"`, name)
+	}
+	// Signed for the body Shopify sent, delivered with another.
+	status, answer, _ := postTampered(t, body, strings.Replace(body, "24.90", "0.01", 1), secret)
+	assert.Equal(t, http.StatusUnauthorized, status, answer)
+	time.Sleep(2 * time.Second)
+	assert.Nil(t, storedOrder(t, localShop, id), "nothing saved")
+}
+
+func postTampered(t *testing.T, signedBody, sentBody, secret string) (int, string, time.Duration) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, webhookURL(t), strings.NewReader(sentBody))
+	require.NoError(t, err)
+	req.Header.Set(shopify.HeaderTopic, shopify.TopicOrdersCreate)
+	req.Header.Set(shopify.HeaderShopDomain, localShop)
+	req.Header.Set(shopify.HeaderWebhookID, "wh-tampered")
+	req.Header.Set(shopify.HeaderHmac, shopify.Sign([]byte(signedBody), []byte(secret)))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), 0
+}
+
+func TestABurstOf200WebhooksIsAnsweredInTimeAndGives200OrdersAnd200Pushes(t *testing.T) {
+	secret := shopifySecret(t)
+	phone := register(t, deviceClient(t), "other-shop-owner", name("burst-phone"), "")
+	before := countOrders(t, otherShop)
+	const n, workers = 200, 20
+	ids := make(chan string, n)
+	for i := 0; i < n; i++ {
+		ids <- nextOrderID()
+	}
+	close(ids)
+	var mu sync.Mutex
+	var slowest time.Duration
+	failures := 0
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				status, _, took := postWebhook(t, shopify.TopicOrdersCreate, otherShop, name("burst-"+id), orderJSON(id, 42), secret)
+				mu.Lock()
+				if status != http.StatusOK || took >= shopifyDeadline {
+					failures++
+				}
+				slowest = max(slowest, took)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("200 webhooks answered, slowest in %s", slowest.Round(time.Millisecond))
+	assert.Zero(t, failures, "every webhook answered 200 within %s", shopifyDeadline)
+
+	require.NoError(t, localrun.Poll(context.Background(), 120*time.Second, time.Second, func() (bool, error) {
+		return countOrders(t, otherShop)-before >= n, nil
+	}), "200 orders saved, got %d", countOrders(t, otherShop)-before)
+	got, _, err := stack.WaitForDeliveries(context.Background(), phone.EndpointARN, n, 180*time.Second)
+	require.NoError(t, err, "200 pushes on the owner's phone")
+	seen := map[string]bool{}
+	for _, d := range got {
+		seen[fcmMessage(t, d)["data"].(map[string]any)["pushId"].(string)] = true
+	}
+	assert.Len(t, seen, n, "200 different pushes, none twice")
+	time.Sleep(2 * time.Second)
+	assert.Equal(t, n, received(t, phone.EndpointARN), "nothing more")
+	assert.Equal(t, n, countOrders(t, otherShop)-before)
+}
+
+func TestPrivacyWebhooksDeleteTheCustomersAndTheShopsOrders(t *testing.T) {
+	secret := shopifySecret(t)
+	shop := "redact-" + strings.ToLower(runID) + ".myshopify.com"
+	ids := []string{nextOrderID(), nextOrderID(), nextOrderID()}
+	for i, id := range ids {
+		status, answer, _ := postWebhook(t, shopify.TopicOrdersCreate, shop, name("p-"+id), orderJSON(id, 100+i%2), secret)
+		require.Equal(t, http.StatusOK, status, answer)
+	}
+	for _, id := range ids {
+		waitOrder(t, shop, id, false)
+	}
+	// customer 100 holds orders 0 and 2.
+	status, _, _ := postWebhook(t, shopify.TopicCustomersRedact, shop, name("redact-c"),
+		fmt.Sprintf(`{"shop_id":1,"shop_domain":%q,"customer":{"id":100,"email":"mina@example.com"},"orders_to_redact":[%s]}`, shop, ids[0]), secret)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, localrun.Poll(context.Background(), 20*time.Second, 200*time.Millisecond, func() (bool, error) {
+		return storedOrder(t, shop, ids[0]) == nil && storedOrder(t, shop, ids[2]) == nil, nil
+	}))
+	assert.NotNil(t, storedOrder(t, shop, ids[1]), "another customer's order stays")
+
+	status, _, _ = postWebhook(t, shopify.TopicShopRedact, shop, name("redact-s"), fmt.Sprintf(`{"shop_id":1,"shop_domain":%q}`, shop), secret)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, localrun.Poll(context.Background(), 20*time.Second, 200*time.Millisecond, func() (bool, error) {
+		return countOrders(t, shop) == 0, nil
+	}))
+
+	// A topic the path does not handle: 200, nothing done.
+	status, answer, _ := postWebhook(t, "products/update", shop, name("ignored"), `{"id":1}`, secret)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, answer, `"status":"ignored"`)
+}
+
+func TestExampleShopifyWebhook(t *testing.T) {
+	id := nextOrderID()
+	cmd := exec.Command("bash", "examples/shopify-webhook.sh")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "WEBHOOK_URL="+webhookURL(t), "SHOPIFY_SECRET="+shopifySecret(t), "SHOP="+localShop, "ORDER_ID="+id)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var answer map[string]string
+	require.NoError(t, json.Unmarshal(out, &answer), "%s", out)
+	assert.Equal(t, "queued", answer["status"])
+	waitOrder(t, localShop, id, true)
+}
