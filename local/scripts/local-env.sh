@@ -15,7 +15,9 @@ import json, sys
 names = {"StateMachineArn": "STATE_MACHINE_ARN", "PushQueueUrl": "PUSH_QUEUE_URL",
          "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL", "DevicesTableName": "DEVICES_TABLE",
          "DeliveriesTableName": "DELIVERIES_TABLE", "SchedulesTableName": "SCHEDULES_TABLE",
-         "SenderFunctionName": "SENDER_FUNCTION"}
+         "SenderFunctionName": "SENDER_FUNCTION", "DeviceOwnersTableName": "DEVICE_OWNERS_TABLE",
+         "DeviceEventsTopicArn": "DEVICE_EVENTS_TOPIC_ARN", "ShopifySecretArn": "SHOPIFY_SECRET_ARN",
+         "OrdersTableName": "ORDERS_TABLE", "OrdersDeadLetterQueueUrl": "ORDERS_DEAD_LETTER_QUEUE_URL"}
 state = json.load(open(sys.argv[1]))
 outputs = state["outputs"]
 for key, var in names.items():
@@ -23,6 +25,8 @@ for key, var in names.items():
         print(f"export {var}='{outputs[key]}'")
 if state.get("apiEndpoint"):
     print(f"export API_URL='{state['apiEndpoint']}'")
+    if "ShopifySecretArn" in outputs:
+        print(f"export SHOPIFY_WEBHOOK_URL='{state['apiEndpoint']}/shopify/webhooks'")
 PY
 )"
 # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it goes to queue.amazonaws.com), so aws is
@@ -30,5 +34,5 @@ PY
 aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 export -f aws 2>/dev/null || true
 export APP_ARN="arn:aws:sns:us-east-1:123456789012:app/GCM/delayed-push"
-echo "local-env: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL; STATE_MACHINE_ARN, PUSH_QUEUE_URL, DEVICES_TABLE, DELIVERIES_TABLE, SCHEDULES_TABLE, API_URL, APP_ARN set"
+echo "local-env: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL; STATE_MACHINE_ARN, PUSH_QUEUE_URL, DEVICES_TABLE, DELIVERIES_TABLE, SCHEDULES_TABLE, API_URL, APP_ARN, SHOPIFY_WEBHOOK_URL, SHOPIFY_SECRET_ARN, ORDERS_TABLE set"
 unset _root
