@@ -40,6 +40,7 @@ func newAlarms(scope constructs.Construct, id string, d *DelayedPush, p *Delayed
 				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 				Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(c).Account()}},
 			}), nil)
 		}
 		key = newKey
@@ -53,7 +54,23 @@ func newAlarms(scope constructs.Construct, id string, d *DelayedPush, p *Delayed
 		if tp.EnforceSSL == nil {
 			tp.EnforceSSL = jsii.Bool(true)
 		}
-		topic = awssns.NewTopic(c, jsii.String("Topic"), &tp)
+		newTopic := awssns.NewTopic(c, jsii.String("Topic"), &tp)
+		// A topic policy in the stack replaces SNS's default one: without this statement
+		// CloudWatch could not publish, and no alarm would reach anyone. Only this account's
+		// alarms of this stack (CloudFormation names them STACK-...) may.
+		stack := awscdk.Stack_Of(c)
+		newTopic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("CloudWatchAlarmsPublish"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{newTopic.TopicArn()},
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+				"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"),
+					Resource: jsii.String("alarm"), ResourceName: jsii.String(*stack.StackName() + "-*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})},
+			},
+		}))
+		topic = newTopic
 	}
 	if p.AlarmEmail != nil && *p.AlarmEmail != "" {
 		// In this construct, also when the topic is yours and lives elsewhere.

@@ -48,6 +48,7 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	d.DeviceEventsQueue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(60)), RemovalPolicy: s.removal,
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{Queue: d.DeviceEventsDeadLetterQueue, MaxReceiveCount: jsii.Number(5)},
 	})
 	d.DeviceEventsTopic.AddSubscription(awssnssubscriptions.NewSqsSubscription(d.DeviceEventsQueue,

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -43,6 +44,20 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		panic(fmt.Errorf("hashing %s: %w", props.Package, err))
 	}
 	fp := props.FunctionProps
+	if fp.Role == nil && fp.LogGroup != nil {
+		// Not AWSLambdaBasicExecutionRole, which may create log groups and write to any of
+		// the account's: this function writes to its own log group only.
+		role := awsiam.NewRole(scope, jsii.String(id+"ServiceRole"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("Runs " + props.Package + " (writes only to its own log group)"),
+		})
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WriteOwnLogs"),
+			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: jsii.Strings(*fp.LogGroup.LogGroupRef().LogGroupArn), // arn:...:log-group:NAME:*, its streams
+		}))
+		fp.Role = role
+	}
 	fp.Runtime = awslambda.Runtime_PROVIDED_AL2023()
 	fp.Architecture = awslambda.Architecture_ARM_64()
 	fp.Handler = jsii.String("bootstrap")

@@ -22,7 +22,9 @@ func newPushQueue(scope constructs.Construct, id string, s settings) (queue, dlq
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(s.visibility))),
-		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)),
+		// The maximum: a push waiting behind a stopped or throttled sender must not expire
+		// from the queue (the OldestPush alarm fires long before).
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
 			MaxReceiveCount: jsii.Number(float64(s.maxReceiveCount)),

@@ -105,6 +105,7 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    s.removal,
+		DeletionProtection:               jsii.Bool(s.removal == awscdk.RemovalPolicy_RETAIN),
 	})
 	const consumerTimeout = 30
 	d.OrdersDeadLetterQueue = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{

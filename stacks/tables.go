@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -32,6 +33,8 @@ func newTables(scope constructs.Construct, id string, s settings) (devices, owne
 			},
 			TimeToLiveAttribute: ttl,
 			RemovalPolicy:       s.removal,
+			// Retained tables cannot be deleted by one API call either.
+			DeletionProtection: jsii.Bool(s.removal == awscdk.RemovalPolicy_RETAIN),
 		}
 		if sk != "" {
 			props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(sk), Type: awsdynamodb.AttributeType_STRING}

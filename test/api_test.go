@@ -138,7 +138,7 @@ func TestTheAPIFunctionHasTheClientsPermissionsOnly(t *testing.T) {
 	want := []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
 		"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
-		"xray:PutTraceSegments", "xray:PutTelemetryRecords",
+		"xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogStream", "logs:PutLogEvents",
 		// the device calls
 		"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}
 	var gotList []string

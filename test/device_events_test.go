@@ -48,7 +48,7 @@ func TestDeviceEventsFlowFromTheTopicToTheFunction(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"dynamodb:GetItem": true, "dynamodb:UpdateItem": true, "sqs:ReceiveMessage": true,
 		"sqs:ChangeMessageVisibility": true, "sqs:GetQueueUrl": true, "sqs:DeleteMessage": true, "sqs:GetQueueAttributes": true,
-		"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true}, got)
+		"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true}, got)
 
 	// SNS may use the topic's key to publish the events, from this account only.
 	keys, _ := json.Marshal(tpl.FindResources(jsiiStr("AWS::KMS::Key"), nil))

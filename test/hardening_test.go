@@ -1,0 +1,84 @@
+package test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/stacks"
+)
+
+// A topic policy in the stack replaces SNS's default one: without this statement no alarm
+// could reach anyone. It admits CloudWatch for this account's alarms of this stack only.
+func TestAlarmsCanPublishToTheAlarmTopic(t *testing.T) {
+	tpl := defaults(t)
+	alarmTopic := ""
+	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
+		if strings.Contains(id, "Alarms") {
+			alarmTopic = id
+		}
+	}
+	require.NotEmpty(t, alarmTopic)
+	sourceArn := assertions.NewCapture(nil)
+	tpl.HasResourceProperties(jsiiStr("AWS::SNS::TopicPolicy"), map[string]any{
+		"Topics": []any{ref(alarmTopic)},
+		"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			map[string]any{
+				"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Action": "sns:Publish",
+				"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}, "Resource": ref(alarmTopic),
+				"Condition": map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")},
+					"ArnLike":      map[string]any{"aws:SourceArn": sourceArn},
+				},
+			},
+		})}),
+	})
+	raw, _ := json.Marshal(sourceArn.AsObject())
+	assert.Equal(t, `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:DelayedPush-*"]]}`,
+		string(raw), "this account's alarms of this stack")
+	// Every alarm is named by CloudFormation after the stack, so the condition admits them.
+	for _, id := range ids(tpl, "AWS::CloudWatch::Alarm", nil) {
+		raw, _ := json.Marshal((*tpl.ToJSON())["Resources"].(map[string]any)[id])
+		assert.NotContains(t, string(raw), `"AlarmName"`, "%s: a fixed name would escape the SourceArn condition", id)
+	}
+	// The key CloudWatch encrypts with is scoped to the account too.
+	tpl.HasResourceProperties(jsiiStr("AWS::KMS::Key"), map[string]any{"KeyPolicy": assertions.Match_ObjectLike(&map[string]any{
+		"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}},
+		})}),
+	})})
+}
+
+// No function role holds AWSLambdaBasicExecutionRole (any log group of the account); each
+// writes to its own log group only.
+func TestFunctionsWriteOnlyToTheirOwnLogGroup(t *testing.T) {
+	tpl := withShopify(t)
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	fns := ids(tpl, "AWS::Lambda::Function", nil)
+	require.Len(t, fns, 5)
+	for _, fn := range fns {
+		role := roleOf(t, tpl, fn)
+		props := resources[role].(map[string]any)["Properties"].(map[string]any)
+		assert.NotContains(t, props, "ManagedPolicyArns", "%s: no managed policy", fn)
+		logGroup := resources[fn].(map[string]any)["Properties"].(map[string]any)["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
+		got := actionsOf(t, tpl, fn)
+		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			assert.Equal(t, []string{`{"Fn::GetAtt":["` + logGroup + `","Arn"]}`}, got[a], "%s: %s on its own log group only", fn, a)
+		}
+		assert.NotContains(t, got, "logs:CreateLogGroup", fn)
+	}
+}
+
+func TestNothingHoldingPushesExpiresOrGoesInOneCall(t *testing.T) {
+	tpl := withShopify(t)
+	tpl.AllResourcesProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"MessageRetentionPeriod": 14 * 24 * 3600})
+	tpl.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionProtectionEnabled": true})
+	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
+	destroy := withConfig(t, func(c *stacks.Config) { c.RemovalPolicy = "destroy" })
+	destroy.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionProtectionEnabled": false})
+}
