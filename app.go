@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/delayed-push/delayed-push/security"
 	"github.com/delayed-push/delayed-push/stacks"
 )
 
@@ -25,5 +26,6 @@ func main() {
 		},
 		Config: cfg,
 	})
+	security.AddChecks(app)
 	app.Synth(nil)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -16,35 +17,8 @@ import (
 // with the construct's key (CloudWatch cannot publish to a topic under the AWS managed SNS
 // key). It returns the topic and the key (yours or a new one), which the device events topic
 // uses too.
-func newAlarms(scope constructs.Construct, id string, d *DelayedPush, p *DelayedPushProps, s settings) (awssns.ITopic, awskms.IKey) {
-	c := constructs.NewConstruct(scope, jsii.String(id))
-	topic, key := p.ExistingAlarmTopic, p.ExistingEncryptionKey
-	if key == nil {
-		kp := awskms.KeyProps{}
-		if p.EncryptionKeyProps != nil {
-			kp = *p.EncryptionKeyProps
-		}
-		if kp.Description == nil {
-			kp.Description = jsii.String("Delayed Push alarm and device events topics")
-		}
-		if kp.EnableKeyRotation == nil {
-			kp.EnableKeyRotation = jsii.Bool(true)
-		}
-		if kp.RemovalPolicy == "" {
-			kp.RemovalPolicy = s.removal
-		}
-		newKey := awskms.NewKey(c, jsii.String("TopicKey"), &kp)
-		if topic == nil {
-			newKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:        jsii.String("CloudWatchAlarmsPublish"),
-				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-				Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(c).Account()}},
-			}), nil)
-		}
-		key = newKey
-	}
+func newAlarms(c constructs.Construct, d *DelayedPush, p *DelayedPushProps, s settings) (awssns.ITopic, awskms.IKey) {
+	topic, key := p.ExistingAlarmTopic, s.key
 	if topic == nil {
 		tp := awssns.TopicProps{}
 		if p.AlarmTopicProps != nil {
@@ -98,4 +72,52 @@ func newAlarms(scope constructs.Construct, id string, d *DelayedPush, p *Delayed
 	alarm("SenderErrors", "The sender Lambda failed whole invocations.",
 		d.SenderFunction.MetricErrors(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}))
 	return topic, key
+}
+
+// newEncryptionKey returns the construct's key: yours, or a new one, rotated yearly, that
+// CloudWatch (alarms), SNS (device events) and CloudWatch Logs (every log group) may use.
+func newEncryptionKey(c constructs.Construct, p *DelayedPushProps, s settings) awskms.IKey {
+	if p.ExistingEncryptionKey != nil {
+		return p.ExistingEncryptionKey
+	}
+	kp := awskms.KeyProps{}
+	if p.EncryptionKeyProps != nil {
+		kp = *p.EncryptionKeyProps
+	}
+	if kp.Description == nil {
+		kp.Description = jsii.String("Delayed Push: alarm and device events topics, log groups, Shopify secret")
+	}
+	if kp.EnableKeyRotation == nil {
+		kp.EnableKeyRotation = jsii.Bool(true)
+	}
+	if kp.RemovalPolicy == "" {
+		kp.RemovalPolicy = s.removal
+	}
+	key := awskms.NewKey(c, jsii.String("TopicKey"), &kp)
+	stack := awscdk.Stack_Of(c)
+	if p.ExistingAlarmTopic == nil {
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("CloudWatchAlarmsPublish"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+			Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+		}), nil)
+	}
+	// CloudWatch Logs encrypts the log groups of this account and region with it.
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchLogsEncrypt"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+*stack.Region()+".amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})}},
+	}), nil)
+	return key
+}
+
+// newLogGroup is a log group with the configured retention and removal, encrypted with the
+// construct's key.
+func newLogGroup(scope constructs.Construct, id string, s settings) awslogs.LogGroup {
+	return awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal, EncryptionKey: s.key})
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -26,7 +25,7 @@ const APIPackage = "github.com/delayed-push/delayed-push/lambdas/api"
 // route (or a JWT authorizer), the stage's throttling and access logs.
 func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (awsapigatewayv2.HttpApi, awslambda.Function) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	logs := awslogs.NewLogGroup(c, jsii.String("FunctionLogs"), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal})
+	logs := newLogGroup(c, "FunctionLogs", s)
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: APIPackage,
 		FunctionProps: awslambda.FunctionProps{
@@ -71,7 +70,7 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 		})
 	}
 
-	accessLogs := awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal})
+	accessLogs := newLogGroup(c, "AccessLogs", s)
 	stage := awsapigatewayv2.NewHttpStage(c, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
 		HttpApi: api, StageName: jsii.String("$default"), AutoDeploy: jsii.Bool(true),
 		Throttle: &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(s.api.rateLimit), BurstLimit: jsii.Number(s.api.burstLimit)},

@@ -167,6 +167,7 @@ type settings struct {
 	removal           awscdk.RemovalPolicy
 	api               apiSettings
 	shopify           shopifySettings
+	key               awskms.IKey // the construct's key (set by NewDelayedPush)
 }
 
 type apiSettings struct {
@@ -368,11 +369,13 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 		props = &DelayedPushProps{}
 	}
 	d := &DelayedPush{Construct: c, PlatformApplicationArn: jsii.String(s.appArn)}
+	alarms := constructs.NewConstruct(c, jsii.String("Alarms"))
+	s.key = newEncryptionKey(alarms, props, s)
 	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
 	d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
 	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
 	d.SenderFunction = newSender(c, "Sender", d, s)
-	d.AlarmTopic, d.EncryptionKey = newAlarms(c, "Alarms", d, props, s)
+	d.AlarmTopic, d.EncryptionKey = newAlarms(alarms, d, props, s)
 	newDeviceEvents(c, "DeviceEvents", d, s)
 	dependOnDefaultPolicyOnly(d.DeviceEventsFunction, d.DeviceEventsFunction.Role())
 	if s.api.enabled {
@@ -382,6 +385,7 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	if s.shopify.enabled {
 		newShopify(c, "Shopify", d, props.Shopify, s)
 	}
+	suppressFindings(d)
 	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
 	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())
 	return d

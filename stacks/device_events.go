@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -29,7 +28,7 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	// Endpoint events carry device tokens: the topic is encrypted with the construct's customer
 	// managed key, which SNS itself may use to publish them (a key of yours needs the same).
-	key := d.EncryptionKey
+	key := s.key
 	if k, ok := key.(awskms.Key); ok {
 		k.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("SnsPublishesApplicationEvents"),
@@ -54,7 +53,7 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	d.DeviceEventsTopic.AddSubscription(awssnssubscriptions.NewSqsSubscription(d.DeviceEventsQueue,
 		&awssnssubscriptions.SqsSubscriptionProps{RawMessageDelivery: jsii.Bool(true)}))
 
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal})
+	logs := newLogGroup(c, "Logs", s)
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: DeviceEventsPackage,
 		FunctionProps: awslambda.FunctionProps{

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -15,10 +14,7 @@ import (
 // in between. The definition is statemachines.Scheduler with the queue URL substituted.
 func newScheduler(scope constructs.Construct, id string, queue awssqs.IQueue, s settings) awsstepfunctions.StateMachine {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		Retention:     s.logRetention,
-		RemovalPolicy: s.removal,
-	})
+	logs := newLogGroup(c, "Logs", s)
 	sm := awsstepfunctions.NewStateMachine(c, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
 		// Inline rather than an S3 asset: the template shows the whole definition, and

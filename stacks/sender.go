@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -23,10 +22,7 @@ const SenderPackage = "github.com/delayed-push/delayed-push/lambdas/sender"
 // failures) and its least-privilege grants.
 func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings) awslambda.Function {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		Retention:     s.logRetention,
-		RemovalPolicy: s.removal,
-	})
+	logs := newLogGroup(c, "Logs", s)
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: SenderPackage,
 		FunctionProps: awslambda.FunctionProps{

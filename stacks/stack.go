@@ -46,6 +46,7 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	}
 	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, pushProps)}
 	s.ProducerPolicy = s.newProducerPolicy(props.Config.ProducerPrincipals)
+	nagSuppress(s.ProducerPolicy, endpoints, executions)
 
 	d := s.Push
 	output := func(id string, value *string, description string) {

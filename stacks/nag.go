@@ -1,0 +1,120 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+)
+
+// The security checks (package security, cdk-nag) read their suppressions from each
+// resource's "cdk_nag" metadata, so the construct carries them without depending on cdk-nag.
+// Each sits on the narrowest resource and says why; IAM5 names the wildcard it admits.
+
+type nagRule struct {
+	id        string
+	reason    string
+	appliesTo []string // regular expressions of the findings (IAM5 "Resource::..."), "" none
+}
+
+func nagSuppress(c constructs.IConstruct, rules ...nagRule) {
+	res, ok := c.(awscdk.CfnResource)
+	if !ok {
+		if res, ok = c.Node().DefaultChild().(awscdk.CfnResource); !ok {
+			return
+		}
+	}
+	var list []map[string]any
+	if old, ok := res.GetMetadata(jsiiStr("cdk_nag")).(map[string]any); ok {
+		if l, ok := old["rules_to_suppress"].([]any); ok {
+			for _, r := range l {
+				if m, ok := r.(map[string]any); ok {
+					list = append(list, m)
+				}
+			}
+		}
+	}
+	for _, r := range rules {
+		m := map[string]any{"id": r.id, "reason": r.reason}
+		if len(r.appliesTo) > 0 {
+			var at []any
+			for _, re := range r.appliesTo {
+				at = append(at, map[string]any{"regex": "/" + re + "/g"})
+			}
+			m["applies_to"] = at
+		}
+		list = append(list, m)
+	}
+	res.AddMetadata(jsiiStr("cdk_nag"), map[string]any{"rules_to_suppress": list})
+}
+
+// defaultPolicy is the CloudFormation policy CDK grants write to for a role, or nil.
+func defaultPolicy(role awsiam.IRole) constructs.IConstruct {
+	if r, ok := role.(awsiam.Role); ok {
+		if p := r.Node().TryFindChild(jsiiStr("DefaultPolicy")); p != nil {
+			return p.Node().DefaultChild()
+		}
+	}
+	return nil
+}
+
+var (
+	xrayWildcard = nagRule{"AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions: AWS requires \"*\" (active tracing).", []string{`^Resource::\*$`}}
+	inlinePolicy = nagRule{"NIST.800.53.R5-IAMNoInlinePolicy", "One role per function with a policy built from grants scoped to this stack's resources; a managed policy would be shared and broader. Producers get the ProducerPolicy managed policy.", nil}
+	endpoints    = nagRule{"AwsSolutions-IAM5", "SNS platform endpoints are created at run time, one per device: the wildcard is the platform application's own endpoints (endpoint/GCM/APP/*), nothing else.", []string{`^Resource::.*:endpoint/GCM/.*/\*$`}}
+	executions   = nagRule{"AwsSolutions-IAM5", "Executions are created at run time, one per scheduled push: the wildcard is this state machine's executions only.", []string{`^Resource::.*:execution:.*:\*$`}}
+	indexes      = nagRule{"AwsSolutions-IAM5", "The schedules table's sparse index \"pending\" (listing pending pushes); CDK's grant names the table's indexes.", []string{`^Resource::<.*Schedules.*\.Arn>/index/\*$`}}
+)
+
+// suppressFunction records why a Go function of the construct has no VPC, reserved
+// concurrency or dead-letter queue of its own.
+func suppressFunction(fn awslambda.Function, queueDriven bool) {
+	dlq := "It is invoked synchronously (API Gateway): a failed request is answered with an error and retried by the caller; there is no asynchronous event to keep."
+	concurrency := "Bounded by the HTTP API stage's throttling; reserved concurrency would take capacity away from the account's other functions."
+	if queueDriven {
+		dlq = "Invoked by an SQS event source: failed messages return to the queue and, after maxReceiveCount, wait in the queue's dead-letter queue (with an alarm)."
+		concurrency = "Bounded by the SQS event source (maximum concurrency where it matters: the sender); reserved concurrency would take capacity away from the account's other functions."
+	}
+	nagSuppress(fn,
+		nagRule{"NIST.800.53.R5-LambdaInsideVPC", "It calls only AWS APIs (DynamoDB, SQS, SNS, Secrets Manager) over TLS with IAM; there is nothing in a VPC to reach, and VPC endpoints for each would cost more than the function.", nil},
+		nagRule{"NIST.800.53.R5-LambdaDLQ", dlq, nil},
+		nagRule{"NIST.800.53.R5-LambdaConcurrency", concurrency, nil},
+	)
+	if p := defaultPolicy(fn.Role()); p != nil {
+		nagSuppress(p, xrayWildcard, inlinePolicy)
+	}
+}
+
+func jsiiStr(s string) *string { return &s }
+
+// suppressFindings records the construct's accepted findings, once everything is created.
+func suppressFindings(d *DelayedPush) {
+	suppressFunction(d.SenderFunction, true)
+	nagSuppress(defaultPolicy(d.SenderFunction.Role()), endpoints, indexes)
+	suppressFunction(d.DeviceEventsFunction, true)
+	if d.ApiFunction != nil {
+		suppressFunction(d.ApiFunction, false)
+		nagSuppress(defaultPolicy(d.ApiFunction.Role()), endpoints, indexes, executions)
+	}
+	if d.ShopifyWebhookFunction != nil {
+		suppressFunction(d.ShopifyWebhookFunction, false)
+		suppressFunction(d.ShopifyOrdersFunction, true)
+		nagSuppress(d.OrdersTable, backups)
+		if secret, ok := d.ShopifySecret.(awssecretsmanager.Secret); ok {
+			rotation := "The Shopify client secret is issued by Shopify and rotated in Shopify's dashboard, not by a Lambda: store {\"current\",\"previous\"} while both are valid (README, Shopify orders)."
+			nagSuppress(secret, nagRule{"AwsSolutions-SMG4", rotation, nil}, nagRule{"NIST.800.53.R5-SecretsManagerRotationEnabled", rotation, nil})
+		}
+	}
+	for _, t := range []awsdynamodb.Table{d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable} {
+		nagSuppress(t, backups)
+	}
+	if p := defaultPolicy(d.StateMachine.Role()); p != nil {
+		nagSuppress(p, inlinePolicy, nagRule{"AwsSolutions-IAM5",
+			"CloudWatch Logs vended delivery (logs:CreateLogDelivery, ...) and X-Ray have no resource-level permissions: AWS requires \"*\" for the state machine's logging and tracing.",
+			[]string{`^Resource::\*$`}})
+	}
+}
+
+var backups = nagRule{"NIST.800.53.R5-DynamoDBInBackupPlan", "Point-in-time recovery (35 days) is on and retained tables have deletion protection; an AWS Backup plan is an account-level policy: add the tables to yours.", nil}

@@ -1,0 +1,60 @@
+package test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/delayed-push/delayed-push/security"
+	"github.com/delayed-push/delayed-push/stacks"
+)
+
+// nagFindings synthesizes the stack (Shopify on, so every resource is there) with the
+// AwsSolutions and NIST 800-53 rev 5 packs, as app.go applies them, and returns every
+// unsuppressed error and warning, "RULE on PATH: message".
+func nagFindings(t *testing.T, cfg stacks.Config) ([]string, assertions.Template) {
+	t.Helper()
+	app := newApp("")
+	security.AddChecks(app)
+	stack := stacks.NewDelayedPushStack(app, "DelayedPush", &stacks.DelayedPushStackProps{Config: cfg})
+	ann := assertions.Annotations_FromStack(stack.Stack)
+	var out []string
+	for _, find := range []func(*string, any) *[]*cxapi.SynthesisMessage{ann.FindError, ann.FindWarning} {
+		for _, m := range *find(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("(AwsSolutions|NIST).*"))) {
+			rule, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), ": ")
+			out = append(out, fmt.Sprintf("%s on %s", rule, *m.Id))
+		}
+	}
+	sort.Strings(out)
+	return out, assertions.Template_FromStack(stack.Stack, nil)
+}
+
+func TestNoUnsuppressedSecurityFindings(t *testing.T) {
+	full := stacks.DefaultConfig()
+	full.Shopify, full.ShopifyShopOwners = true, map[string]string{"a.myshopify.com": "u"}
+	full.AlarmEmail = "oncall@example.com"
+	for name, cfg := range map[string]stacks.Config{"defaults": stacks.DefaultConfig(), "everything on": full} {
+		got, tpl := nagFindings(t, cfg)
+		assert.Empty(t, got, "%s: %d findings:\n%s", name, len(got), strings.Join(got, "\n"))
+
+		// Every suppression gives a reason; a wildcard (IAM5) is admitted by name only.
+		for id, r := range (*tpl.ToJSON())["Resources"].(map[string]any) {
+			meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
+			nag, _ := meta["cdk_nag"].(map[string]any)
+			rules, _ := nag["rules_to_suppress"].([]any)
+			for _, rule := range rules {
+				m := rule.(map[string]any)
+				assert.Greater(t, len(m["reason"].(string)), 40, "%s %s: a reason a reviewer would accept", id, m["id"])
+				if m["id"] == "AwsSolutions-IAM5" {
+					assert.NotEmpty(t, m["applies_to"], "%s: IAM5 only for the named wildcards", id)
+				}
+			}
+		}
+	}
+}
