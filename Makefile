@@ -13,7 +13,7 @@ VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 LOCAL_SCRIPTS := local/scripts
 
-.PHONY: help deps synth test unit cfn-lint lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
+.PHONY: help deps synth test unit cfn-lint checkov security lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ $(VENV)/.installed: requirements-dev.txt
 synth: deps ## Synthesize the stack into cdk.out (builds the Go Lambdas)
 	$(CDK) synth --quiet
 
-test: synth unit cfn-lint e2e-if-available ## Run every test: unit, CDK assertion, cfn-lint, end-to-end
+test: synth unit lint e2e-if-available ## Run every test: unit, CDK assertion, lint (with cfn-lint, checkov, cdk-nag), end-to-end
 
 unit: ## Go unit, CDK assertion and consumer tests, and the local tooling's tests
 	go test ./...
@@ -44,7 +44,18 @@ unit: ## Go unit, CDK assertion and consumer tests, and the local tooling's test
 cfn-lint: $(VENV)/.installed ## Lint every synthesized template (errors and warnings fail)
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-lint: ## gofmt, go vet, staticcheck (every module, the e2e and load tests too)
+.venv-checkov/.installed: requirements-checkov.txt
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+checkov: .venv-checkov/.installed ## checkov on every synthesized template, offline: no failed check (skips are on the resources, with reasons)
+	.venv-checkov/bin/checkov --skip-download --quiet --compact --framework cloudformation -d cdk.out
+
+security: ## cdk-nag (AwsSolutions, NIST 800-53 rev 5): no unsuppressed error or warning
+	go test -count=1 -run 'TestNoUnsuppressedSecurityFindings' ./test/
+
+lint: synth cfn-lint checkov security ## gofmt, go vet, staticcheck (every module), cfn-lint, checkov and cdk-nag on the synthesized app
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./... && go run $(STATICCHECK) ./...
 	cd test/consumer && go vet ./... && go run $(STATICCHECK) ./...
