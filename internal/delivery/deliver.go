@@ -22,6 +22,7 @@ const (
 
 type endpointResult struct {
 	kind       epKind
+	disabled   bool // the device was marked disabled in the registry
 	latenessMs int64
 	busyUntil  time.Time
 	err        error
@@ -130,10 +131,11 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 	case class == Permanent:
 		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
 		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now(), Publishes: publishes})
+		res := endpointResult{kind: epFailed}
 		if j.push.UserID != "" && EndpointGone(pubErr) {
-			s.disable(ctx, inv, j.push.UserID, ep, reason)
+			res.disabled = s.disable(ctx, inv, j.push.UserID, ep, reason)
 		}
-		return endpointResult{kind: epFailed}
+		return res
 	case class == Ambiguous && j.atMostOnce:
 		log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
 		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now(), Publishes: publishes})
@@ -174,12 +176,13 @@ func (s *Service) mark(ctx context.Context, inv *invocation, k Key, l Lease, m M
 
 // disable marks a device SNS reported dead, so that later pushes skip it without a publish
 // until it registers again. A failure is only logged: the next push tries it and fails again.
-func (s *Service) disable(ctx context.Context, inv *invocation, userID, ep, reason string) {
+func (s *Service) disable(ctx context.Context, inv *invocation, userID, ep, reason string) bool {
 	mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
 	defer cancel()
 	if err := s.Registry.Disable(mctx, userID, ep, reason, s.now()); err != nil {
 		s.logger().WarnContext(ctx, "could not mark the device disabled", "userId", userID, "endpointArn", ep, "error", err.Error())
-		return
+		return false
 	}
 	s.logger().InfoContext(ctx, "device disabled in the registry", "userId", userID, "endpointArn", ep, "reason", reason)
+	return true
 }

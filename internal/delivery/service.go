@@ -17,6 +17,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/fcm"
 	"github.com/delayed-push/delayed-push/internal/index"
+	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -74,8 +75,10 @@ type Service struct {
 	Log       Log
 	Publisher Publisher
 	Queue     Queue
-	Logger    *slog.Logger     // default slog.Default()
-	Now       func() time.Time // the time recorded in the log; default time.Now
+	Logger    *slog.Logger // default slog.Default()
+	// Metrics receives the batch's metrics (EMF); nil writes none.
+	Metrics *metrics.Emitter
+	Now     func() time.Time // the time recorded in the log; default time.Now
 
 	// Guarantee is used for pushes without "delivery": push.DeliveryAtLeastOnce (the
 	// default) or push.DeliveryAtMostOnce.
@@ -114,6 +117,7 @@ type Result struct {
 	Sent         int
 	Failed       int // failed for good, skipped devices included
 	Skipped      int // disabled devices: recorded skipped, nothing published
+	Disabled     int // devices this attempt marked disabled (SNS said their endpoint is dead)
 	Duplicates   int
 	Uncertain    int
 	Retrying     int // transient failures
@@ -139,12 +143,43 @@ func (r Result) Retry() bool { return r.Action == ActionRetry }
 // handler error: an error would make the whole batch come back.
 func (s *Service) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, r := range s.Process(ctx, ev.Records) {
+	results := s.Process(ctx, ev.Records)
+	for _, r := range results {
 		if r.Retry() {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageID})
 		}
 	}
+	s.emitMetrics(results)
 	return resp, nil
+}
+
+// emitMetrics writes the batch's metrics (EMF): deliveries sent, failed for good or to be
+// retried, devices disabled, pushes expired or parked, and each sent push's lateness.
+func (s *Service) emitMetrics(results []Result) {
+	if s.Metrics == nil {
+		return
+	}
+	counts := map[string]float64{metrics.Sent: 0, metrics.PermanentFailures: 0, metrics.TransientFailures: 0,
+		metrics.EndpointsDisabled: 0, metrics.Expired: 0, metrics.Parked: 0}
+	var lateness []float64
+	for _, r := range results {
+		counts[metrics.Sent] += float64(r.Sent)
+		counts[metrics.PermanentFailures] += float64(r.Failed)
+		counts[metrics.TransientFailures] += float64(r.Retrying)
+		counts[metrics.EndpointsDisabled] += float64(r.Disabled)
+		if r.Outcome == OutcomeExpired {
+			counts[metrics.Expired]++
+		}
+		if r.Action == ActionParked {
+			counts[metrics.Parked]++
+		}
+		if r.Lateness && r.Sent > 0 {
+			lateness = append(lateness, float64(r.LatenessMs))
+		}
+	}
+	if err := s.Metrics.Emit(counts, map[string][]float64{metrics.LatenessMs: lateness}); err != nil {
+		s.logger().Warn("metrics not written", "error", err.Error())
+	}
 }
 
 // interrupted reports whether err is the invocation's own work deadline cutting a call short:
@@ -342,6 +377,9 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 
 	var busyUntil time.Time
 	for _, er := range results {
+		if er.disabled {
+			r.Disabled++
+		}
 		switch er.kind {
 		case epSent:
 			r.Sent++

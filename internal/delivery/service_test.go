@@ -25,6 +25,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/delivery"
 	"github.com/delayed-push/delayed-push/internal/fcm"
+	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -929,3 +930,20 @@ func BenchmarkFanOut500(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestABatchWritesItsMetrics(t *testing.T) {
+	h := newHarness()
+	var out bytes.Buffer
+	h.svc.Metrics = &metrics.Emitter{W: &out, Function: "sender"}
+	h.pub.errs[ep2] = &types.EndpointDisabledException{Message: strPtr("Endpoint is disabled")}
+	h.handle(t, msg("m1", `{"id":"p1","userId":"u-42","title":"t","dueAt":"2026-12-01T08:59:59Z"}`), msg("bad", `{`))
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &line), out.String())
+	assert.EqualValues(t, 2, line["Sent"], "ep1 and ep3")
+	assert.EqualValues(t, 1, line["PermanentFailures"])
+	assert.EqualValues(t, 1, line["EndpointsDisabled"])
+	assert.EqualValues(t, 1, line["Parked"], "the invalid message")
+	assert.EqualValues(t, 0, line["Expired"])
+	assert.Equal(t, []any{3500.0}, line["LatenessMs"], "due 3.5 s before the clock")
+	assert.Contains(t, out.String(), `"Namespace":"DelayedPush"`)
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
+	"github.com/delayed-push/delayed-push/internal/metrics"
 )
 
 // The function's environment variables.
@@ -34,9 +35,13 @@ type EventHandler interface {
 // Handler applies a batch of events. A message that is not an SNS application event is
 // reported as a batch item failure (after the queue's retries it waits in the dead-letter
 // queue); so is an event the registry could not apply now. One log line per message.
-func Handler(reg EventHandler, logger *slog.Logger) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+func Handler(reg EventHandler, logger *slog.Logger, m *metrics.Emitter) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		var resp events.SQSEventResponse
+		disabled := 0.0
+		defer func() {
+			_ = m.Emit(map[string]float64{metrics.EndpointsDisabled: disabled, metrics.TransientFailures: float64(len(resp.BatchItemFailures))}, nil)
+		}()
 		for _, m := range ev.Records {
 			e, err := devices.ParseEvent(m.Body)
 			if err != nil {
@@ -50,6 +55,9 @@ func Handler(reg EventHandler, logger *slog.Logger) func(context.Context, events
 					"eventType", e.EventType, "endpointArn", e.EndpointArn, "error", err.Error())
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 				continue
+			}
+			if did == "disabled" {
+				disabled++
 			}
 			logger.InfoContext(ctx, "device event", "messageId", m.MessageId, "eventType", e.EventType,
 				"endpointArn", e.EndpointArn, "action", did, "failureType", e.FailureType)
@@ -74,5 +82,5 @@ func Main() {
 		os.Exit(1)
 	}
 	reg := &devices.Registry{Store: &awsadapters.DeviceStore{Client: dynamodb.NewFromConfig(cfg), DevicesTable: devicesTable, OwnersTable: owners}}
-	lambda.Start(Handler(reg, logger))
+	lambda.Start(Handler(reg, logger, &metrics.Emitter{W: os.Stdout, Function: "deviceevents"}))
 }

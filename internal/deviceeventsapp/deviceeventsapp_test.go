@@ -13,6 +13,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/deviceeventsapp"
+	"github.com/delayed-push/delayed-push/internal/metrics"
 )
 
 type fakeRegistry struct {
@@ -28,7 +29,8 @@ func (f *fakeRegistry) Handle(_ context.Context, e devices.Event) (string, error
 func TestBadAndUnappliedEventsAreBatchItemFailures(t *testing.T) {
 	reg := &fakeRegistry{}
 	var logs bytes.Buffer
-	h := deviceeventsapp.Handler(reg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	var emf bytes.Buffer
+	h := deviceeventsapp.Handler(reg, slog.New(slog.NewJSONHandler(&logs, nil)), &metrics.Emitter{W: &emf, Function: "deviceevents"})
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "good", Body: `{"EventType":"DeliveryFailure","EndpointArn":"arn:aws:sns:us-east-1:1:endpoint/GCM/a/x","FailureType":"EndpointDisabled"}`},
 		{MessageId: "junk", Body: `not json`},
@@ -40,6 +42,8 @@ func TestBadAndUnappliedEventsAreBatchItemFailures(t *testing.T) {
 	assert.Equal(t, "EndpointDisabled", reg.got[0].FailureType)
 	assert.Contains(t, logs.String(), `"action":"disabled"`)
 	assert.Contains(t, logs.String(), `"messageId":"junk"`)
+	assert.Contains(t, emf.String(), `"EndpointsDisabled":1`)
+	assert.Contains(t, emf.String(), `"TransientFailures":1`)
 
 	reg.err = errors.New("throttled")
 	resp, err = h(context.Background(), events.SQSEvent{Records: ev.Records[:1]})

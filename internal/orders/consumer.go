@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/shopify"
 )
@@ -54,6 +55,8 @@ type Consumer struct {
 	Owners map[string]string
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics receives each batch's OrdersSaved, Parked and TransientFailures (EMF).
+	Metrics *metrics.Emitter
 }
 
 // errPark marks a message no retry can fix.
@@ -68,6 +71,11 @@ func park(format string, args ...any) error { return &errPark{fmt.Sprintf(format
 // message, with its webhook id.
 func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
+	saved, parked := 0.0, 0.0
+	defer func() {
+		_ = c.Metrics.Emit(map[string]float64{metrics.OrdersSaved: saved, metrics.Parked: parked,
+			metrics.TransientFailures: float64(len(resp.BatchItemFailures))}, nil)
+	}()
 	for _, m := range ev.Records {
 		log := c.logger().With("messageId", m.MessageId)
 		did, err := c.handle(ctx, m.Body, log)
@@ -79,11 +87,15 @@ func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEv
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 				continue
 			}
+			parked++
 			log.WarnContext(ctx, "order message parked in the dead-letter queue", "reason", p.reason)
 		case err != nil:
 			log.WarnContext(ctx, "order message failed, will retry", "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		default:
+			if slices.Contains(did, any("saved and pushed")) || slices.Contains(did, any("saved; no push: no owner is configured for this shop")) {
+				saved++
+			}
 			log.InfoContext(ctx, "order message done", did...)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/shopify"
@@ -305,8 +306,11 @@ func (w *consumerWorld) handle(t *testing.T, ms ...events.SQSMessage) events.SQS
 
 func TestAnOrderIsSavedThenItsOwnerPushedOnce(t *testing.T) {
 	w := newConsumer()
+	var emf bytes.Buffer
+	w.c.Metrics = &metrics.Emitter{W: &emf, Function: "shopifyorders"}
 	m := queued(t, "orders/create", "jsmith.myshopify.com", "wh-1", string(orderBody(t)))
 	assert.Empty(t, w.handle(t, m).BatchItemFailures)
+	assert.Contains(t, emf.String(), `"OrdersSaved":1`)
 	require.Len(t, w.pushes.sent, 1)
 	p := w.pushes.sent[0]
 	assert.Equal(t, "owner-1", p.UserID)

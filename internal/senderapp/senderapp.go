@@ -27,6 +27,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
 	"github.com/delayed-push/delayed-push/internal/delivery"
+	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -145,6 +146,7 @@ func Main() {
 			DeadLetterQueue: st.DeadLetterURL,
 		},
 		Logger:            logger,
+		Metrics:           &metrics.Emitter{W: os.Stdout, Function: "sender"},
 		Guarantee:         st.Guarantee,
 		MaxReceiveCount:   st.MaxReceiveCount,
 		SchedulerSenderID: st.SchedulerRoleID,

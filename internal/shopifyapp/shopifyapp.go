@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
+	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/shopify"
 )
@@ -117,11 +118,12 @@ func ConsumerMain() {
 	}
 	q := &awsadapters.OrderQueues{Client: sqs.NewFromConfig(cfg), PushQueueURL: os.Getenv(EnvPushQueueURL), DeadLetterQueue: os.Getenv(EnvDeadLetterQueueURL)}
 	c := &orders.Consumer{
-		Store:  &awsadapters.Orders{Client: dynamodb.NewFromConfig(cfg), Table: os.Getenv(EnvOrdersTable)},
-		Pushes: awsadapters.PushSender{Queues: q},
-		Parker: awsadapters.OrderParker{Queues: q},
-		Owners: owners,
-		Logger: logger,
+		Store:   &awsadapters.Orders{Client: dynamodb.NewFromConfig(cfg), Table: os.Getenv(EnvOrdersTable)},
+		Pushes:  awsadapters.PushSender{Queues: q},
+		Parker:  awsadapters.OrderParker{Queues: q},
+		Owners:  owners,
+		Logger:  logger,
+		Metrics: &metrics.Emitter{W: os.Stdout, Function: "shopifyorders"},
 	}
 	lambda.Start(c.Handle)
 }
