@@ -53,25 +53,50 @@ func newAlarms(c constructs.Construct, d *DelayedPush, p *DelayedPushProps, s se
 		})
 	}
 	action := awscloudwatchactions.NewSnsAction(topic)
-	alarm := func(id, description string, metric awscloudwatch.IMetric) {
+	alarmAt := func(id, description string, metric awscloudwatch.IMetric, threshold float64) {
 		a := awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(description),
 			Metric:             metric,
-			Threshold:          jsii.Number(1),
+			Threshold:          jsii.Number(threshold),
 			EvaluationPeriods:  jsii.Number(1),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		a.AddAlarmAction(action)
 	}
+	alarm := func(id, description string, metric awscloudwatch.IMetric) { alarmAt(id, description, metric, 1) }
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
 	alarm("DeadLetters", "Pushes are parked in the dead-letter queue: read their parkReason, fix, and redrive.",
 		d.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}))
 	alarm("FailedSchedules", "Scheduled pushes failed (invalid schedule or the push queue refused them).",
 		d.StateMachine.MetricFailed(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}))
 	alarm("SenderErrors", "The sender Lambda failed whole invocations.",
 		d.SenderFunction.MetricErrors(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}))
+	alarm("TimedOutSchedules", "Scheduled pushes timed out in the state machine (a push waiting past the state machine's limits).",
+		d.StateMachine.MetricTimedOut(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}))
+	alarm("SenderThrottles", "The sender Lambda was throttled: raise the account's concurrency or lower senderMaxConcurrency elsewhere.",
+		d.SenderFunction.MetricThrottles(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}))
+	alarmAt("OldestPush", "A push has waited on the push queue for more than 15 minutes: the sender is stopped, throttled or failing.",
+		d.PushQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}), 900)
+	alarmAt("Lateness", "Pushes go out late: p99 lateness (due time to SNS's confirmation) over 60 s for 5 minutes.",
+		LatenessMetric(fiveMinutes, "p99"), 60000)
 	return topic, key
+}
+
+// LatenessMetric is the sender's lateness (EMF metric DelayedPush/LatenessMs, Function=sender):
+// from a push's due time to SNS's confirmation, in milliseconds.
+func LatenessMetric(period awscdk.Duration, statistic string) awscloudwatch.Metric {
+	return SenderMetric("LatenessMs", period, statistic)
+}
+
+// SenderMetric is one of the sender's EMF metrics (internal/metrics).
+func SenderMetric(name string, period awscdk.Duration, statistic string) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("DelayedPush"), MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{"Function": jsii.String("sender")},
+		Period:        period, Statistic: jsii.String(statistic),
+	})
 }
 
 // newEncryptionKey returns the construct's key: yours, or a new one, rotated yearly, that

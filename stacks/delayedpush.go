@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -142,6 +143,8 @@ type DelayedPush struct {
 	DeviceEventsFunction        awslambda.Function
 	// PlatformApplicationArn is the SNS platform application devices are registered on.
 	PlatformApplicationArn *string
+	// Dashboard shows the whole pipeline.
+	Dashboard awscloudwatch.Dashboard
 	// The Shopify order path, nil without ShopifyProps: the client secret (yours or a new
 	// one), the orders table, queue and dead-letter queue, and the two functions.
 	ShopifySecret          awssecretsmanager.ISecret
@@ -385,6 +388,7 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	if s.shopify.enabled {
 		newShopify(c, "Shopify", d, props.Shopify, s)
 	}
+	d.Dashboard = newDashboard(c, "Dashboard", d)
 	suppressFindings(d)
 	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
 	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())

@@ -50,7 +50,7 @@ func TestConstructDefaults(t *testing.T) {
 	assert.Contains(t, string(raw), ":sns:eu-west-1:111122223333:endpoint/GCM/delayed-push/*", "the default application's endpoints")
 	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
 	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
-	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(4))
+	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(8))
 }
 
 func TestConstructTakesCDKTypes(t *testing.T) {

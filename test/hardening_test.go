@@ -82,3 +82,46 @@ func TestNothingHoldingPushesExpiresOrGoesInOneCall(t *testing.T) {
 	destroy := withConfig(t, func(c *stacks.Config) { c.RemovalPolicy = "destroy" })
 	destroy.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionProtectionEnabled": false})
 }
+
+// The alarms a production team needs, each to the alarm topic.
+func TestAlarmsCoverThePipeline(t *testing.T) {
+	tpl := defaults(t)
+	for _, a := range []map[string]any{
+		{"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1},                      // dead letters (push, device events)
+		{"MetricName": "ExecutionsFailed", "Threshold": 1},                                        // failed schedules
+		{"MetricName": "ExecutionsTimedOut", "Threshold": 1},                                      // timed-out schedules
+		{"MetricName": "Errors", "Threshold": 1},                                                  // sender errors
+		{"MetricName": "Throttles", "Threshold": 1, "Period": 300},                                // sender throttles
+		{"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 900, "Statistic": "Maximum"}, // oldest push on the queue
+		{"MetricName": "LatenessMs", "Namespace": "DelayedPush", "ExtendedStatistic": "p99", "Threshold": 60000, "Period": 300,
+			"Dimensions": []any{map[string]any{"Name": "Function", "Value": "sender"}}},
+	} {
+		a["AlarmActions"] = assertions.Match_AnyValue()
+		tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Alarm"), a)
+	}
+	alarmTopic := ""
+	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
+		if strings.Contains(id, "Alarms") {
+			alarmTopic = id
+		}
+	}
+	tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{ref(alarmTopic)}})
+}
+
+// One dashboard shows the whole pipeline, the side paths included when they exist.
+func TestADashboardShowsThePipeline(t *testing.T) {
+	body := func(tpl assertions.Template) string {
+		db := only(t, tpl, "AWS::CloudWatch::Dashboard", nil)
+		raw, _ := json.Marshal((*tpl.ToJSON())["Resources"].(map[string]any)[db].(map[string]any)["Properties"].(map[string]any)["DashboardBody"])
+		return string(raw)
+	}
+	b := body(defaults(t))
+	for _, title := range []string{"Schedules (executions)", "Push queue", "Sender", "Deliveries", "Lateness (due time to SNS, ms)", "Device events", "HTTP API function"} {
+		assert.Contains(t, b, title)
+	}
+	for _, metric := range []string{"ExecutionsStarted", "ApproximateAgeOfOldestMessage", "Throttles", "Sent", "PermanentFailures", "EndpointsDisabled", "LatenessMs"} {
+		assert.Contains(t, b, metric)
+	}
+	assert.NotContains(t, b, "Shopify orders")
+	assert.Contains(t, body(withShopify(t)), "Shopify orders")
+}
