@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Platforms a device can be registered on. A device's platform is recorded with it, so that
@@ -107,6 +109,8 @@ func Validate(r Registration) (Registration, error) {
 		return r, &InvalidError{"userId", fmt.Sprintf("%d bytes, over the limit of %d", len(r.UserID), MaxUserIDLength)}
 	case strings.TrimSpace(r.UserID) != r.UserID:
 		return r, &InvalidError{"userId", "must not start or end with white space"}
+	case strings.ContainsFunc(r.UserID, unicode.IsControl) || !utf8.ValidString(r.UserID):
+		return r, &InvalidError{"userId", "must be valid UTF-8 without control characters"}
 	case r.Token == "":
 		return r, &InvalidError{"token", "missing: the device's registration token is required"}
 	case len(r.Token) > MaxTokenLength:

@@ -113,6 +113,10 @@ type Object struct {
 // DecodeObject decodes b as exactly one JSON object. Malformed JSON, trailing data and
 // anything but an object are *InvalidError for "$".
 func DecodeObject(b []byte) (Object, error) {
+	if !utf8.Valid(b) {
+		// encoding/json would turn the bad bytes into U+FFFD without a word.
+		return Object{}, invalid("$", "is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	tok, err := dec.Token()
 	if err != nil {

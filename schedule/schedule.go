@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/delayed-push/delayed-push/internal/fcm"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -94,6 +96,19 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 			return Schedule{}, &push.InvalidError{Field: field, Reason: ie.Reason}
 		}
 		return Schedule{}, err
+	}
+	// The one rule the state machine cannot check: the FCM message must fit 4096 bytes. The
+	// push id is the execution name when absent, at most 80 characters.
+	id := p.ID
+	if id == "" {
+		id = strings.Repeat("x", 80)
+	}
+	if _, err := fcm.BuildMessage(p, id); err != nil {
+		var tl *fcm.TooLargeError
+		if errors.As(err, &tl) {
+			return Schedule{}, bad("push."+tl.Field, "makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize)
+		}
+		return Schedule{}, bad("push", "%v", err)
 	}
 	s.Push = p
 	return s, nil

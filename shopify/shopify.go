@@ -101,6 +101,9 @@ type Webhook struct {
 // DecodeWebhook reads a queued webhook and checks the fields the consumer needs.
 func DecodeWebhook(b []byte) (Webhook, error) {
 	var w Webhook
+	if !utf8.Valid(b) {
+		return w, errors.New("not a queued webhook: not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {

@@ -492,7 +492,7 @@ func TestInvalidMessagesAreParkedAtOnceWithTheirReason(t *testing.T) {
 		{"empty title and body", `{"userId":"u-1","title":"","body":""}`, "", "title", "both empty"},
 		{"oversize payload", `{"id":"bad-5","userId":"u-1","title":"t","body":"` + strings.Repeat("x", 5000) + `"}`, "bad-5", "body", "oversize payload"},
 		{"reserved data key", `{"id":"bad-6","userId":"u-1","title":"t","data":{"pushId":"x"}}`, "bad-6", "data.pushId", "reserved"},
-		{"binary garbage", "\x00\xff\xfe", "", "$", "malformed JSON"},
+		{"binary garbage", "\x00\xff\xfe", "", "$", "is not valid UTF-8"},
 		{"empty body", ``, "", "$", "empty message"},
 	}
 	for _, tc := range cases {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -104,6 +105,10 @@ func (r *Receiver) handle(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if err != nil {
 		log.WarnContext(ctx, "webhook refused: signature", "reason", err.Error(), "topic", h["x-shopify-topic"], "shop", h["x-shopify-shop-domain"])
 		return fail(http.StatusUnauthorized, "unauthorized", err.Error())
+	}
+	if !utf8.Valid(body) {
+		// Queued as a JSON string it would be silently altered; Shopify sends UTF-8 JSON.
+		return fail(http.StatusBadRequest, "invalid_request", "the body is not valid UTF-8")
 	}
 	w := shopify.Webhook{
 		Topic: h["x-shopify-topic"], ShopDomain: h["x-shopify-shop-domain"], WebhookID: h["x-shopify-webhook-id"],
