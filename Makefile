@@ -13,7 +13,7 @@ VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 LOCAL_SCRIPTS := local/scripts
 
-.PHONY: help deps synth test unit cfn-lint checkov security lint bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
+.PHONY: help deps synth test unit cfn-lint checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,13 @@ lint: synth cfn-lint checkov security ## gofmt, go vet, staticcheck (every modul
 	go vet ./... && go run $(STATICCHECK) ./...
 	cd test/consumer && go vet ./... && go run $(STATICCHECK) ./...
 	cd local && go vet -tags e2e,load ./... && go run $(STATICCHECK) -tags e2e,load ./...
+
+FUZZTIME ?= 15s
+FUZZ_TARGETS := push:FuzzDecode schedule:FuzzParse shopify:FuzzParseOrder shopify:FuzzDecodeWebhook shopify:FuzzCompliance \
+	shopify:FuzzVerify devices:FuzzValidate devices:FuzzParseEvent internal/httpapi:FuzzHandle
+fuzz: ## Run every fuzz target for FUZZTIME each (15s); their seed corpora run in make unit
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/; done
 
 bench: ## Benchmarks of the hot paths
 	go test -run '^$$' -bench . -benchmem ./internal/... ./push/...

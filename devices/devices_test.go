@@ -241,7 +241,7 @@ func TestSNSEventsDisableTheirDevice(t *testing.T) {
 		`{"EventType":"EndpointUpdated","EndpointArn":"` + d.EndpointARN + `","Attributes":{"Enabled":"false"}}`: "disabled",
 		`{"EventType":"EndpointUpdated","EndpointArn":"` + d.EndpointARN + `","Attributes":{"Enabled":"true"}}`:  "ignored",
 		`{"EventType":"EndpointCreated","EndpointArn":"` + d.EndpointARN + `"}`:                                  "ignored",
-		`{"EventType":"EndpointDeleted","EndpointArn":"arn:aws:sns:us-east-1:1:endpoint/GCM/x/unknown"}`:         "no device",
+		`{"EventType":"EndpointDeleted","EndpointArn":"arn:aws:sns:us-east-1:123456789012:endpoint/GCM/x/unknown"}`:         "no device",
 	} {
 		e, err := devices.ParseEvent(body)
 		require.NoError(t, err, body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -27,6 +28,8 @@ const (
 	EventDeliveryFailure = "DeliveryFailure"
 )
 
+var endpointARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:endpoint/[A-Z_]+/[^/]+/[A-Za-z0-9-]+$`)
+
 // ParseEvent reads an event from a queue message body: the SNS notification envelope
 // ({"Type":"Notification","Message":"..."}) or, with raw message delivery, the event itself.
 func ParseEvent(body string) (Event, error) {
@@ -47,7 +50,7 @@ func ParseEvent(body string) (Event, error) {
 	switch {
 	case e.EventType == "":
 		return e, fmt.Errorf("not an SNS application event: no EventType")
-	case !strings.Contains(e.EndpointArn, ":endpoint/"):
+	case !endpointARN.MatchString(e.EndpointArn):
 		return e, fmt.Errorf("%s event without a platform endpoint ARN (EndpointArn %q)", e.EventType, e.EndpointArn)
 	}
 	return e, nil

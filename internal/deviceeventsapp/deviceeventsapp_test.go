@@ -32,7 +32,7 @@ func TestBadAndUnappliedEventsAreBatchItemFailures(t *testing.T) {
 	var emf bytes.Buffer
 	h := deviceeventsapp.Handler(reg, slog.New(slog.NewJSONHandler(&logs, nil)), &metrics.Emitter{W: &emf, Function: "deviceevents"})
 	ev := events.SQSEvent{Records: []events.SQSMessage{
-		{MessageId: "good", Body: `{"EventType":"DeliveryFailure","EndpointArn":"arn:aws:sns:us-east-1:1:endpoint/GCM/a/x","FailureType":"EndpointDisabled"}`},
+		{MessageId: "good", Body: `{"EventType":"DeliveryFailure","EndpointArn":"arn:aws:sns:us-east-1:123456789012:endpoint/GCM/a/x","FailureType":"EndpointDisabled"}`},
 		{MessageId: "junk", Body: `not json`},
 	}}
 	resp, err := h(context.Background(), ev)
