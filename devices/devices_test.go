@@ -238,10 +238,10 @@ func TestSNSEventsDisableTheirDevice(t *testing.T) {
 	assert.Equal(t, "SNS reported a permanent delivery failure: EndpointDisabled: Endpoint is disabled", list[0].DisabledReason)
 
 	for body, want := range map[string]string{
-		`{"EventType":"EndpointUpdated","EndpointArn":"` + d.EndpointARN + `","Attributes":{"Enabled":"false"}}`: "disabled",
-		`{"EventType":"EndpointUpdated","EndpointArn":"` + d.EndpointARN + `","Attributes":{"Enabled":"true"}}`:  "ignored",
-		`{"EventType":"EndpointCreated","EndpointArn":"` + d.EndpointARN + `"}`:                                  "ignored",
-		`{"EventType":"EndpointDeleted","EndpointArn":"arn:aws:sns:us-east-1:123456789012:endpoint/GCM/x/unknown"}`:         "no device",
+		`{"EventType":"EndpointUpdated","EndpointArn":"` + d.EndpointARN + `","Attributes":{"Enabled":"false"}}`:    "disabled",
+		`{"EventType":"EndpointUpdated","EndpointArn":"` + d.EndpointARN + `","Attributes":{"Enabled":"true"}}`:     "ignored",
+		`{"EventType":"EndpointCreated","EndpointArn":"` + d.EndpointARN + `"}`:                                     "ignored",
+		`{"EventType":"EndpointDeleted","EndpointArn":"arn:aws:sns:us-east-1:123456789012:endpoint/GCM/x/unknown"}`: "no device",
 	} {
 		e, err := devices.ParseEvent(body)
 		require.NoError(t, err, body)
