@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -34,5 +36,15 @@ func newScheduler(scope constructs.Construct, id string, queue awssqs.IQueue, s 
 	})
 	// The definition is opaque to the CDK, so the arrow to the queue is granted explicitly.
 	queue.GrantSendMessages(sm)
+	// Confused deputy: Step Functions may assume the role for this account's state machines
+	// only (it sets aws:SourceAccount and aws:SourceArn when it does).
+	stack := awscdk.Stack_Of(c)
+	if role, ok := sm.Role().Node().DefaultChild().(awsiam.CfnRole); ok {
+		role.AddPropertyOverride(jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+			"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"),
+				Resource: jsii.String("stateMachine"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})},
+		})
+	}
 	return sm
 }

@@ -125,3 +125,18 @@ func TestADashboardShowsThePipeline(t *testing.T) {
 	assert.NotContains(t, b, "Shopify orders")
 	assert.Contains(t, body(withShopify(t)), "Shopify orders")
 }
+
+// Step Functions may assume the scheduler's role only for this account's state machines.
+func TestTheSchedulerRoleHasConfusedDeputyConditions(t *testing.T) {
+	tpl := defaults(t)
+	tpl.HasResourceProperties(jsiiStr("AWS::IAM::Role"), map[string]any{"AssumeRolePolicyDocument": map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "states.amazonaws.com"},
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")},
+				"ArnLike":      map[string]any{"aws:SourceArn": assertions.Match_AnyValue()},
+			},
+		}},
+	}})
+}
