@@ -98,6 +98,9 @@ type Config struct {
 	ShopifyShopOwners map[string]string `json:"shopifyShopOwners"`
 	// ShopifyMaxBodyBytes is the largest webhook body; larger ones get 413. Default 204800.
 	ShopifyMaxBodyBytes int `json:"shopifyMaxBodyBytes"`
+	// CustomerManagedKey also encrypts the tables, the queues and the state machine's
+	// executions with the stack's KMS key (DelayedPushProps.CustomerManagedData). Default false.
+	CustomerManagedKey bool `json:"customerManagedKey"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out.
@@ -223,6 +226,7 @@ func (c Config) Props() *DelayedPushProps {
 	if c.APIJwtIssuer != "" {
 		p.Api.JwtIssuer, p.Api.JwtAudience = jsii.String(c.APIJwtIssuer), jsii.Strings(c.APIJwtAudience...)
 	}
+	p.CustomerManagedData = jsii.Bool(c.CustomerManagedKey)
 	if c.Shopify {
 		owners := map[string]*string{}
 		for shop, user := range c.ShopifyShopOwners {

@@ -81,6 +81,11 @@ type DelayedPushProps struct {
 	ExistingEncryptionKey awskms.IKey
 	// EncryptionKeyProps are the new key's props.
 	EncryptionKeyProps *awskms.KeyProps
+	// CustomerManagedData also encrypts the tables, the queues and the state machine's
+	// executions (the pushes themselves) with EncryptionKey, instead of AWS managed and owned
+	// keys: what many security teams require for user data, at the cost of a KMS request per
+	// message. Grants and the producer policy include the key. Default: false.
+	CustomerManagedData *bool
 	// Api configures the HTTP API. Default: an API with IAM authorization and every default
 	// of ApiProps.
 	Api *ApiProps
@@ -145,6 +150,8 @@ type DelayedPush struct {
 	PlatformApplicationArn *string
 	// Dashboard shows the whole pipeline.
 	Dashboard awscloudwatch.Dashboard
+	// DataKey is EncryptionKey when CustomerManagedData is set (it encrypts the pushes), else nil.
+	DataKey awskms.IKey
 	// The Shopify order path, nil without ShopifyProps: the client secret (yours or a new
 	// one), the orders table, queue and dead-letter queue, and the two functions.
 	ShopifySecret          awssecretsmanager.ISecret
@@ -171,6 +178,23 @@ type settings struct {
 	api               apiSettings
 	shopify           shopifySettings
 	key               awskms.IKey // the construct's key (set by NewDelayedPush)
+	cmkData           bool        // CustomerManagedData
+}
+
+// queueEncryption is how the construct's queues are encrypted.
+func (s settings) queueEncryption() (awssqs.QueueEncryption, awskms.IKey) {
+	if s.cmkData {
+		return awssqs.QueueEncryption_KMS, s.key
+	}
+	return awssqs.QueueEncryption_SQS_MANAGED, nil
+}
+
+// tableEncryption is how the construct's tables are encrypted.
+func (s settings) tableEncryption() (awsdynamodb.TableEncryption, awskms.IKey) {
+	if s.cmkData {
+		return awsdynamodb.TableEncryption_CUSTOMER_MANAGED, s.key
+	}
+	return awsdynamodb.TableEncryption_AWS_MANAGED, nil
 }
 
 type apiSettings struct {
@@ -278,6 +302,7 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 	if s.shopify, err = shopifySettingsOf(p.Shopify, s.api.enabled); err != nil {
 		return s, err
 	}
+	s.cmkData = p.CustomerManagedData != nil && *p.CustomerManagedData
 	switch {
 	case p.ExistingAlarmTopic != nil && p.AlarmTopicProps != nil:
 		return bad("ExistingAlarmTopic", "and AlarmTopicProps are both given: give one, for your topic or for a new one")
@@ -374,6 +399,9 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	d := &DelayedPush{Construct: c, PlatformApplicationArn: jsii.String(s.appArn)}
 	alarms := constructs.NewConstruct(c, jsii.String("Alarms"))
 	s.key = newEncryptionKey(alarms, props, s)
+	if s.cmkData {
+		d.DataKey = s.key
+	}
 	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
 	d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
 	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
@@ -389,6 +417,13 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 		newShopify(c, "Shopify", d, props.Shopify, s)
 	}
 	d.Dashboard = newDashboard(c, "Dashboard", d)
+	// Under a customer managed data key, every function reads and writes encrypted tables and
+	// queues: each gets the key for that (the L2 grants cover the queues, not every table call).
+	for _, fn := range []awslambda.Function{d.SenderFunction, d.DeviceEventsFunction, d.ApiFunction, d.ShopifyWebhookFunction, d.ShopifyOrdersFunction} {
+		if fn != nil {
+			d.grantDataKey(fn)
+		}
+	}
 	suppressFindings(d)
 	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
 	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())
@@ -399,7 +434,7 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 // them now: start and describe executions, put pushes on the push queue, and write the
 // schedules index.
 func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
-	return d.StateMachine.GrantStartExecution(grantee).
+	return d.grantDataKey(grantee).Combine(d.StateMachine.GrantStartExecution(grantee)).
 		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution"))).
 		Combine(d.PushQueue.GrantSendMessages(grantee)).
 		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
@@ -438,4 +473,13 @@ func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant
 		jsii.String("dynamodb:DeleteItem"))).
 		Combine(d.DevicesTable.Grant(grantee, jsii.String("dynamodb:Query"), jsii.String("dynamodb:PutItem"),
 			jsii.String("dynamodb:DeleteItem"), jsii.String("dynamodb:UpdateItem")))
+}
+
+// grantDataKey lets grantee encrypt and decrypt with the data key (when there is one): what
+// StartExecution, DescribeExecution, SendMessage and the tables need under a customer key.
+func (d *DelayedPush) grantDataKey(grantee awsiam.IGrantable) awsiam.Grant {
+	if d.DataKey == nil {
+		return awsiam.Grant_Drop(grantee, jsii.String("no data key"))
+	}
+	return d.DataKey.Grant(grantee, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
 }

@@ -40,12 +40,16 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	}
 	d.DeviceEventsTopic = awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{MasterKey: key, EnforceSSL: jsii.Bool(true)})
 
+	// SQS-managed keys even with customerManagedKey: SNS delivering to a queue under the key
+	// would need a key policy naming the topic, which the key encrypts (a cycle); these queues
+	// hold SNS's endpoint events, not pushes.
+	qe, qk := awssqs.QueueEncryption_SQS_MANAGED, awskms.IKey(nil)
 	d.DeviceEventsDeadLetterQueue = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
-		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
+		Encryption: qe, EncryptionMasterKey: qk, EnforceSSL: jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), RemovalPolicy: s.removal,
 	})
 	d.DeviceEventsQueue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
-		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
+		Encryption: qe, EncryptionMasterKey: qk, EnforceSSL: jsii.Bool(true),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(60)), RemovalPolicy: s.removal,
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{Queue: d.DeviceEventsDeadLetterQueue, MaxReceiveCount: jsii.Number(5)},

@@ -82,6 +82,7 @@ var (
 	inlinePolicy = nagRule{"NIST.800.53.R5-IAMNoInlinePolicy", "One role per function with a policy built from grants scoped to this stack's resources; a managed policy would be shared and broader. Producers get the ProducerPolicy managed policy.", nil}
 	endpoints    = nagRule{"AwsSolutions-IAM5", "SNS platform endpoints are created at run time, one per device: the wildcard is the platform application's own endpoints (endpoint/GCM/APP/*), nothing else.", []string{`^Resource::.*:endpoint/GCM/.*/\*$`}}
 	executions   = nagRule{"AwsSolutions-IAM5", "Executions are created at run time, one per scheduled push: the wildcard is this state machine's executions only.", []string{`^Resource::.*:execution:.*:\*$`}}
+	kmsActions   = nagRule{"AwsSolutions-IAM5", "With customerManagedKey, the CDK's grants on an encrypted queue or table name KMS's action families (GenerateDataKey*, ReEncrypt*), on the one data key only.", []string{`^Action::kms:(GenerateDataKey|ReEncrypt)\*$`}}
 	indexes      = nagRule{"AwsSolutions-IAM5", "The schedules table's sparse index \"pending\" (listing pending pushes); CDK's grant names the table's indexes.", []string{`^Resource::<.*Schedules.*\.Arn>/index/\*$`}}
 )
 
@@ -107,7 +108,7 @@ func suppressFunction(fn awslambda.Function, queueDriven bool) {
 		nagRule{"NIST.800.53.R5-LambdaConcurrency", concurrency, nil},
 	)
 	if p := defaultPolicy(fn.Role()); p != nil {
-		nagSuppress(p, xrayWildcard, inlinePolicy)
+		nagSuppress(p, xrayWildcard, inlinePolicy, kmsActions)
 	}
 }
 
@@ -139,13 +140,18 @@ func suppressFindings(d *DelayedPush) {
 	}
 	for _, t := range tables {
 		nagSuppress(t, backups)
-		checkovSkip(t, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; a customer managed key for the tables is not offered yet (README, Running in production)."})
+		if d.DataKey == nil {
+			checkovSkip(t, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (README, Running in production)."})
+		}
+	}
+	if d.DataKey != nil {
+		queues = []awssqs.Queue{d.DeviceEventsQueue, d.DeviceEventsDeadLetterQueue} // stay under SQS-managed keys
 	}
 	for _, q := range queues {
 		checkovSkip(q, [2]string{"CKV_AWS_27", "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled: true); this check only recognizes KmsMasterKeyId and misfires on SQS-managed SSE."})
 	}
 	if p := defaultPolicy(d.StateMachine.Role()); p != nil {
-		nagSuppress(p, inlinePolicy, nagRule{"AwsSolutions-IAM5",
+		nagSuppress(p, inlinePolicy, kmsActions, nagRule{"AwsSolutions-IAM5",
 			"CloudWatch Logs vended delivery (logs:CreateLogDelivery, ...) and X-Ray have no resource-level permissions: AWS requires \"*\" for the state machine's logging and tracing.",
 			[]string{`^Resource::\*$`}})
 	}

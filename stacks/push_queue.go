@@ -11,15 +11,16 @@ import (
 // queue. Both are encrypted at rest with SQS-managed keys and refuse requests without TLS.
 func newPushQueue(scope constructs.Construct, id string, s settings) (queue, dlq awssqs.Queue) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
+	qe, qk := s.queueEncryption()
 	dlq = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
-		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		Encryption: qe, EncryptionMasterKey: qk,
 		EnforceSSL: jsii.Bool(true),
 		// The maximum, so a parked push can be inspected and redriven for two weeks.
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 		RemovalPolicy:   s.removal,
 	})
 	queue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
-		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		Encryption: qe, EncryptionMasterKey: qk,
 		EnforceSSL:        jsii.Bool(true),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(s.visibility))),
 		// The maximum: a push waiting behind a stopped or throttled sender must not expire

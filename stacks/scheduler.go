@@ -25,7 +25,8 @@ func newScheduler(scope constructs.Construct, id string, queue awssqs.IQueue, s 
 		DefinitionSubstitutions: &map[string]*string{
 			"PushQueueUrl": queue.QueueUrl(),
 		},
-		TracingEnabled: jsii.Bool(true),
+		TracingEnabled:          jsii.Bool(true),
+		EncryptionConfiguration: encryptionOf(s),
 		Logs: &awsstepfunctions.LogOptions{
 			Destination: logs,
 			Level:       awsstepfunctions.LogLevel_ALL,
@@ -47,4 +48,13 @@ func newScheduler(scope constructs.Construct, id string, queue awssqs.IQueue, s 
 		})
 	}
 	return sm
+}
+
+// encryptionOf is the state machine's encryption: the data key when customer managed data is
+// asked for (execution input holds the push for up to a year), else Step Functions' own key.
+func encryptionOf(s settings) awsstepfunctions.EncryptionConfiguration {
+	if !s.cmkData {
+		return nil
+	}
+	return awsstepfunctions.NewCustomerManagedEncryptionConfiguration(s.key, awscdk.Duration_Minutes(jsii.Number(5)))
 }

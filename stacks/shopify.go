@@ -99,22 +99,25 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		})
 	}
 	d.ShopifySecret = secret
+	te, tk := s.tableEncryption()
 	d.OrdersTable = awsdynamodb.NewTable(c, jsii.String("Orders"), &awsdynamodb.TableProps{
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("shopDomain"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String("orderId"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
+		Encryption:                       te,
+		EncryptionKey:                    tk,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    s.removal,
 		DeletionProtection:               jsii.Bool(s.removal == awscdk.RemovalPolicy_RETAIN),
 	})
 	const consumerTimeout = 30
+	qe, qk := s.queueEncryption()
 	d.OrdersDeadLetterQueue = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
-		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
+		Encryption: qe, EncryptionMasterKey: qk, EnforceSSL: jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), RemovalPolicy: s.removal,
 	})
 	d.OrdersQueue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
-		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
+		Encryption: qe, EncryptionMasterKey: qk, EnforceSSL: jsii.Bool(true),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * consumerTimeout)),
 		// Shopify does not send an order twice after 4 hours: two weeks leave time to fix a
 		// stopped consumer before anything is dropped.

@@ -46,6 +46,13 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	}
 	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, pushProps)}
 	s.ProducerPolicy = s.newProducerPolicy(props.Config.ProducerPrincipals)
+	if key := s.Push.DataKey; key != nil {
+		s.ProducerPolicy.AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("UseTheDataKey"),
+			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+			Resources: &[]*string{key.KeyArn()},
+		}))
+	}
 	nagSuppress(s.ProducerPolicy, endpoints, executions)
 
 	d := s.Push

@@ -23,11 +23,13 @@ import (
 //     a page returns.
 func newTables(scope constructs.Construct, id string, s settings) (devices, owners, deliveries, schedules awsdynamodb.Table) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
+	te, tk := s.tableEncryption()
 	table := func(id, pk, sk string, ttl *string) awsdynamodb.Table {
 		props := &awsdynamodb.TableProps{
-			PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(pk), Type: awsdynamodb.AttributeType_STRING},
-			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
-			Encryption:   awsdynamodb.TableEncryption_AWS_MANAGED,
+			PartitionKey:  &awsdynamodb.Attribute{Name: jsii.String(pk), Type: awsdynamodb.AttributeType_STRING},
+			BillingMode:   awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			Encryption:    te,
+			EncryptionKey: tk,
 			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 				PointInTimeRecoveryEnabled: jsii.Bool(true),
 			},

@@ -40,7 +40,9 @@ func TestNoUnsuppressedSecurityFindings(t *testing.T) {
 	full := stacks.DefaultConfig()
 	full.Shopify, full.ShopifyShopOwners = true, map[string]string{"a.myshopify.com": "u"}
 	full.AlarmEmail = "oncall@example.com"
-	for name, cfg := range map[string]stacks.Config{"defaults": stacks.DefaultConfig(), "everything on": full} {
+	cmk := full
+	cmk.CustomerManagedKey = true
+	for name, cfg := range map[string]stacks.Config{"defaults": stacks.DefaultConfig(), "everything on": full, "customer managed key": cmk} {
 		got, tpl := nagFindings(t, cfg)
 		assert.Empty(t, got, "%s: %d findings:\n%s", name, len(got), strings.Join(got, "\n"))
 
