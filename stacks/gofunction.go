@@ -48,7 +48,10 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		// Not AWSLambdaBasicExecutionRole, which may create log groups and write to any of
 		// the account's: this function writes to its own log group only.
 		role := awsiam.NewRole(scope, jsii.String(id+"ServiceRole"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			// Confused deputy: Lambda may assume it for this account's functions only.
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(scope).Account()}},
+			}),
 			Description: jsii.String("Runs " + props.Package + " (writes only to its own log group)"),
 		})
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

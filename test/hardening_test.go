@@ -126,9 +126,15 @@ func TestADashboardShowsThePipeline(t *testing.T) {
 	assert.Contains(t, body(withShopify(t)), "Shopify orders")
 }
 
-// Step Functions may assume the scheduler's role only for this account's state machines.
+// Step Functions may assume the scheduler's role only for this account's state machines, and
+// Lambda the functions' roles only for this account's functions.
 func TestTheSchedulerRoleHasConfusedDeputyConditions(t *testing.T) {
 	tpl := defaults(t)
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	for _, fn := range ids(tpl, "AWS::Lambda::Function", nil) {
+		trust, _ := json.Marshal(resources[roleOf(t, tpl, fn)].(map[string]any)["Properties"].(map[string]any)["AssumeRolePolicyDocument"])
+		assert.Contains(t, string(trust), `"Condition":{"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}`, fn)
+	}
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::Role"), map[string]any{"AssumeRolePolicyDocument": map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
