@@ -13,7 +13,7 @@ VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 LOCAL_SCRIPTS := local/scripts
 
-.PHONY: help deps synth test unit cfn-lint checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
+.PHONY: help deps synth synth-full test unit cfn-lint checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,14 @@ unit: ## Go unit, CDK assertion and consumer tests, and the local tooling's test
 	cd test/consumer && go test ./...
 	cd local && go test ./...
 
-cfn-lint: $(VENV)/.installed ## Lint every synthesized template (errors and warnings fail)
-	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+# Every option on (Shopify, the customer managed key, an alarm e-mail): the checks see every
+# resource the construct can create, not only the defaults'.
+FULL_CONFIG := {"shopify":true,"shopifyShopOwners":{"shop.myshopify.com":"owner"},"customerManagedKey":true,"alarmEmail":"oncall@example.com"}
+synth-full: deps
+	$(CDK) synth --quiet -o .lint/cdk.out -c 'delayedPush=$(FULL_CONFIG)'
+
+cfn-lint: $(VENV)/.installed ## Lint every synthesized template, defaults and every option on (errors and warnings fail)
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json $(wildcard .lint/cdk.out/*.template.json)
 
 .venv-checkov/.installed: requirements-checkov.txt
 	python3 -m venv .venv-checkov
@@ -51,11 +57,12 @@ cfn-lint: $(VENV)/.installed ## Lint every synthesized template (errors and warn
 
 checkov: .venv-checkov/.installed ## checkov on every synthesized template, offline: no failed check (skips are on the resources, with reasons)
 	.venv-checkov/bin/checkov --skip-download --quiet --compact --framework cloudformation -d cdk.out
+	@if [ -d .lint/cdk.out ]; then .venv-checkov/bin/checkov --skip-download --quiet --compact --framework cloudformation -d .lint/cdk.out; fi
 
 security: ## cdk-nag (AwsSolutions, NIST 800-53 rev 5): no unsuppressed error or warning
 	go test -count=1 -run 'TestNoUnsuppressedSecurityFindings' ./test/
 
-lint: synth cfn-lint checkov security ## gofmt, go vet, staticcheck (every module), cfn-lint, checkov and cdk-nag on the synthesized app
+lint: synth synth-full cfn-lint checkov security ## gofmt, go vet, staticcheck (every module), cfn-lint, checkov and cdk-nag on the synthesized app
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./... && go run $(STATICCHECK) ./...
 	cd test/consumer && go vet ./... && go run $(STATICCHECK) ./...
@@ -82,7 +89,7 @@ destroy: deps ## Delete the deployed stack
 
 clean: ## Stop the local stack and remove build output
 	$(LOCAL_SCRIPTS)/local-down.sh
-	rm -rf cdk.out .local
+	rm -rf cdk.out .local .lint
 
 # Local runs (README, "Try it locally"). The local assembly is synthesized with a 15 s visibility
 # timeout and two receives before the DLQ, so retries and redrive happen in seconds, and with
