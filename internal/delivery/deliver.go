@@ -133,7 +133,7 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now(), Publishes: publishes})
 		res := endpointResult{kind: epFailed}
 		if j.push.UserID != "" && EndpointGone(pubErr) {
-			res.disabled = s.disable(ctx, inv, j.push.UserID, ep, reason)
+			res.disabled = s.disable(ctx, inv, j.id, j.push.UserID, ep, reason)
 		}
 		return res
 	case class == Ambiguous && j.atMostOnce:
@@ -176,13 +176,13 @@ func (s *Service) mark(ctx context.Context, inv *invocation, k Key, l Lease, m M
 
 // disable marks a device SNS reported dead, so that later pushes skip it without a publish
 // until it registers again. A failure is only logged: the next push tries it and fails again.
-func (s *Service) disable(ctx context.Context, inv *invocation, userID, ep, reason string) bool {
+func (s *Service) disable(ctx context.Context, inv *invocation, pushID, userID, ep, reason string) bool {
 	mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
 	defer cancel()
 	if err := s.Registry.Disable(mctx, userID, ep, reason, s.now()); err != nil {
-		s.logger().WarnContext(ctx, "could not mark the device disabled", "userId", userID, "endpointArn", ep, "error", err.Error())
+		s.logger().WarnContext(ctx, "could not mark the device disabled", "pushId", pushID, "userId", userID, "endpointArn", ep, "error", err.Error())
 		return false
 	}
-	s.logger().InfoContext(ctx, "device disabled in the registry", "userId", userID, "endpointArn", ep, "reason", reason)
+	s.logger().InfoContext(ctx, "device disabled in the registry", "pushId", pushID, "userId", userID, "endpointArn", ep, "reason", reason)
 	return true
 }
