@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -145,4 +146,16 @@ func newEncryptionKey(c constructs.Construct, p *DelayedPushProps, s settings) a
 // construct's key.
 func newLogGroup(scope constructs.Construct, id string, s settings) awslogs.LogGroup {
 	return awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{Retention: s.logRetention, RemovalPolicy: s.removal, EncryptionKey: s.key})
+}
+
+// deadLetterAlarm raises an alarm, on topic, as soon as a message waits in a dead-letter queue.
+func deadLetterAlarm(c constructs.Construct, dlq awssqs.IQueue, topic awssns.ITopic, description string) {
+	awscloudwatch.NewAlarm(c, jsii.String("DeadLetters"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(description),
+		Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}),
+		Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	}).AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 }

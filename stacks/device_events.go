@@ -2,8 +2,6 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -81,12 +79,6 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	d.DevicesTable.Grant(fn, jsii.String("dynamodb:UpdateItem"))
 	d.DeviceEventsFunction = fn
 
-	awscloudwatch.NewAlarm(c, jsii.String("DeadLetters"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("SNS device events could not be applied to the registry: read the device events function's log."),
-		Metric: d.DeviceEventsDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}),
-		Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	}).AddAlarmAction(awscloudwatchactions.NewSnsAction(d.AlarmTopic))
+	deadLetterAlarm(c, d.DeviceEventsDeadLetterQueue, d.AlarmTopic,
+		"SNS device events could not be applied to the registry: read the device events function's log.")
 }

@@ -8,8 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
@@ -178,12 +176,6 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		nagSuppress(r, nagRule{"AwsSolutions-APIG4", "Shopify cannot sign with IAM or a JWT: it signs the body (X-Shopify-Hmac-Sha256), and the function refuses (401) every request whose signature does not match the client secret.", nil})
 	}
 
-	awscloudwatch.NewAlarm(c, jsii.String("DeadLetters"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("Shopify order messages are parked: read their parkReason (an order that cannot be parsed) or the orders function's log."),
-		Metric: d.OrdersDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}),
-		Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	}).AddAlarmAction(awscloudwatchactions.NewSnsAction(d.AlarmTopic))
+	deadLetterAlarm(c, d.OrdersDeadLetterQueue, d.AlarmTopic,
+		"Shopify order messages are parked: read their parkReason (an order that cannot be parsed) or the orders function's log.")
 }
