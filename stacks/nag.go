@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // The security checks (package security, cdk-nag) read their suppressions from each
@@ -20,15 +21,26 @@ type nagRule struct {
 	appliesTo []string // regular expressions of the findings (IAM5 "Resource::..."), "" none
 }
 
+// cfnOf is c itself when it is a CloudFormation resource, else its default child (nil when
+// it has none).
+func cfnOf(c constructs.IConstruct) awscdk.CfnResource {
+	if c == nil {
+		return nil
+	}
+	if res, ok := c.(awscdk.CfnResource); ok {
+		return res
+	}
+	res, _ := c.Node().DefaultChild().(awscdk.CfnResource)
+	return res
+}
+
 func nagSuppress(c constructs.IConstruct, rules ...nagRule) {
-	res, ok := c.(awscdk.CfnResource)
-	if !ok {
-		if res, ok = c.Node().DefaultChild().(awscdk.CfnResource); !ok {
-			return
-		}
+	res := cfnOf(c)
+	if res == nil {
+		return
 	}
 	var list []map[string]any
-	if old, ok := res.GetMetadata(jsiiStr("cdk_nag")).(map[string]any); ok {
+	if old, ok := res.GetMetadata(jsii.String("cdk_nag")).(map[string]any); ok {
 		if l, ok := old["rules_to_suppress"].([]any); ok {
 			for _, r := range l {
 				if m, ok := r.(map[string]any); ok {
@@ -48,29 +60,27 @@ func nagSuppress(c constructs.IConstruct, rules ...nagRule) {
 		}
 		list = append(list, m)
 	}
-	res.AddMetadata(jsiiStr("cdk_nag"), map[string]any{"rules_to_suppress": list})
+	res.AddMetadata(jsii.String("cdk_nag"), map[string]any{"rules_to_suppress": list})
 }
 
 // checkovSkip records checkov checks that do not apply to a resource, with why, in the
 // resource's "checkov" metadata (checkov reads skips there).
 func checkovSkip(c constructs.IConstruct, skips ...[2]string) {
-	res, ok := c.(awscdk.CfnResource)
-	if !ok {
-		if res, ok = c.Node().DefaultChild().(awscdk.CfnResource); !ok {
-			return
-		}
+	res := cfnOf(c)
+	if res == nil {
+		return
 	}
 	var list []map[string]any
 	for _, sk := range skips {
 		list = append(list, map[string]any{"id": sk[0], "comment": sk[1]})
 	}
-	res.AddMetadata(jsiiStr("checkov"), map[string]any{"skip": list})
+	res.AddMetadata(jsii.String("checkov"), map[string]any{"skip": list})
 }
 
 // defaultPolicy is the CloudFormation policy CDK grants write to for a role, or nil.
 func defaultPolicy(role awsiam.IRole) constructs.IConstruct {
 	if r, ok := role.(awsiam.Role); ok {
-		if p := r.Node().TryFindChild(jsiiStr("DefaultPolicy")); p != nil {
+		if p := r.Node().TryFindChild(jsii.String("DefaultPolicy")); p != nil {
 			return p.Node().DefaultChild()
 		}
 	}
@@ -111,8 +121,6 @@ func suppressFunction(fn awslambda.Function, queueDriven bool) {
 		nagSuppress(p, xrayWildcard, inlinePolicy, kmsActions)
 	}
 }
-
-func jsiiStr(s string) *string { return &s }
 
 // suppressFindings records the construct's accepted findings, once everything is created.
 func suppressFindings(d *DelayedPush) {
