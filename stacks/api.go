@@ -29,12 +29,10 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: APIPackage,
 		FunctionProps: awslambda.FunctionProps{
-			Description:   jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices"),
-			Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
-			MemorySize:    jsii.Number(256),
-			Tracing:       awslambda.Tracing_ACTIVE,
-			LoggingFormat: awslambda.LoggingFormat_JSON,
-			LogGroup:      logs,
+			Description: jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices"),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
+			MemorySize:  jsii.Number(256),
+			LogGroup:    logs,
 			Environment: &map[string]*string{
 				apiapp.EnvStateMachineArn:     d.StateMachine.StateMachineArn(),
 				apiapp.EnvPushQueueURL:        d.PushQueue.QueueUrl(),

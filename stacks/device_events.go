@@ -59,12 +59,10 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: DeviceEventsPackage,
 		FunctionProps: awslambda.FunctionProps{
-			Description:   jsii.String("Delayed Push device events: SNS application events -> devices marked disabled"),
-			Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
-			MemorySize:    jsii.Number(128),
-			Tracing:       awslambda.Tracing_ACTIVE,
-			LoggingFormat: awslambda.LoggingFormat_JSON,
-			LogGroup:      logs,
+			Description: jsii.String("Delayed Push device events: SNS application events -> devices marked disabled"),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
+			MemorySize:  jsii.Number(128),
+			LogGroup:    logs,
 			Environment: &map[string]*string{
 				deviceeventsapp.EnvDevicesTable:      d.DevicesTable.TableName(),
 				deviceeventsapp.EnvDeviceOwnersTable: d.DeviceOwnersTable.TableName(),

@@ -32,7 +32,8 @@ type GoFunctionProps struct {
 
 // NewGoFunction builds Package with the local Go toolchain (no Docker) into a stripped arm64
 // `bootstrap` for the provided.al2023 runtime. Code, Runtime, Architecture and Handler of the
-// props are set here; the rest is passed through. The package's sources are only read: they
+// props are set here; Tracing defaults to active, LoggingFormat to JSON, and a function with a
+// LogGroup and no Role gets a role that writes only to that group; the rest is passed through. The package's sources are only read: they
 // may sit in the read-only module cache.
 func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps) awslambda.Function {
 	b, err := newGoBundler(props.Package, "arm64")
@@ -60,6 +61,14 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 			Resources: jsii.Strings(*fp.LogGroup.LogGroupRef().LogGroupArn), // arn:...:log-group:NAME:*, its streams
 		}))
 		fp.Role = role
+	}
+	// Every function of the construct is traced and logs JSON (the EMF metrics and the
+	// per-push lines depend on it), unless the props say otherwise.
+	if fp.Tracing == "" {
+		fp.Tracing = awslambda.Tracing_ACTIVE
+	}
+	if fp.LoggingFormat == "" {
+		fp.LoggingFormat = awslambda.LoggingFormat_JSON
 	}
 	fp.Runtime = awslambda.Runtime_PROVIDED_AL2023()
 	fp.Architecture = awslambda.Architecture_ARM_64()

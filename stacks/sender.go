@@ -26,12 +26,10 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 	fn := NewGoFunction(c, "Function", &GoFunctionProps{
 		Package: SenderPackage,
 		FunctionProps: awslambda.FunctionProps{
-			Description:   jsii.String("Delayed Push sender: push queue -> device registry -> SNS mobile push (FCM v1)"),
-			Timeout:       awscdk.Duration_Seconds(jsii.Number(float64(s.timeout))),
-			MemorySize:    jsii.Number(float64(s.memory)),
-			Tracing:       awslambda.Tracing_ACTIVE,
-			LoggingFormat: awslambda.LoggingFormat_JSON,
-			LogGroup:      logs,
+			Description: jsii.String("Delayed Push sender: push queue -> device registry -> SNS mobile push (FCM v1)"),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(s.timeout))),
+			MemorySize:  jsii.Number(float64(s.memory)),
+			LogGroup:    logs,
 			Environment: &map[string]*string{
 				senderapp.EnvDevicesTable:          d.DevicesTable.TableName(),
 				senderapp.EnvDeliveriesTable:       d.DeliveriesTable.TableName(),

@@ -127,7 +127,7 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 	fnProps := func(description string, timeout, memory float64, logs awslogs.ILogGroup, env map[string]*string) awslambda.FunctionProps {
 		return awslambda.FunctionProps{
 			Description: jsii.String(description), Timeout: awscdk.Duration_Seconds(jsii.Number(timeout)), MemorySize: jsii.Number(memory),
-			Tracing: awslambda.Tracing_ACTIVE, LoggingFormat: awslambda.LoggingFormat_JSON, LogGroup: logs, Environment: &env,
+			LogGroup: logs, Environment: &env,
 		}
 	}
 	logGroup := func(id string) awslogs.LogGroup {
