@@ -16,13 +16,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -250,8 +248,19 @@ type Status struct {
 	ExecutionName string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
-	// Outcome is set once the sender is done with the push.
+	// Outcome is set once the sender is done with the push, or when its execution ended
+	// outside the client (result execution_aborted, execution_failed, execution_timed_out).
 	Outcome *Outcome
+	// ExecutionStatus is what Step Functions said of the execution of a push the schedules
+	// table has as scheduled, when Get or List looked: RUNNING (waiting), SUCCEEDED (on the
+	// push queue, for the sender), ABORTED or FAILED and TIMED_OUT (stopped or failed outside
+	// the client: State is then cancelled or failed), ExecutionNotFound or ExecutionUnknown
+	// (State is the table's; Warning says why). For a push started directly (no row), its
+	// execution's status. Empty when the table tells all: the push is not scheduled, or was
+	// sent now.
+	ExecutionStatus string
+	// Warning says why State may not be the whole story: the execution could not be looked at.
+	Warning string
 }
 
 // Outcome is what the sender did with a push.
@@ -266,8 +275,10 @@ type Outcome struct {
 	Reason     string
 }
 
-// Get returns the push under key. A push scheduled by StartExecution directly (not through
-// this package) is found by its execution, with what the execution tells.
+// Get returns the push under key. A scheduled push's execution is looked at too (one
+// DescribeExecution): one stopped or failed outside the client (StopExecution, the console)
+// is reported cancelled or failed at once. A push scheduled by StartExecution directly (not
+// through this package) is found by its execution, with what the execution tells.
 func (c *Client) Get(ctx context.Context, key string) (Status, error) {
 	if err := ValidateKey(key); err != nil {
 		return Status{}, err
@@ -279,36 +290,7 @@ func (c *Client) Get(ctx context.Context, key string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := c.status(row)
-	if row.State == StateScheduled && row.ExecutionName != "" && c.now().Sub(row.DueAt) > overdue {
-		// Long due and still not taken by the sender: its execution may have been stopped or
-		// failed outside the client (the console, StopExecution). Say so.
-		c.explainOverdue(ctx, &st)
-	}
-	return st, nil
-}
-
-// overdue is how long after its due time a scheduled push is looked into: the state machine
-// retries its send for a few minutes, and the sender may be behind.
-const overdue = 10 * time.Minute
-
-func (c *Client) explainOverdue(ctx context.Context, st *Status) {
-	out, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(c.executionArn(st.ExecutionName))})
-	if isCode(err, "ExecutionDoesNotExist") {
-		st.Outcome = &Outcome{Result: "not_started", Reason: "its execution " + st.ExecutionName +
-			" was never started: the call that scheduled it did not finish; make the same call again to start it"}
-		return
-	}
-	if err != nil || out.Status == sfntypes.ExecutionStatusRunning || out.Status == sfntypes.ExecutionStatusSucceeded {
-		return // running late, or queued and waiting for the sender
-	}
-	st.State = StateFailed
-	if out.Status == sfntypes.ExecutionStatusAborted {
-		st.State = StateCancelled
-	}
-	st.Outcome = &Outcome{Result: "execution_" + strings.ToLower(string(out.Status)),
-		Reason: strings.TrimSpace(fmt.Sprintf("its execution %s ended %s outside the client: %s %s", st.ExecutionName,
-			out.Status, aws.ToString(out.Error), aws.ToString(out.Cause)))}
+	return c.observe(ctx, row), nil
 }
 
 // ListOptions selects pending pushes.
@@ -331,7 +313,10 @@ type Page struct {
 
 // List returns the pending (scheduled) pushes, one page at a time. It reads the schedules
 // table's sparse "pending" index, which holds only scheduled pushes: a page costs what it
-// returns, however many pushes were ever sent (docs/CONTRACTS.md, "Listing").
+// returns, however many pushes were ever sent (docs/CONTRACTS.md, "Listing"). As Get does,
+// it looks at each listed push's execution (a few at a time), so one stopped or failed
+// outside the client is listed cancelled or failed; an execution it cannot look at leaves
+// that push as the table has it, with a Warning, and never fails the page.
 func (c *Client) List(ctx context.Context, o ListOptions) (Page, error) {
 	return c.list(ctx, o)
 }

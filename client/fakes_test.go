@@ -39,6 +39,14 @@ type fakeSFN struct {
 	stops   []string
 	failErr error // returned by the next StartExecution
 	now     func() time.Time
+
+	// DescribeExecution: describeErr answers for an execution by name; beforeDescribe runs
+	// first, unlocked (a call racing the describe); describeDelay holds each call, and
+	// describes, inFlight and maxInFlight count them.
+	describeErr                      map[string]error
+	beforeDescribe                   func(name string)
+	describeDelay                    time.Duration
+	describes, inFlight, maxInFlight int
 }
 
 func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
@@ -74,13 +82,46 @@ func (f *fakeSFN) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _
 }
 
 func (f *fakeSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	name := nameOf(aws.ToString(in.ExecutionArn))
+	f.mu.Lock()
+	hook := f.beforeDescribe
+	f.beforeDescribe = nil
+	f.describes++
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	f.mu.Unlock()
+	if hook != nil {
+		hook(name)
+	}
+	time.Sleep(f.describeDelay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e, ok := f.execs[nameOf(aws.ToString(in.ExecutionArn))]
+	f.inFlight--
+	if err := f.describeErr[name]; err != nil {
+		return nil, err
+	}
+	e, ok := f.execs[name]
 	if !ok {
 		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist")}
 	}
 	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Input: aws.String(e.input), Status: e.status, StartDate: aws.Time(e.start)}, nil
+}
+
+// end ends a running execution outside the client, as StopExecution (ABORTED), a send that
+// gave up (FAILED) or a timeout (TIMED_OUT) would.
+func (f *fakeSFN) end(t *testing.T, name string, status sfntypes.ExecutionStatus) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.execs[name]
+	require.True(t, ok, "execution %s exists", name)
+	e.status = status
+}
+
+func (f *fakeSFN) describeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.describes
 }
 
 func nameOf(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }

@@ -45,6 +45,8 @@ type statusJSON struct {
 	CreatedAt       string          `json:"createdAt,omitempty"`
 	UpdatedAt       string          `json:"updatedAt,omitempty"`
 	Outcome         *outcomeJSON    `json:"outcome,omitempty"`
+	ExecutionStatus string          `json:"executionStatus,omitempty"`
+	Warning         string          `json:"warning,omitempty"`
 }
 
 // MarshalJSON writes the status with times in RFC 3339, the time left in whole seconds and
@@ -52,7 +54,7 @@ type statusJSON struct {
 func (s Status) MarshalJSON() ([]byte, error) {
 	j := statusJSON{Key: s.Key, State: s.State, Revision: s.Revision, DueAt: jsonTime(s.DueAt),
 		TimeLeftSeconds: int64(s.TimeLeft / time.Second), Push: push.Encode(s.Push), ExecutionName: s.ExecutionName,
-		CreatedAt: jsonTime(s.CreatedAt), UpdatedAt: jsonTime(s.UpdatedAt)}
+		CreatedAt: jsonTime(s.CreatedAt), UpdatedAt: jsonTime(s.UpdatedAt), ExecutionStatus: s.ExecutionStatus, Warning: s.Warning}
 	if o := s.Outcome; o != nil {
 		j.Outcome = &outcomeJSON{Result: o.Result, FinishedAt: jsonTime(o.FinishedAt), LatenessMs: o.LatenessMs,
 			Endpoints: o.Endpoints, Sent: o.Sent, Failed: o.Failed, Reason: o.Reason}

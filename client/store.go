@@ -276,14 +276,15 @@ func (c *Client) list(ctx context.Context, o ListOptions) (Page, error) {
 		}
 		items, last = out.Items, out.LastEvaluatedKey
 	}
-	page := Page{Pushes: make([]Status, 0, len(items))}
+	rows := make([]*record, 0, len(items))
 	for _, item := range items {
 		r, err := decodeRecord(item)
 		if err != nil {
 			return Page{}, err
 		}
-		page.Pushes = append(page.Pushes, c.status(r))
+		rows = append(rows, r)
 	}
+	page := Page{Pushes: c.observeAll(ctx, rows)}
 	if len(last) > 0 {
 		page.NextPageToken = encodeToken(last)
 	}
@@ -334,7 +335,7 @@ func (c *Client) fromExecution(ctx context.Context, key string) (Status, error) 
 	if err != nil {
 		return Status{}, fmt.Errorf("key %s: describe execution %s: %w", push.Quote(key), name, err)
 	}
-	st := Status{Key: key, ExecutionName: name, Revision: 1}
+	st := Status{Key: key, ExecutionName: name, Revision: 1, ExecutionStatus: string(out.Status)}
 	if out.StartDate != nil {
 		st.CreatedAt = *out.StartDate
 	}

@@ -545,14 +545,21 @@ func runPending(a *App, ctx context.Context, c *call) error {
 	if len(all) == 0 {
 		fmt.Fprintln(a.Stdout, "no pending pushes")
 	} else {
-		fmt.Fprintf(a.Stdout, "%-32s %-20s %-20s %-12s %s\n", "KEY", "RECIPIENT", "DUE (UTC)", "TIME LEFT", "TITLE")
+		// STATE: a pending push whose execution was stopped or failed outside the client is
+		// listed cancelled or failed (pushctl get KEY says why).
+		fmt.Fprintf(a.Stdout, "%-32s %-20s %-20s %-10s %-12s %s\n", "KEY", "RECIPIENT", "DUE (UTC)", "STATE", "TIME LEFT", "TITLE")
 		for _, st := range all {
 			rcpt := st.Push.UserID
 			if rcpt == "" {
 				rcpt = st.Push.EndpointARN
 			}
-			fmt.Fprintf(a.Stdout, "%-32s %-20s %-20s %-12s %s\n", st.Key, rcpt, st.DueAt.UTC().Format("2006-01-02 15:04:05"),
-				st.TimeLeft.Round(time.Second), st.Push.Title)
+			fmt.Fprintf(a.Stdout, "%-32s %-20s %-20s %-10s %-12s %s\n", st.Key, rcpt, st.DueAt.UTC().Format("2006-01-02 15:04:05"),
+				st.State, st.TimeLeft.Round(time.Second), st.Push.Title)
+		}
+		for _, st := range all {
+			if st.Warning != "" {
+				fmt.Fprintf(a.Stdout, "warning: %s: %s\n", st.Key, st.Warning)
+			}
 		}
 	}
 	if next != "" {
@@ -593,7 +600,14 @@ func (a *App) printStatus(c *call, st client.Status) error {
 	}
 	fmt.Fprintf(a.Stdout, "to:        %s\ntitle:     %s\nbody:      %s\n", rcpt, st.Push.Title, st.Push.Body)
 	if st.ExecutionName != "" {
-		fmt.Fprintf(a.Stdout, "execution: %s\n", st.ExecutionName)
+		fmt.Fprintf(a.Stdout, "execution: %s", st.ExecutionName)
+		if st.ExecutionStatus != "" {
+			fmt.Fprintf(a.Stdout, " (%s)", st.ExecutionStatus)
+		}
+		fmt.Fprintln(a.Stdout)
+	}
+	if st.Warning != "" {
+		fmt.Fprintf(a.Stdout, "warning:   %s\n", st.Warning)
 	}
 	if o := st.Outcome; o != nil {
 		fmt.Fprintf(a.Stdout, "outcome:   %s", o.Result)
