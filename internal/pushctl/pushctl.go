@@ -53,7 +53,7 @@ var commands = []command{
 	{"reschedule", "KEY [--delay D | --at TIME | --now] [CONTENT]", "move a pending push and/or change its content", runReschedule, timeAndContentFlags, 1},
 	{"pending", "[--user ID] [--limit N] [--page-token T] [--all]", "list pending pushes", runPending, pendingFlags, 0},
 	{"accuracy", "[--since D] [--limit N]", "how late pushes went out: count, mean, p50, p99, max", runAccuracy, accuracyFlags, 0},
-	{"redrive", "[--dry-run] [--max N]", "move parked pushes from the dead-letter queue back to the push queue", runRedrive, redriveFlags, 0},
+	{"redrive", "[--dry-run] [--max N] [--include-invalid]", "move parked pushes from the dead-letter queue back to the push queue, each once", runRedrive, redriveFlags, 0},
 	{"devices", "register --user ID --token T [--platform P] [--device-id ID] | list --user ID | remove (DEVICE_ID | --user ID)",
 		"register, list and remove a user's devices", runDevices, devicesFlags, -1},
 }
@@ -76,8 +76,8 @@ type call struct {
 	// accuracy
 	since time.Duration
 	// redrive
-	dryRun bool
-	max    int
+	dryRun, includeInvalid bool
+	max                    int
 	// devices
 	token, platform, deviceID string
 }
@@ -196,7 +196,14 @@ var helpNotes = map[string]string{
 		"holds moves to --user, whose device it is from then on. remove deletes the SNS endpoint first.",
 	"redrive": "Parking attributes (parkReason, parkedAt, receiveCount, invalidField, requeues) are dropped;\n" +
 		"the body and the other attributes are kept. A message is deleted from the dead-letter queue only\n" +
-		"after it is on the push queue. --dry-run lists what would move and leaves it.",
+		"after it is on the push queue. --dry-run lists what would move and leaves it.\n\n" +
+		"A run moves each message at most once and never what it moved itself, should the sender park it\n" +
+		"again: it leaves what was parked after it started, or holds a push it moved already, and stops\n" +
+		"when a receive brings nothing else (or at --max). Pushes parked as invalid (invalidField, or a\n" +
+		"parkReason \"invalid push: ...\") are skipped and listed with their reason: the sender would park\n" +
+		"them again; --include-invalid moves them too (after a sender fix that accepts them). What the run\n" +
+		"does not move is hidden while it lasts and visible again when it ends (within 5 minutes if it is\n" +
+		"killed). It prints what it moved, skipped and left, and why it stopped.",
 }
 
 func envOr(name, def string) string {
@@ -264,6 +271,7 @@ func accuracyFlags(fs *flag.FlagSet, c *call) {
 func redriveFlags(fs *flag.FlagSet, c *call) {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "list what would move, move nothing")
 	fs.IntVar(&c.max, "max", 1000, "move at most this many")
+	fs.BoolVar(&c.includeInvalid, "include-invalid", false, "also move pushes parked as invalid (skipped otherwise: the sender would park them again)")
 }
 
 // duration reads "90s", "5m", "2h" or a number of seconds.
