@@ -13,7 +13,7 @@ VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 LOCAL_SCRIPTS := local/scripts
 
-.PHONY: help deps synth synth-full test unit cfn-lint checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
+.PHONY: help deps synth synth-full test unit cfn-lint asl-validate checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,7 +36,8 @@ synth: deps ## Synthesize the stack into cdk.out (builds the Go Lambdas)
 
 test: synth unit lint e2e-if-available ## Run every test: unit, CDK assertion, lint (with cfn-lint, checkov, cdk-nag), end-to-end
 
-unit: ## Go unit, CDK assertion and consumer tests, and the local tooling's tests
+# The unit tests run the state machine's JSONata with the reference JSONata library (npm).
+unit: node_modules/.installed ## Go unit, CDK assertion and consumer tests, and the local tooling's tests
 	go test ./...
 	cd test/consumer && go test ./...
 	cd local && go test ./...
@@ -50,6 +51,11 @@ synth-full: deps
 cfn-lint: $(VENV)/.installed ## Lint every synthesized template, defaults and every option on (errors and warnings fail)
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json $(wildcard .lint/cdk.out/*.template.json)
 
+asl-validate: node_modules/.installed ## asl-validator (pinned, npm) on every synthesized state machine definition
+	rm -rf .lint/asl
+	node statemachines/extract-definitions.js .lint/asl cdk.out/*.template.json $(wildcard .lint/cdk.out/*.template.json)
+	@set -e; for f in .lint/asl/*.asl.json; do npx --no-install asl-validator --json-path "$$f"; done
+
 .venv-checkov/.installed: requirements-checkov.txt
 	python3 -m venv .venv-checkov
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
@@ -62,7 +68,7 @@ checkov: .venv-checkov/.installed ## checkov on every synthesized template, offl
 security: ## cdk-nag (AwsSolutions, NIST 800-53 rev 5): no unsuppressed error or warning
 	go test -count=1 -run 'TestNoUnsuppressedSecurityFindings' ./test/
 
-lint: synth synth-full cfn-lint checkov security ## gofmt, go vet, staticcheck (every module), cfn-lint, checkov and cdk-nag on the synthesized app
+lint: synth synth-full cfn-lint asl-validate checkov security ## gofmt, go vet, staticcheck (every module), cfn-lint, asl-validator, checkov and cdk-nag on the synthesized app
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./... && go run $(STATICCHECK) ./...
 	cd test/consumer && go vet ./... && go run $(STATICCHECK) ./...

@@ -14,8 +14,10 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -252,11 +254,90 @@ func fromObject(obj Object) (Push, error) {
 
 // str reads a JSON string; null is not a string (absent is the way to leave a field out).
 func str(name string, raw json.RawMessage) (string, error) {
+	return String(name, raw)
+}
+
+// String reads a string of the contract: a JSON string (null is not one) holding only
+// characters SQS accepts in a message. field names it in the error.
+func String(field string, raw json.RawMessage) (string, error) {
 	var s string
 	if string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
-		return "", invalid(name, "must be a string")
+		return "", invalid(field, "must be a string")
+	}
+	if !sqsSafeLiteral(raw) {
+		return "", invalid(field, "%s", sqsRefused)
 	}
 	return s, nil
+}
+
+// sqsRefused is the reason a string holding a character SQS refuses is invalid: the push
+// would be accepted now and fail at SendMessage when due (the state machine's words too).
+const sqsRefused = "holds a character SQS refuses (allowed: tab, LF, CR, U+0020..U+D7FF, U+E000..U+FFFD, U+10000..U+10FFFF)"
+
+// sqsAllowed is SQS's set of message characters (#x9 | #xA | #xD | #x20-#xD7FF |
+// #xE000-#xFFFD | #x10000-#x10FFFF).
+func sqsAllowed(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xD7FF) ||
+		(r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= utf8.MaxRune)
+}
+
+// sqsSafeString reports whether s holds only characters SQS accepts (invalid UTF-8 is
+// checked apart, with its own words).
+func sqsSafeString(s string) bool {
+	for _, r := range s {
+		if !sqsAllowed(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// sqsSafeLiteral reports whether the JSON string literal lit (with its quotes, already known
+// to be valid JSON) holds only characters SQS accepts. It reads the escapes itself:
+// encoding/json turns an unpaired surrogate escape ("\ud800") into U+FFFD without a word.
+func sqsSafeLiteral(lit []byte) bool {
+	if len(lit) < 2 {
+		return false
+	}
+	for i, end := 1, len(lit)-1; i < end; {
+		if lit[i] != '\\' {
+			r, n := utf8.DecodeRune(lit[i:end])
+			if (r == utf8.RuneError && n == 1) || !sqsAllowed(r) {
+				return false
+			}
+			i += n
+			continue
+		}
+		switch lit[i+1] {
+		case 'b', 'f': // U+0008, U+000C
+			return false
+		case 'u':
+			r := hex4(lit[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				// Only a high surrogate followed by a low one is a character.
+				if r >= 0xDC00 || i+6 > end || lit[i] != '\\' || lit[i+1] != 'u' {
+					return false
+				}
+				if low := hex4(lit[i+2 : i+6]); low < 0xDC00 || low > 0xDFFF {
+					return false
+				}
+				i += 6
+				continue
+			}
+			if !sqsAllowed(r) {
+				return false
+			}
+		default: // \" \\ \/ \n \r \t
+			i += 2
+		}
+	}
+	return true
+}
+
+func hex4(b []byte) rune {
+	n, _ := strconv.ParseUint(string(b), 16, 32) // valid JSON: four hex digits
+	return rune(n)
 }
 
 // integer reads a JSON number with an integral value (300, 300.0 and 3e2 are 300).
@@ -288,9 +369,10 @@ func stringMap(name string, raw json.RawMessage) (map[string]string, error) {
 	if err != nil {
 		return nil, invalid(name, "must be a JSON object of strings")
 	}
+	safe := sqsSafeKeys(raw)
 	out := make(map[string]string, len(obj.Keys))
 	for _, k := range obj.Keys {
-		if err := checkDataKey(k); err != nil {
+		if err := checkDataKey(k, safe[k]); err != nil {
 			return nil, err
 		}
 		s, err := str(name+"."+k, obj.Members[k])
@@ -300,6 +382,31 @@ func stringMap(name string, raw json.RawMessage) (map[string]string, error) {
 		out[k] = s
 	}
 	return out, nil
+}
+
+// sqsSafeKeys tells, for each key of the JSON object raw (valid JSON), whether its literal
+// holds only characters SQS accepts: the decoded key cannot tell (see sqsSafeLiteral).
+func sqsSafeKeys(raw []byte) map[string]bool {
+	safe := map[string]bool{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return safe
+	}
+	for dec.More() {
+		from := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return safe
+		}
+		k, _ := tok.(string)
+		lit := bytes.TrimLeft(raw[from:dec.InputOffset()], ", \t\r\n")
+		safe[k] = sqsSafeLiteral(lit) // a repeated key: the last one counts, as its value does
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return safe
+		}
+	}
+	return safe
 }
 
 // rfc3339 is the form of every timestamp of the contract: what Step Functions and Go both read.
@@ -330,11 +437,42 @@ func (p *Push) Validate() error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := checkDataKey(k); err != nil {
+		if err := checkDataKey(k, utf8.ValidString(k) && sqsSafeString(k)); err != nil {
 			return err
 		}
 	}
+	if err := p.checkStrings(); err != nil {
+		return err
+	}
 	return p.validateValues()
+}
+
+// checkStrings checks that every string of a Push built in Go is valid UTF-8 of characters
+// SQS accepts (Decode checks them field by field as it reads them).
+func (p *Push) checkStrings() error {
+	fields := []struct{ name, value string }{
+		{"id", p.ID}, {"userId", p.UserID}, {"endpointArn", p.EndpointARN}, {"title", p.Title}, {"body", p.Body},
+	}
+	keys := make([]string, 0, len(p.Data))
+	for k := range p.Data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fields = append(fields, struct{ name, value string }{"data." + k, p.Data[k]})
+	}
+	fields = append(fields, []struct{ name, value string }{
+		{"collapseKey", p.CollapseKey}, {"priority", p.Priority}, {"dueAt", p.DueAt}, {"delivery", p.Delivery},
+	}...)
+	for _, f := range fields {
+		switch {
+		case !utf8.ValidString(f.value):
+			return invalid(f.name, "is not valid UTF-8")
+		case !sqsSafeString(f.value):
+			return invalid(f.name, "%s", sqsRefused)
+		}
+	}
+	return nil
 }
 
 // validateValues checks the rules that span fields or read a value, in the order the
@@ -397,11 +535,13 @@ func Quote(s string) string {
 // checkDataKey rejects data keys FCM refuses ("from", "message_type", "google." and "gcm."
 // prefixes), so the push fails here with a named field instead of as an opaque
 // InvalidParameter from SNS. "notification" is allowed: FCM accepts it in practice.
-func checkDataKey(k string) error {
+func checkDataKey(k string, sqsSafe bool) error {
 	lower := strings.ToLower(k)
 	switch {
 	case k == "":
 		return invalid("data", "has an empty key")
+	case !sqsSafe:
+		return invalid("data", "has a key that %s", sqsRefused)
 	case lower == "from" || lower == "message_type" ||
 		strings.HasPrefix(lower, "google.") || strings.HasPrefix(lower, "gcm."):
 		return invalid("data."+k, "key is reserved by FCM")

@@ -67,9 +67,9 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 		}
 		s.DelaySeconds = &d
 	default:
-		var raw string
-		if string(rawSendAt) == "null" || json.Unmarshal(rawSendAt, &raw) != nil {
-			return Schedule{}, bad("sendAt", "must be a string")
+		raw, err := push.String("sendAt", rawSendAt)
+		if err != nil {
+			return Schedule{}, err
 		}
 		t, ok := push.ParseTime(raw)
 		if !ok {

@@ -21,16 +21,38 @@ var schedulerASL string
 //go:embed check-schedule.jsonata
 var checkScheduleSource string
 
-// CheckSchedule is checkScheduleSource as the definition holds it: comments are dropped
-// because Step Functions counts the definition's size, and because text in them could be
-// read as code by tools that scan expressions for variables (the emulator does).
-var CheckSchedule = strings.TrimSpace(comments.ReplaceAllString(checkScheduleSource, ""))
+// dueMillisSource is the due time of a checked input, in milliseconds (due-millis.jsonata).
+//
+//go:embed due-millis.jsonata
+var dueMillisSource string
 
-var comments = regexp.MustCompile(`(?s)/\*.*?\*/[ \t]*\n?`)
+// CheckSchedule and DueMillis are the expressions as the definition holds them: comments are
+// dropped because Step Functions counts the definition's size, and because text in them could
+// be read as code by tools that scan expressions for variables (the emulator does); lines are
+// joined because ASL validators accept an expression on one line only ("^{% .+ %}$").
+var (
+	CheckSchedule = oneLine(checkScheduleSource)
+	DueMillis     = oneLine(dueMillisSource)
+)
 
-// Scheduler is the scheduler's definition (scheduler.asl.json) with CHECK_SCHEDULE replaced
-// by CheckSchedule. "${PushQueueUrl}" is a definition substitution CloudFormation fills in.
-var Scheduler = strings.ReplaceAll(schedulerASL, "CHECK_SCHEDULE", jsonStringContent(CheckSchedule))
+var (
+	comments = regexp.MustCompile(`(?s)/\*.*?\*/`)
+	newlines = regexp.MustCompile(`\s*\n\s*`)
+)
+
+// oneLine is a JSONata source without its comments, on one line. No string or regular
+// expression of ours spans lines, so a line break is only ever layout.
+func oneLine(src string) string {
+	return strings.TrimSpace(newlines.ReplaceAllString(comments.ReplaceAllString(src, ""), " "))
+}
+
+// Scheduler is the scheduler's definition (scheduler.asl.json) with CHECK_SCHEDULE and
+// DUE_MILLIS replaced by the expressions. "${PushQueueUrl}" is a definition substitution
+// CloudFormation fills in.
+var Scheduler = strings.NewReplacer(
+	"CHECK_SCHEDULE", jsonStringContent(CheckSchedule),
+	"DUE_MILLIS", jsonStringContent(DueMillis),
+).Replace(schedulerASL)
 
 // jsonStringContent is s escaped to sit inside a JSON string.
 func jsonStringContent(s string) string {

@@ -70,31 +70,28 @@ func TestSchedulerIsStandardWithLoggingAndTracing(t *testing.T) {
 }
 
 func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
-	_, states := asl(t)
-	paths := map[string]struct{ wait, waitField, send, attr string }{
-		"delay":  {"WaitForDelay", "SecondsPath", "SendDelayedPush", "delaySeconds"},
-		"sendAt": {"WaitUntilSendAt", "TimestampPath", "SendTimedPush", "sendAt"},
-	}
-	for name, p := range paths {
-		t.Run(name, func(t *testing.T) {
-			wait := states[p.wait]
-			assert.Equal(t, "Wait", wait["Type"])
-			assert.Equal(t, "$."+p.attr, wait[p.waitField])
-			require.Equal(t, p.send, wait["Next"])
+	def, states := asl(t)
+	assert.Equal(t, "JSONata", def["QueryLanguage"], "one query language for every state")
 
-			send := states[p.send]
-			assert.Equal(t, "Task", send["Type"])
-			assert.Equal(t, "arn:aws:states:::sqs:sendMessage", send["Resource"])
-			assert.Equal(t, true, send["End"])
-			params := send["Parameters"].(map[string]any)
-			assert.Equal(t, "${PushQueueUrl}", params["QueueUrl"])
-			assert.Equal(t, "$.push", params["MessageBody.$"], "the push goes on the queue exactly as given")
-			attrs := params["MessageAttributes"].(map[string]any)
-			assert.Equal(t, "$$.Execution.Name", attrs["executionName"].(map[string]any)["StringValue.$"])
-			assert.Equal(t, "$$.Execution.StartTime", attrs["scheduledAt"].(map[string]any)["StringValue.$"])
-			assert.Contains(t, attrs, p.attr)
-		})
-	}
+	wait := states["WaitUntilDue"]
+	assert.Equal(t, "Wait", wait["Type"])
+	assert.Equal(t, "{% $fromMillis($ceil("+statemachines.DueMillis+" / 1000) * 1000) %}", wait["Timestamp"],
+		"until the due time, rounded up to the second: never early")
+	require.Equal(t, "SendPush", wait["Next"])
+
+	send := states["SendPush"]
+	assert.Equal(t, "Task", send["Type"])
+	assert.Equal(t, "arn:aws:states:::sqs:sendMessage", send["Resource"])
+	assert.Equal(t, true, send["End"])
+	args := send["Arguments"].(map[string]any)
+	assert.Equal(t, "${PushQueueUrl}", args["QueueUrl"])
+	assert.Equal(t, "{% $merge([$states.input.push, {'id': $exists($states.input.push.id) and $states.input.push.id != '' ? "+
+		"$states.input.push.id : $states.context.Execution.Name, 'dueAt': $fromMillis("+statemachines.DueMillis+")}]) %}",
+		args["MessageBody"], "the push as given, with its id and due time in the body")
+	attrs := args["MessageAttributes"].(map[string]any)
+	assert.Equal(t, "{% $states.context.Execution.Name %}", attrs["executionName"].(map[string]any)["StringValue"])
+	assert.Equal(t, "{% $states.context.Execution.StartTime %}", attrs["scheduledAt"].(map[string]any)["StringValue"])
+	assert.Len(t, attrs, 2)
 	for name, s := range states {
 		res, _ := s["Resource"].(string)
 		assert.NotContains(t, res, "lambda", "state %s must not call Lambda", name)
@@ -103,31 +100,27 @@ func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
 
 func TestSchedulerRetriesTransientErrorsAndFailsClearly(t *testing.T) {
 	_, states := asl(t)
-	for _, name := range []string{"SendDelayedPush", "SendTimedPush"} {
-		t.Run(name, func(t *testing.T) {
-			task := states[name]
-			assert.EqualValues(t, 30, task["TimeoutSeconds"])
-			retry := task["Retry"].([]any)
-			require.Len(t, retry, 1)
-			r := retry[0].(map[string]any)
-			assert.ElementsMatch(t, []any{"States.TaskFailed", "States.Timeout"}, r["ErrorEquals"])
-			assert.EqualValues(t, 2, r["IntervalSeconds"])
-			assert.EqualValues(t, 6, r["MaxAttempts"])
-			assert.EqualValues(t, 2, r["BackoffRate"], "backoff must grow")
-			assert.EqualValues(t, 60, r["MaxDelaySeconds"])
-			assert.Equal(t, "FULL", r["JitterStrategy"])
+	task := states["SendPush"]
+	assert.EqualValues(t, 30, task["TimeoutSeconds"])
+	retry := task["Retry"].([]any)
+	require.Len(t, retry, 1)
+	r := retry[0].(map[string]any)
+	assert.ElementsMatch(t, []any{"States.TaskFailed", "States.Timeout"}, r["ErrorEquals"])
+	assert.EqualValues(t, 2, r["IntervalSeconds"])
+	assert.EqualValues(t, 6, r["MaxAttempts"])
+	assert.EqualValues(t, 2, r["BackoffRate"], "backoff must grow")
+	assert.EqualValues(t, 60, r["MaxDelaySeconds"])
+	assert.Equal(t, "FULL", r["JitterStrategy"])
 
-			catch := task["Catch"].([]any)
-			require.Len(t, catch, 1)
-			c := catch[0].(map[string]any)
-			assert.Equal(t, []any{"States.ALL"}, c["ErrorEquals"])
-			assert.Equal(t, "$.error", c["ResultPath"])
-			fail := states[c["Next"].(string)]
-			assert.Equal(t, "Fail", fail["Type"])
-			assert.Equal(t, "DelayedPush.EnqueueFailed", fail["Error"])
-			assert.Equal(t, "$.error.Cause", fail["CausePath"])
-		})
-	}
+	catch := task["Catch"].([]any)
+	require.Len(t, catch, 1)
+	c := catch[0].(map[string]any)
+	assert.Equal(t, []any{"States.ALL"}, c["ErrorEquals"])
+	assert.Equal(t, "{% $states.errorOutput %}", c["Output"])
+	fail := states[c["Next"].(string)]
+	assert.Equal(t, "Fail", fail["Type"])
+	assert.Equal(t, "DelayedPush.EnqueueFailed", fail["Error"])
+	assert.Equal(t, "{% $states.input.Cause %}", fail["Cause"])
 }
 
 func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
@@ -135,23 +128,17 @@ func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
 	require.Equal(t, "CheckSchedule", def["StartAt"])
 	check := states["CheckSchedule"]
 	assert.Equal(t, "Choice", check["Type"])
-	assert.Equal(t, "JSONata", check["QueryLanguage"])
 	assert.Equal(t, "InvalidSchedule", check["Default"])
 
-	// Both ways on are guarded by the whole check; the only other way out is the Fail, whose
+	// The way on is guarded by the whole check; the only other way out is the Fail, whose
 	// cause is the check's answer.
 	choices := check["Choices"].([]any)
-	require.Len(t, choices, 2)
-	next := map[string]bool{}
-	for _, c := range choices {
-		rule := c.(map[string]any)
-		next[rule["Next"].(string)] = true
-		assert.Contains(t, rule["Condition"], "$not($exists("+statemachines.CheckSchedule+"))")
-	}
-	assert.Equal(t, map[string]bool{"WaitForDelay": true, "WaitUntilSendAt": true}, next)
+	require.Len(t, choices, 1)
+	rule := choices[0].(map[string]any)
+	assert.Equal(t, "WaitUntilDue", rule["Next"])
+	assert.Equal(t, "{% $not($exists("+statemachines.CheckSchedule+")) %}", rule["Condition"])
 	fail := states["InvalidSchedule"]
 	assert.Equal(t, "Fail", fail["Type"])
-	assert.Equal(t, "JSONata", fail["QueryLanguage"])
 	assert.Equal(t, "DelayedPush.InvalidSchedule", fail["Error"])
 	assert.Equal(t, "{% "+statemachines.CheckSchedule+" %}", fail["Cause"])
 
@@ -177,7 +164,7 @@ func TestValidPushesTakeThreeTransitionsEitherWay(t *testing.T) {
 			}
 			state = s["Next"].(string)
 		}
-		assert.Len(t, path, 3, "%v", path)
+		assert.Equal(t, []string{"CheckSchedule", "WaitUntilDue", "SendPush"}, path)
 	}
 }
 

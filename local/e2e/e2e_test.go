@@ -163,8 +163,26 @@ func TestDelayedPushReachesEveryDeviceOnceAfterItsDelay(t *testing.T) {
 	pushID := name("delay-push")
 	out := schedule(t, pushID, `{"delaySeconds":2,"push":{"userId":"`+user+`",`+order+`}}`)
 	due := aws.ToTime(out.StartDate).Add(2 * time.Second)
-	assertScheduledDelivery(t, pushID, due, "delaySeconds", phone, tablet)
+	assertScheduledDelivery(t, pushID, due, "dueAt", phone, tablet)
 	assert.Equal(t, sfntypes.ExecutionStatusSucceeded, waitStatus(t, out.ExecutionArn, 5*time.Second).Status)
+}
+
+// A delay written 2.0, 2e0 or 0.2e1 is the integer 2 by the contract: it waits and is
+// delivered, under the execution name (the push has no id), not failed at the Wait.
+func TestDelaysInAnyIntegerNotationAreDelivered(t *testing.T) {
+	t.Parallel()
+	for _, form := range []string{"2.0", "2e0", "0.2e1"} {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			user := name("form-user")
+			ep := device(t, user, "form-phone")
+			pushID := name("form-push")
+			out := schedule(t, pushID, `{"delaySeconds":`+form+`,"push":{"userId":"`+user+`",`+order+`}}`)
+			due := aws.ToTime(out.StartDate).Add(2 * time.Second)
+			assertScheduledDelivery(t, pushID, due, "dueAt", ep)
+			assert.Equal(t, sfntypes.ExecutionStatusSucceeded, waitStatus(t, out.ExecutionArn, 5*time.Second).Status)
+		})
+	}
 }
 
 func TestSendAtPushArrivesAtItsTime(t *testing.T) {
@@ -174,7 +192,7 @@ func TestSendAtPushArrivesAtItsTime(t *testing.T) {
 	pushID := name("sendat-push")
 	sendAt := time.Now().Add(3 * time.Second).UTC().Truncate(time.Millisecond)
 	schedule(t, pushID, `{"sendAt":"`+sendAt.Format("2006-01-02T15:04:05.000Z07:00")+`","push":{"userId":"`+user+`",`+order+`}}`)
-	assertScheduledDelivery(t, pushID, sendAt, "sendAt", ep)
+	assertScheduledDelivery(t, pushID, sendAt, "dueAt", ep)
 }
 
 func TestImmediatePushSentToTheQueueArrives(t *testing.T) {

@@ -1,0 +1,145 @@
+package statemachines_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/schedule"
+	"github.com/delayed-push/delayed-push/statemachines"
+)
+
+// The execution the vectors are run in: the start is schedule's unit tests' "now".
+var (
+	start         = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	executionName = "execution-name-as-push-id"
+)
+
+type vector struct {
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
+	Error string          `json:"error"`
+}
+
+type jsonataResult struct {
+	Name      string          `json:"name"`
+	Pass      *bool           `json:"pass"`
+	Cause     *string         `json:"cause"`
+	Timestamp string          `json:"timestamp"`
+	Body      json.RawMessage `json:"body"`
+	Error     string          `json:"error"`
+}
+
+// runJSONata runs the definition's JSONata states on the inputs with the reference JSONata
+// library (package.json pins it; make deps installs it).
+func runJSONata(t *testing.T, cases []vector) map[string]jsonataResult {
+	t.Helper()
+	_, err := os.Stat(filepath.Join("..", "node_modules", "jsonata", "package.json"))
+	require.NoError(t, err, "the reference JSONata library is not installed: run make deps (npm ci)")
+	type runCase struct {
+		Name          string `json:"name"`
+		Input         string `json:"input"`
+		Start         string `json:"start"`
+		ExecutionName string `json:"executionName"`
+	}
+	req := struct {
+		Definition string    `json:"definition"`
+		Cases      []runCase `json:"cases"`
+	}{Definition: statemachines.Scheduler}
+	for _, c := range cases {
+		req.Cases = append(req.Cases, runCase{c.Name, string(c.Input), start.Format("2006-01-02T15:04:05.000Z"), executionName})
+	}
+	in, err := json.Marshal(req)
+	require.NoError(t, err)
+	cmd := exec.Command("node", filepath.Join("testdata", "run-jsonata.js"))
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "node: %s", stderr.String())
+	var results []jsonataResult
+	require.NoError(t, json.Unmarshal(out, &results))
+	byName := map[string]jsonataResult{}
+	for _, r := range results {
+		byName[r.Name] = r
+	}
+	return byName
+}
+
+func loadVectors(t *testing.T) (invalid, valid []vector) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "schedule", "testdata", "vectors.json"))
+	require.NoError(t, err)
+	var v struct{ Invalid, Valid []vector }
+	require.NoError(t, json.Unmarshal(b, &v))
+	require.NotEmpty(t, v.Invalid)
+	require.NotEmpty(t, v.Valid)
+	return v.Invalid, v.Valid
+}
+
+// Every invalid input of the shared vectors fails the state machine's check with the Go
+// package's words: the same answer whichever way in.
+func TestTheCheckGivesTheGoPackagesAnswer(t *testing.T) {
+	invalid, _ := loadVectors(t)
+	got := runJSONata(t, invalid)
+	for _, c := range invalid {
+		t.Run(c.Name, func(t *testing.T) {
+			_, err := schedule.Parse(c.Input, start)
+			var ie *push.InvalidError
+			require.True(t, errors.As(err, &ie), "schedule.Parse: %v", err)
+			assert.Equal(t, c.Error, ie.Error(), "schedule.Parse")
+
+			r := got[c.Name]
+			require.Empty(t, r.Error, "the expression raised")
+			require.NotNil(t, r.Pass)
+			assert.False(t, *r.Pass, "the check let it through")
+			require.NotNil(t, r.Cause)
+			assert.Equal(t, c.Error, *r.Cause, "the state machine's cause")
+		})
+	}
+}
+
+// Every valid input passes the check, waits until its due time (never before it, to the
+// second the Wait can express) and is sent with its id and exact due time in the body.
+func TestValidInputsWaitUntilDueAndCarryTheirIdentity(t *testing.T) {
+	_, valid := loadVectors(t)
+	got := runJSONata(t, valid)
+	for _, c := range valid {
+		t.Run(c.Name, func(t *testing.T) {
+			s, err := schedule.Parse(c.Input, start)
+			require.NoError(t, err, "schedule.Parse")
+			r := got[c.Name]
+			require.Empty(t, r.Error, "the expression raised")
+			require.NotNil(t, r.Pass)
+			require.True(t, *r.Pass, "the check refused it: %v", r.Cause)
+
+			due := s.DueAt(start).Truncate(time.Millisecond)
+			wait, err := time.Parse(time.RFC3339Nano, r.Timestamp)
+			require.NoError(t, err, "the Wait's timestamp %q", r.Timestamp)
+			assert.Equal(t, 0, wait.Nanosecond(), "whole seconds: a Wait drops the fraction")
+			assert.False(t, wait.Before(due), "the wait ends at %s, before the due time %s", wait, due)
+			assert.Less(t, wait.Sub(due), time.Second)
+
+			p, err := push.Decode(r.Body)
+			require.NoError(t, err, "the message body is a valid push: %s", r.Body)
+			want := s.Push
+			if want.ID == "" {
+				want.ID = executionName
+			}
+			want.DueAt = p.DueAt
+			assert.Equal(t, want, p, "the push as given, with its id and due time")
+			dueAt, ok := p.DueTime()
+			require.True(t, ok)
+			assert.True(t, dueAt.Equal(due), "dueAt %s, want %s", p.DueAt, due)
+		})
+	}
+}
