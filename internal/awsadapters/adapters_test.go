@@ -156,6 +156,19 @@ func TestClaimRequest(t *testing.T) {
 	assert.Equal(t, types.ReturnValuesOnConditionCheckFailureAllOld, in.ReturnValuesOnConditionCheckFailure)
 }
 
+// A claim for a publish counts it in the same write, before the publish: an attempt that
+// dies after SNS took it still leaves it counted.
+func TestClaimForAPublishCountsIt(t *testing.T) {
+	f := &fakeItems{}
+	req := claimReq("u-42")
+	req.Publish = true
+	_, err := newLog(f).Claim(context.Background(), key, req)
+	require.NoError(t, err)
+	assert.Equal(t, "SET #s = :sending, leaseUntil = :lease, claimToken = :tok, updatedAt = :t, expiresAt = :exp, userId = :u, dueAt = :due ADD attempts :one, publishes :one",
+		aws.ToString(f.updates[0].UpdateExpression))
+	assert.Equal(t, nAttr("1"), f.updates[0].ExpressionAttributeValues[":one"])
+}
+
 func TestClaimWithoutUserOrDueOmitsThem(t *testing.T) {
 	f := &fakeItems{}
 	_, err := newLog(f).Claim(context.Background(), key, delivery.ClaimRequest{Now: now, Lease: lease})
@@ -232,18 +245,28 @@ func TestMarks(t *testing.T) {
 		update string
 		values map[string]types.AttributeValue
 	}{
-		{"sent", delivery.Mark{Status: "sent", SNSMessageID: "sns-1", LatenessMs: &late, Now: now, Publishes: 2},
-			"SET #s = :st, updatedAt = :t, expiresAt = :exp, snsMessageId = :m, sentAt = :t, latenessMs = :late ADD publishes :p REMOVE #err",
-			map[string]types.AttributeValue{":st": sAttr("sent"), ":m": sAttr("sns-1"), ":late": nAttr("1234"), ":p": nAttr("2")}},
-		{"failed", delivery.Mark{Status: "failed", Error: "EndpointDisabled: x", Now: now, Publishes: 1},
-			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e ADD publishes :p",
-			map[string]types.AttributeValue{":st": sAttr("failed"), ":e": sAttr("EndpointDisabled: x"), ":p": nAttr("1")}},
+		// The claim counted the publish: an outcome adds nothing.
+		{"sent", delivery.Mark{Status: "sent", SNSMessageID: "sns-1", LatenessMs: &late, Now: now},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, snsMessageId = :m, sentAt = :t, latenessMs = :late REMOVE #err",
+			map[string]types.AttributeValue{":st": sAttr("sent"), ":m": sAttr("sns-1"), ":late": nAttr("1234")}},
+		{"failed", delivery.Mark{Status: "failed", Error: "EndpointDisabled: x", Now: now},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
+			map[string]types.AttributeValue{":st": sAttr("failed"), ":e": sAttr("EndpointDisabled: x")}},
+		// One more publish of the attempt, counted before it is made.
+		{"sending", delivery.Mark{Status: "sending", Now: now, Publishes: 1},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp ADD publishes :p REMOVE #err",
+			map[string]types.AttributeValue{":st": sAttr("sending"), ":p": nAttr("1")}},
 		{"retry", delivery.Mark{Status: "retry", Error: "Throttled: x", Now: now},
 			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
 			map[string]types.AttributeValue{":st": sAttr("retry"), ":e": sAttr("Throttled: x")}},
 		{"uncertain", delivery.Mark{Status: "uncertain", Error: "publish outcome unknown: timeout", Now: now},
 			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e",
 			map[string]types.AttributeValue{":st": sAttr("uncertain"), ":e": sAttr("publish outcome unknown: timeout")}},
+		// The claim counted a publish this attempt did not make (an at-most-once takeover):
+		// taken back.
+		{"uncertain without a publish", delivery.Mark{Status: "uncertain", Error: "an earlier attempt ended", Now: now, Publishes: -1},
+			"SET #s = :st, updatedAt = :t, expiresAt = :exp, #err = :e ADD publishes :p",
+			map[string]types.AttributeValue{":st": sAttr("uncertain"), ":e": sAttr("an earlier attempt ended"), ":p": nAttr("-1")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

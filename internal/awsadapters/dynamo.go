@@ -94,8 +94,10 @@ const holdCondition = "#s = :sending AND claimToken = :tok"
 var _ delivery.Log = (*DeliveryLog)(nil)
 
 // Claim is an UpdateItem rather than a PutItem: it creates the record when absent like a put,
-// can ADD to attempts, which a put would reset, and returns the old item, which tells a
-// fresh claim from the takeover of an attempt that never recorded its outcome.
+// can ADD to attempts (and publishes, for the publish that follows: counted before it is
+// made, so that a crash after it leaves it counted), which a put would reset, and returns the
+// old item, which tells a fresh claim from the takeover of an attempt that never recorded its
+// outcome. Its condition makes a retried claim add nothing twice.
 func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, req delivery.ClaimRequest) (delivery.Claim, error) {
 	set := "SET #s = :sending, leaseUntil = :lease, claimToken = :tok, updatedAt = :t, expiresAt = :exp"
 	values := map[string]types.AttributeValue{
@@ -116,10 +118,14 @@ func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, req delivery.Cl
 		set += ", dueAt = :due"
 		values[":due"] = s(req.DueAt.UTC().Format(time.RFC3339Nano))
 	}
+	add := " ADD attempts :one"
+	if req.Publish {
+		add += ", publishes :one"
+	}
 	out, err := l.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(l.Table),
 		Key:                                 key(k),
-		UpdateExpression:                    aws.String(set + " ADD attempts :one"),
+		UpdateExpression:                    aws.String(set + add),
 		ConditionExpression:                 aws.String(claimCondition),
 		ExpressionAttributeNames:            map[string]string{"#s": "status"},
 		ExpressionAttributeValues:           values,
@@ -182,7 +188,12 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// Mark records the outcome of a claimed delivery, if the record still carries the claim.
+// Mark records the outcome of a claimed delivery, if the record still carries the claim; a
+// "sending" mark only counts a further publish. Publishes is ADDed, never SET: the claim and
+// the sending marks count the publishes as they start, and an outcome only takes back (-1)
+// the claim's count when no publish followed. Its condition keeps a retried outcome from
+// adding twice; a sending mark retried after its answer was lost may count one publish too
+// many, never one too few.
 func (l *DeliveryLog) Mark(ctx context.Context, k delivery.Key, lease delivery.Lease, m delivery.Mark) error {
 	update := "SET #s = :st, updatedAt = :t, expiresAt = :exp"
 	values := map[string]types.AttributeValue{
@@ -204,7 +215,7 @@ func (l *DeliveryLog) Mark(ctx context.Context, k delivery.Key, lease delivery.L
 		update += ", #err = :e"
 		values[":e"] = s(m.Error)
 	}
-	if m.Publishes > 0 {
+	if m.Publishes != 0 {
 		update += " ADD publishes :p"
 		values[":p"] = n(int64(m.Publishes))
 	}

@@ -40,14 +40,18 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 	k := Key{PushID: j.id, EndpointARN: ep}
 	now := s.now()
 	lease := inv.newLease(now)
-	claim, err := s.Log.Claim(inv.work, k, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: lease})
+	// The claim counts the publish that follows it, if one does: counted after the fact, a
+	// publish SNS took just before the sender died would be missing from the record.
+	publish := dev.Disabled == "" && j.expired == ""
+	claim, err := s.Log.Claim(inv.work, k, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: lease, Publish: publish})
 	if err != nil && inv.interrupted(err) {
 		// Time ran out with the claim in flight. Had it been written, the record would stay
 		// "sending" until the lease ends and then look like a publish that may have happened;
 		// release it instead (a no-op if it was not written): nothing was published.
 		mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
 		defer cancel()
-		_ = s.Log.Mark(mctx, k, lease, Mark{Status: StatusRetry, Error: "claim interrupted: time budget used up", Now: s.now()})
+		_ = s.Log.Mark(mctx, k, lease, Mark{Status: StatusRetry, Error: "claim interrupted: time budget used up", Now: s.now(),
+			Publishes: uncounted(publish)})
 		return endpointResult{kind: epPending}
 	}
 	if err != nil {
@@ -69,7 +73,7 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 	case Resumed:
 		if j.atMostOnce {
 			log.WarnContext(ctx, "an earlier attempt may have published it: not sent again (at-most-once)")
-			s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Now: s.now(),
+			s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Now: s.now(), Publishes: uncounted(publish),
 				Error: "an earlier attempt ended without recording whether SNS accepted it; not sent again (at-most-once)"})
 			return endpointResult{kind: epUncertain}
 		}
@@ -96,9 +100,15 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 	}
 	var id string
 	var pubErr error
-	publishes := 0
 	for attempt := 1; ; attempt++ {
-		publishes++
+		// The claim counted the first publish; each further one is counted before it is made,
+		// and not made when it cannot be counted (the next attempt publishes again).
+		if attempt > 1 {
+			if err := s.countPublish(inv, k, lease); err != nil {
+				log.WarnContext(ctx, "could not count another publish: not publishing again now", "error", err.Error())
+				break
+			}
+		}
 		id, pubErr = s.Publisher.Publish(inv.work, ep, j.message)
 		if pubErr == nil && id == "" {
 			pubErr = errors.New("publish returned no message id")
@@ -114,7 +124,7 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 	if pubErr == nil {
 		confirmed := s.now()
 		res := endpointResult{kind: epSent}
-		m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed, Publishes: publishes}
+		m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed}
 		if j.hasDue {
 			res.latenessMs = confirmed.Sub(j.due).Milliseconds()
 			m.LatenessMs = &res.latenessMs
@@ -130,7 +140,7 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 	switch {
 	case class == Permanent:
 		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now(), Publishes: publishes})
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now()})
 		res := endpointResult{kind: epFailed}
 		if j.push.UserID != "" && EndpointGone(pubErr) {
 			res.disabled = s.disable(ctx, inv, j.id, j.push.UserID, ep, reason)
@@ -138,12 +148,28 @@ func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endp
 		return res
 	case class == Ambiguous && j.atMostOnce:
 		log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now(), Publishes: publishes})
+		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now()})
 		return endpointResult{kind: epUncertain}
 	}
 	log.WarnContext(ctx, "publish failed, will retry", "errorClass", string(class), "reason", reason)
-	s.mark(ctx, inv, k, lease, Mark{Status: StatusRetry, Error: reason, Now: s.now(), Publishes: publishes})
+	s.mark(ctx, inv, k, lease, Mark{Status: StatusRetry, Error: reason, Now: s.now()})
 	return endpointResult{kind: epRetry, err: pubErr}
+}
+
+// uncounted is the Mark.Publishes of an attempt that made no publish: it takes back the one
+// its claim counted, if it counted one.
+func uncounted(counted bool) int {
+	if counted {
+		return -1
+	}
+	return 0
+}
+
+// countPublish counts one more publish of this attempt on its record, before it is made (a
+// StatusSending mark). It fails when the record no longer holds the claim, or cannot be
+// written: then that publish must not be made.
+func (s *Service) countPublish(inv *invocation, k Key, l Lease) error {
+	return s.Log.Mark(inv.work, k, l, Mark{Status: StatusSending, Now: s.now(), Publishes: 1})
 }
 
 // mark records an outcome, trying a few times until the marks deadline: a recorded outcome is

@@ -104,6 +104,9 @@ func (f *fakeLog) claim(k delivery.Key, req delivery.ClaimRequest) (delivery.Cla
 	}
 	r.status, r.leaseUntil, r.token, r.userID = delivery.StatusSending, req.Lease.UntilMs, req.Lease.Token, req.UserID
 	r.attempts++
+	if req.Publish {
+		r.publishes++
+	}
 	if previous == delivery.StatusSending {
 		return delivery.Claim{Outcome: delivery.Resumed}, nil
 	}

@@ -104,18 +104,26 @@ type ClaimRequest struct {
 	DueAt  time.Time
 	Now    time.Time
 	Lease  Lease
+	// Publish: a publish follows (the device is enabled and the push not expired). The claim
+	// counts it in the record's publishes before it is made, so that an attempt that dies
+	// after SNS took it and before its outcome is recorded still leaves it counted.
+	Publish bool
 }
 
-// Mark is the outcome recorded for a claimed delivery.
+// Mark is the outcome recorded for a claimed delivery. A mark with StatusSending records no
+// outcome: it counts one more publish of the same attempt, before it is made (Publishes 1).
 type Mark struct {
-	Status       string // StatusSent, StatusFailed, StatusRetry, StatusUncertain or StatusExpired
+	Status       string // StatusSent, StatusFailed, StatusRetry, StatusUncertain, StatusExpired, StatusSkipped or StatusSending
 	SNSMessageID string // StatusSent
 	Error        string // why, for every other status
 	Now          time.Time
 	// LatenessMs is the time from the due time to SNS's confirmation (StatusSent).
 	LatenessMs *int64
-	// Publishes is how many publish calls this attempt made (each one SNS may have taken);
-	// the record keeps the sum.
+	// Publishes is added to the record's count of publish calls (each one SNS may have
+	// taken). The count is kept ahead of the calls, never after them: the claim counts an
+	// attempt's first publish (ClaimRequest.Publish) and a StatusSending mark each further
+	// one, so a crash between a publish and its outcome loses nothing. An outcome mark is 0,
+	// or -1 when the claim counted a publish the attempt then did not make.
 	Publishes int
 }
 

@@ -382,6 +382,124 @@ func TestAmbiguousPublishAtLeastOnceIsSentAgain(t *testing.T) {
 	assert.Equal(t, 2, h.log.get("p", ep1).publishes, "the record tells the device may have it twice")
 }
 
+// The record's publishes counts every publish SNS may have taken, including one made just
+// before the sender died, ahead of its outcome: a crash duplicate shows as 2.
+func TestPublishesCountsEveryPublishEvenAcrossACrash(t *testing.T) {
+	m := msg("m1", `{"id":"p","endpointArn":"`+ep1+`","title":"t"}`)
+	// pastTheLease is the redelivery after the dead attempt's lease ended.
+	pastTheLease := func(h *harness) { h.svc.Now = func() time.Time { return now.Add(time.Hour) } }
+	// diesAfter is a publisher that SNS takes every call of, and that kills the sender right
+	// after call n (a panic, before anything is recorded); other calls answer err (nil: sent).
+	diesAfter := func(n int, err error) (delivery.Publisher, *atomic.Int32) {
+		var calls atomic.Int32
+		return publisherFunc(func(context.Context, string, string) (string, error) {
+			c := int(calls.Add(1))
+			if c == n {
+				panic("the sender died after SNS took the publish")
+			}
+			if err != nil && c < n {
+				return "", err
+			}
+			return "sns-" + strconv.Itoa(c), nil
+		}), &calls
+	}
+
+	t.Run("the sender dies between the publish and its record", func(t *testing.T) {
+		h := newHarness()
+		pub, calls := diesAfter(1, nil)
+		h.svc.Publisher = pub
+		assert.Equal(t, []string{"m1"}, failedIDs(h.handle(t, m)))
+		rec := h.log.get("p", ep1)
+		require.Equal(t, "sending", rec.status, "nothing recorded after the publish")
+		assert.Equal(t, 1, rec.publishes, "counted before it was made")
+
+		pastTheLease(h)
+		assert.Empty(t, h.handle(t, m).BatchItemFailures)
+		assert.Equal(t, int32(2), calls.Load(), "at least once: published again")
+		rec = h.log.get("p", ep1)
+		assert.Equal(t, "sent", rec.status)
+		assert.Equal(t, 2, rec.attempts)
+		assert.Equal(t, 2, rec.publishes, "the record tells the device may have it twice")
+	})
+	t.Run("the outcome cannot be written, then the message comes again", func(t *testing.T) {
+		h := newHarness()
+		h.log.markErr = errors.New("dynamodb unavailable")
+		h.handle(t, m)
+		require.Equal(t, "sending", h.log.get("p", ep1).status)
+		h.log.markErr = nil
+		pastTheLease(h)
+		h.handle(t, m)
+		assert.Equal(t, 2, h.pub.count(ep1))
+		assert.Equal(t, 2, h.log.get("p", ep1).publishes)
+	})
+	t.Run("a publish made again within the attempt is counted before it is made", func(t *testing.T) {
+		h := newHarness()
+		pub, calls := diesAfter(2, &types.InternalErrorException{}) // 1: outcome unknown; 2: taken, then death
+		h.svc.Publisher = pub
+		h.handle(t, m)
+		assert.Equal(t, int32(2), calls.Load())
+		assert.Equal(t, 2, h.log.get("p", ep1).publishes)
+		pastTheLease(h)
+		h.handle(t, m)
+		assert.Equal(t, int32(3), calls.Load())
+		rec := h.log.get("p", ep1)
+		assert.Equal(t, "sent", rec.status)
+		assert.Equal(t, 3, rec.publishes)
+	})
+	t.Run("a publish that cannot be counted is not made", func(t *testing.T) {
+		h := newHarness()
+		h.pub.errs[ep1] = &types.InternalErrorException{}
+		h.pub.once = true
+		h.log.markErr = errors.New("dynamodb unavailable")
+		h.handle(t, m)
+		assert.Equal(t, 1, h.pub.count(ep1), "no second publish within the attempt")
+		assert.Equal(t, 1, h.log.get("p", ep1).publishes)
+	})
+}
+
+// Nothing published, nothing counted: a disabled device, an expired push, an at-most-once
+// takeover of a dead attempt (only the dead attempt's publish stays counted) and a claim the
+// time budget interrupted.
+func TestPublishesCountsNoPublishThatWasNotMade(t *testing.T) {
+	t.Run("disabled device", func(t *testing.T) {
+		h := newHarness()
+		h.reg.disabled = map[string]string{ep1: "EndpointDisabled"}
+		h.handle(t, msg("m1", `{"id":"p","userId":"u-1","title":"t"}`))
+		rec := h.log.get("p", ep1)
+		assert.Equal(t, "skipped", rec.status)
+		assert.Zero(t, rec.publishes)
+	})
+	t.Run("expired", func(t *testing.T) {
+		h := newHarness()
+		h.svc.MaxLateness = time.Hour
+		h.handle(t, msg("m1", `{"id":"p","userId":"u-1","title":"t","dueAt":"2026-11-29T09:00:00Z"}`))
+		rec := h.log.get("p", ep1)
+		assert.Equal(t, "expired", rec.status)
+		assert.Zero(t, rec.publishes)
+	})
+	t.Run("at most once after a dead attempt", func(t *testing.T) {
+		h := newHarness()
+		h.svc.Guarantee = push.DeliveryAtMostOnce
+		h.log.set("p", ep1, record{status: "sending", leaseUntil: now.Add(-time.Millisecond).UnixMilli(), token: "dead", attempts: 1, publishes: 1})
+		h.handle(t, msg("m1", `{"id":"p","endpointArn":"`+ep1+`","title":"t"}`))
+		rec := h.log.get("p", ep1)
+		assert.Equal(t, "uncertain", rec.status)
+		assert.Equal(t, 1, rec.publishes, "the dead attempt's")
+	})
+	t.Run("claim interrupted", func(t *testing.T) {
+		h := newHarness()
+		h.svc.Now = time.Now
+		h.log.hangAfterClaim = true
+		ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+		defer cancel()
+		_, err := h.svc.Handle(ctx, event(msg("m1", `{"id":"p","userId":"u-1","title":"t"}`)))
+		require.NoError(t, err)
+		rec := h.log.get("p", ep1)
+		assert.Equal(t, "retry", rec.status)
+		assert.Zero(t, rec.publishes)
+	})
+}
+
 func TestAmbiguousPublishAtMostOnceIsNeverSentAgain(t *testing.T) {
 	for _, tc := range []struct{ name, stack, field string }{
 		{"stack default", push.DeliveryAtMostOnce, ""},
