@@ -184,27 +184,35 @@ type Endpoints interface {
 // Owner is who owns a device: one row per device id, which serializes registrations.
 type Owner struct {
 	DeviceID    string
-	UserID      string
+	UserID      string // "" when Retired
 	EndpointARN string
 	Platform    string
 	CreatedAt   time.Time
+	// Retired: the device's endpoint was deleted (the token moved, the device was
+	// unregistered, or it was found deleted and replaced). The row stays as a tombstone so
+	// that the id can never be owned again: without it, "no owner row" would mean both "new"
+	// and "deleted", and a registration that found the endpoint just before a move deleted it
+	// would take the dead id as new and list it enabled, beside the token's real owner.
+	Retired bool
 }
 
-// ErrRace is returned by a Store when an owner it was told to expect changed meanwhile.
+// ErrRace is returned by a Store when an owner it was told to expect changed meanwhile, or
+// the device was retired.
 var ErrRace = errors.New("device owner changed meanwhile")
 
 // Store is the registry in DynamoDB: the owners table (one row per device) and the devices
 // table (one row per user and endpoint, what the sender reads).
 type Store interface {
-	// Owner reads the owner row of a device, consistently.
+	// Owner reads the owner row of a device, consistently; a retired one is found, Retired.
 	Owner(ctx context.Context, deviceID string) (Owner, bool, error)
-	// Save writes d's owner row (new, or already d's user's) and its device row whole, and
-	// removes prev's rows (a device d replaces) in the same transaction. ErrRace if an owner
-	// changed meanwhile.
+	// Save writes d's owner row (new, or already d's user's, and not retired) and its device
+	// row whole, and retires prev (a device d replaces, whose endpoint is deleted) in the same
+	// transaction. ErrRace if an owner changed meanwhile or d's device is retired.
 	Save(ctx context.Context, d Device, prev *Owner) error
-	// Remove deletes a device's owner row (if still o.UserID's) and device row. ErrRace if
-	// the owner changed.
-	Remove(ctx context.Context, o Owner) error
+	// Retire deletes the device row of a device whose endpoint is deleted and turns its owner
+	// row into a tombstone (if the row is o.UserID's, absent or retired already). ErrRace if
+	// another user owns it.
+	Retire(ctx context.Context, o Owner) error
 	// List returns a user's device rows, consistently.
 	List(ctx context.Context, userID string) ([]Device, error)
 	// Disable marks a user's device row disabled with a reason; false when there is no row.

@@ -107,8 +107,8 @@ func TestADeletedEndpointIsCreatedAgainAndTheDeadDeviceReplaced(t *testing.T) {
 	assert.NotEqual(t, d.ID, res.ID)
 	assert.Equal(t, d.ID, res.PreviousDeviceID)
 	assert.Equal(t, []string{res.EndpointARN}, h.store.endpointsOf("u-1"), "the dead device's row is gone")
-	_, ok, _ := h.store.Owner(context.Background(), d.ID)
-	assert.False(t, ok)
+	o, _, _ := h.store.Owner(context.Background(), d.ID)
+	assert.True(t, o.Retired, "the dead device's id can never be owned again")
 }
 
 func TestATokenMovesToTheUserWhoRegistersItLast(t *testing.T) {

@@ -3,6 +3,8 @@ package devices_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -16,11 +18,13 @@ type fakeSNS struct {
 	endpoints map[string]*devices.EndpointAttributes
 	next      int
 	calls     []string
+	shuffle   bool // each call yields first, so that racing goroutines interleave
 }
 
 func newFakeSNS() *fakeSNS { return &fakeSNS{endpoints: map[string]*devices.EndpointAttributes{}} }
 
 func (f *fakeSNS) Create(_ context.Context, token string) (string, error) {
+	yield(f.shuffle)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "create")
@@ -36,6 +40,7 @@ func (f *fakeSNS) Create(_ context.Context, token string) (string, error) {
 }
 
 func (f *fakeSNS) Attributes(_ context.Context, arn string) (devices.EndpointAttributes, bool, error) {
+	yield(f.shuffle)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "get")
@@ -47,6 +52,7 @@ func (f *fakeSNS) Attributes(_ context.Context, arn string) (devices.EndpointAtt
 }
 
 func (f *fakeSNS) Enable(_ context.Context, arn, token string) error {
+	yield(f.shuffle)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "set")
@@ -59,6 +65,7 @@ func (f *fakeSNS) Enable(_ context.Context, arn, token string) error {
 }
 
 func (f *fakeSNS) Delete(_ context.Context, arn string) error {
+	yield(f.shuffle)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "delete")
@@ -88,13 +95,24 @@ func (f *fakeSNS) reset() {
 	f.calls = nil
 }
 
-// fakeStore applies the Store's conditions atomically, as DynamoDB transactions do.
+// fakeStore applies the Store's conditions atomically, as DynamoDB transactions do: a Save
+// that fails changes nothing.
 type fakeStore struct {
 	mu      sync.Mutex
 	owners  map[string]devices.Owner
 	rows    map[string]map[string]devices.Device // user → endpoint → row
 	saves   int
 	onOwner func() // runs after each Owner read, unlocked: lets a test interleave a call
+	shuffle bool   // each call yields first, so that racing goroutines interleave
+}
+
+// yield lets other goroutines run a random number of times, when shuffle is set.
+func yield(shuffle bool) {
+	if shuffle {
+		for range rand.IntN(4) {
+			runtime.Gosched()
+		}
+	}
 }
 
 func newFakeStore() *fakeStore {
@@ -102,6 +120,7 @@ func newFakeStore() *fakeStore {
 }
 
 func (f *fakeStore) Owner(_ context.Context, id string) (devices.Owner, bool, error) {
+	yield(f.shuffle)
 	f.mu.Lock()
 	o, ok := f.owners[id]
 	f.mu.Unlock()
@@ -114,17 +133,14 @@ func (f *fakeStore) Owner(_ context.Context, id string) (devices.Owner, bool, er
 }
 
 func (f *fakeStore) Save(_ context.Context, d devices.Device, prev *devices.Owner) error {
+	yield(f.shuffle)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if o, ok := f.owners[d.ID]; ok && o.UserID != d.UserID {
+	if o, ok := f.owners[d.ID]; ok && (o.Retired || o.UserID != d.UserID) {
 		return devices.ErrRace
 	}
-	if prev != nil {
-		if o, ok := f.owners[prev.DeviceID]; ok && o.UserID != prev.UserID {
-			return devices.ErrRace
-		}
-		delete(f.owners, prev.DeviceID)
-		delete(f.rows[prev.UserID], prev.EndpointARN)
+	if prev != nil && !f.retire(*prev) {
+		return devices.ErrRace
 	}
 	f.saves++
 	f.owners[d.ID] = devices.Owner{DeviceID: d.ID, UserID: d.UserID, EndpointARN: d.EndpointARN, Platform: d.Platform, CreatedAt: d.CreatedAt}
@@ -135,15 +151,24 @@ func (f *fakeStore) Save(_ context.Context, d devices.Device, prev *devices.Owne
 	return nil
 }
 
-func (f *fakeStore) Remove(_ context.Context, o devices.Owner) error {
+func (f *fakeStore) Retire(_ context.Context, o devices.Owner) error {
+	yield(f.shuffle)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if cur, ok := f.owners[o.DeviceID]; ok && cur.UserID != o.UserID {
+	if !f.retire(o) {
 		return devices.ErrRace
 	}
-	delete(f.owners, o.DeviceID)
-	delete(f.rows[o.UserID], o.EndpointARN)
 	return nil
+}
+
+// retire is the Store's retirement, under f.mu: false when another user owns the device.
+func (f *fakeStore) retire(o devices.Owner) bool {
+	if cur, ok := f.owners[o.DeviceID]; ok && !cur.Retired && cur.UserID != o.UserID {
+		return false
+	}
+	f.owners[o.DeviceID] = devices.Owner{DeviceID: o.DeviceID, EndpointARN: o.EndpointARN, Platform: o.Platform, Retired: true}
+	delete(f.rows[o.UserID], o.EndpointARN)
+	return true
 }
 
 func (f *fakeStore) List(_ context.Context, userID string) ([]devices.Device, error) {

@@ -39,10 +39,11 @@ func (r *Registry) register(ctx context.Context, reg Registration) (Result, erro
 		if err != nil {
 			return Result{}, fmt.Errorf("reading device %s: %w", reg.DeviceID, err)
 		}
-		if found && o.UserID == reg.UserID {
+		if found && !o.Retired && o.UserID == reg.UserID {
 			own = &o
 		}
-		// Another user's id, or an unknown one: the token finds its device (and moves it).
+		// Another user's id, a retired or an unknown one: the token finds its device (and
+		// moves it).
 	}
 	outcome := ""
 	var prev *Owner
@@ -77,7 +78,7 @@ func (r *Registry) register(ctx context.Context, reg Registration) (Result, erro
 	}
 	if attrs.Token != reg.Token || !attrs.Enabled {
 		if err := r.Endpoints.Enable(ctx, arn, reg.Token); err != nil {
-			return Result{}, fmt.Errorf("updating platform endpoint %s: %w", arn, err)
+			return Result{}, r.enableFailed(ctx, arn, err)
 		}
 		if outcome == "" {
 			outcome = Refreshed
@@ -92,6 +93,10 @@ func (r *Registry) register(ctx context.Context, reg Registration) (Result, erro
 		return Result{}, fmt.Errorf("reading device %s: %w", d.ID, err)
 	}
 	switch {
+	case owned && o.Retired:
+		// A move or an unregistration deleted the endpoint since SNS gave it to us: it is
+		// dead, and the token has another endpoint now (or will have).
+		return Result{}, fmt.Errorf("platform endpoint %s was deleted by another call meanwhile: %w", arn, ErrRace)
 	case !owned:
 		if outcome == "" {
 			outcome = Registered
@@ -112,19 +117,49 @@ func (r *Registry) register(ctx context.Context, reg Registration) (Result, erro
 			return Result{}, fmt.Errorf("creating the platform endpoint: %w", err)
 		}
 		if fresh == arn {
-			return Result{}, fmt.Errorf("SNS answered with platform endpoint %s, deleted a moment ago: %w", arn, ErrRace)
+			return Result{}, r.retireAfter(ctx, o, fmt.Errorf("SNS answered with platform endpoint %s, deleted a moment ago: %w", arn, ErrRace))
+		}
+		if prev != nil {
+			// This user's own device, found deleted, goes too (the answer names the moved one).
+			if err := r.Store.Retire(ctx, *prev); err != nil {
+				return Result{}, r.retireAfter(ctx, o, fmt.Errorf("removing device %s, found deleted: %w", prev.DeviceID, err))
+			}
 		}
 		d.ID, d.EndpointARN = IDOf(fresh), fresh
 		prev, outcome = &o, Moved
 	}
 	if err := r.Store.Save(ctx, d, prev); err != nil {
-		return Result{}, fmt.Errorf("saving device %s: %w", d.ID, err)
+		err = fmt.Errorf("saving device %s: %w", d.ID, err)
+		if prev != nil {
+			return Result{}, r.retireAfter(ctx, *prev, err)
+		}
+		return Result{}, err
 	}
 	res := Result{Device: d, Outcome: outcome}
 	if prev != nil {
 		res.PreviousDeviceID = prev.DeviceID
 	}
 	return res, nil
+}
+
+// enableFailed is the error of an Enable that failed: ErrRace when the endpoint is gone (a
+// concurrent move or unregistration deleted it after it was read), so that Register starts
+// over with the token's live endpoint.
+func (r *Registry) enableFailed(ctx context.Context, arn string, err error) error {
+	if _, found, aerr := r.Endpoints.Attributes(ctx, arn); aerr == nil && !found {
+		return fmt.Errorf("platform endpoint %s was deleted by another call meanwhile: %w", arn, ErrRace)
+	}
+	return fmt.Errorf("updating platform endpoint %s: %w", arn, err)
+}
+
+// retireAfter retires a device whose endpoint is deleted, when the registration that was to
+// replace it failed (another registration of the token won the race): whoever won, its rows
+// must not go on listing a dead endpoint. It returns err, the failure.
+func (r *Registry) retireAfter(ctx context.Context, dead Owner, err error) error {
+	if rerr := r.Store.Retire(ctx, dead); rerr != nil {
+		return fmt.Errorf("%w; and removing device %s, whose endpoint is deleted: %v", err, dead.DeviceID, rerr)
+	}
+	return err
 }
 
 // Devices lists a user's devices, enabled or not.
@@ -136,7 +171,7 @@ func (r *Registry) Devices(ctx context.Context, userID string) ([]Device, error)
 }
 
 // Unregister removes one device: its endpoint first (nothing reaches the device after
-// that), then its rows. ErrNotFound for an unknown id.
+// that), then its rows (the owner row stays, retired). ErrNotFound for an unknown id.
 func (r *Registry) Unregister(ctx context.Context, deviceID string) (Device, error) {
 	if err := ValidateDeviceID(deviceID); err != nil {
 		return Device{}, err
@@ -145,7 +180,7 @@ func (r *Registry) Unregister(ctx context.Context, deviceID string) (Device, err
 	if err != nil {
 		return Device{}, fmt.Errorf("reading device %s: %w", deviceID, err)
 	}
-	if !found {
+	if !found || o.Retired {
 		return Device{}, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
 	if err := r.remove(ctx, o); err != nil {
@@ -172,7 +207,7 @@ func (r *Registry) remove(ctx context.Context, o Owner) error {
 	if err := r.Endpoints.Delete(ctx, o.EndpointARN); err != nil {
 		return fmt.Errorf("deleting platform endpoint %s: %w", o.EndpointARN, err)
 	}
-	if err := r.Store.Remove(ctx, o); err != nil {
+	if err := r.Store.Retire(ctx, o); err != nil {
 		if errors.Is(err, ErrRace) {
 			return fmt.Errorf("removing device %s: %w: try again", o.DeviceID, ErrBusy)
 		}
@@ -189,7 +224,7 @@ func (r *Registry) DisableEndpoint(ctx context.Context, endpointARN, reason stri
 	if err != nil {
 		return false, fmt.Errorf("reading the device of %s: %w", endpointARN, err)
 	}
-	if !found || o.EndpointARN != endpointARN {
+	if !found || o.Retired || o.EndpointARN != endpointARN {
 		return false, nil
 	}
 	return r.Store.Disable(ctx, o.UserID, endpointARN, reason, r.now())

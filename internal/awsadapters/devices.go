@@ -97,8 +97,14 @@ type DeviceStore struct {
 
 var _ devices.Store = (*DeviceStore)(nil)
 
-// ownedBy: the owner row is absent or already the user's.
-const ownedBy = "attribute_not_exists(deviceId) OR userId = :u"
+// Conditions on an owner row. A retired device's row is a tombstone without userId (and with
+// retiredAt), so that ownedBy fails on it: its id can never be owned again.
+const (
+	// ownedBy: the owner row is absent or already the user's (and not retired).
+	ownedBy = "attribute_not_exists(deviceId) OR userId = :u"
+	// retirable: the owner row is the user's, absent, or retired already.
+	retirable = "attribute_not_exists(userId) OR userId = :u"
+)
 
 func (d *DeviceStore) Owner(ctx context.Context, id string) (devices.Owner, bool, error) {
 	out, err := d.Client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -111,8 +117,9 @@ func (d *DeviceStore) Owner(ctx context.Context, id string) (devices.Owner, bool
 		return devices.Owner{}, false, nil
 	}
 	created, _ := time.Parse(time.RFC3339Nano, str(out.Item, "createdAt"))
+	_, hasUser := out.Item["userId"]
 	return devices.Owner{DeviceID: id, UserID: str(out.Item, "userId"), EndpointARN: str(out.Item, "endpointArn"),
-		Platform: str(out.Item, "platform"), CreatedAt: created}, true, nil
+		Platform: str(out.Item, "platform"), CreatedAt: created, Retired: !hasUser}, true, nil
 }
 
 func (d *DeviceStore) Save(ctx context.Context, dev devices.Device, prev *devices.Owner) error {
@@ -138,22 +145,25 @@ func (d *DeviceStore) Save(ctx context.Context, dev devices.Device, prev *device
 		}},
 	}
 	if prev != nil {
-		items = append(items, d.removal(*prev)...)
+		items = append(items, d.retirement(*prev, dev.LastSeenAt)...)
 	}
 	return d.transact(ctx, items)
 }
 
-func (d *DeviceStore) Remove(ctx context.Context, o devices.Owner) error {
-	return d.transact(ctx, d.removal(o))
+func (d *DeviceStore) Retire(ctx context.Context, o devices.Owner) error {
+	return d.transact(ctx, d.retirement(o, time.Now()))
 }
 
-// removal deletes a device's owner row, unless another user owns it now, and its device row.
-func (d *DeviceStore) removal(o devices.Owner) []types.TransactWriteItem {
+// retirement turns a device's owner row into a tombstone, unless another user owns it, and
+// deletes its device row.
+func (d *DeviceStore) retirement(o devices.Owner, at time.Time) []types.TransactWriteItem {
 	return []types.TransactWriteItem{
-		{Delete: &types.Delete{
-			TableName:                 aws.String(d.OwnersTable),
-			Key:                       map[string]types.AttributeValue{"deviceId": s(o.DeviceID)},
-			ConditionExpression:       aws.String(ownedBy),
+		{Put: &types.Put{
+			TableName: aws.String(d.OwnersTable),
+			Item: map[string]types.AttributeValue{
+				"deviceId": s(o.DeviceID), "endpointArn": s(o.EndpointARN), "retiredAt": s(at.UTC().Format(time.RFC3339Nano)),
+			},
+			ConditionExpression:       aws.String(retirable),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(o.UserID)},
 		}},
 		{Delete: &types.Delete{

@@ -3,6 +3,7 @@ package awsadapters_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -112,14 +113,16 @@ func TestDeviceStoreSavesAMoveInOneTransaction(t *testing.T) {
 	assert.Equal(t, "devices", aws.ToString(items[1].Put.TableName))
 	assert.Equal(t, &types.AttributeValueMemberBOOL{Value: true}, items[1].Put.Item["enabled"])
 	assert.NotContains(t, items[1].Put.Item, "disabledReason", "a registered device is enabled, its old reason gone")
-	assert.Equal(t, map[string]types.AttributeValue{"deviceId": sAttr("old")}, items[2].Delete.Key)
-	assert.Equal(t, sAttr("alice"), items[2].Delete.ExpressionAttributeValues[":u"], "only while alice still owns it")
+	assert.Equal(t, map[string]types.AttributeValue{"deviceId": sAttr("old"), "endpointArn": sAttr("arn:old"), "retiredAt": sAttr(now.Format(time.RFC3339Nano))},
+		items[2].Put.Item, "alice's owner row becomes a tombstone, without a userId")
+	assert.Equal(t, "attribute_not_exists(userId) OR userId = :u", aws.ToString(items[2].Put.ConditionExpression))
+	assert.Equal(t, sAttr("alice"), items[2].Put.ExpressionAttributeValues[":u"], "only while alice still owns it")
 	assert.Equal(t, map[string]types.AttributeValue{"userId": sAttr("alice"), "endpointArn": sAttr("arn:old")}, items[3].Delete.Key)
 
 	f.err = &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("ConditionalCheckFailed")}}}
 	assert.ErrorIs(t, st.Save(context.Background(), d, nil), devices.ErrRace)
 	f.err = &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{{Code: aws.String("ThrottlingError")}}}
-	err := st.Remove(context.Background(), devices.Owner{DeviceID: "x", UserID: "u", EndpointARN: "arn"})
+	err := st.Retire(context.Background(), devices.Owner{DeviceID: "x", UserID: "u", EndpointARN: "arn"})
 	assert.NotErrorIs(t, err, devices.ErrRace)
 	assert.ErrorContains(t, err, "transact owners and devices")
 }

@@ -74,3 +74,40 @@ func TestIndexQueryAndScanPaginate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, scan.Items, 4, "the index holds only items with its partition key")
 }
+
+func TestTransactionsWriteEverythingOrNothing(t *testing.T) {
+	ctx := context.Background()
+	db := &DB{Tables: map[string]*Table{"a": New("k"), "b": New("u", "s")}}
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("a"), Item: Item{"k": S("1"), "owner": S("x")}})
+	require.NoError(t, err)
+	tx := func(owner string) error {
+		_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String("b"), Item: Item{"u": S(owner), "s": S("1")}}},
+			{Update: &types.Update{TableName: aws.String("a"), Key: Item{"k": S("1")}, UpdateExpression: aws.String("SET owner = :new"),
+				ConditionExpression: aws.String("owner = :old"), ExpressionAttributeValues: map[string]types.AttributeValue{":old": S("x"), ":new": S(owner)}}},
+			{Delete: &types.Delete{TableName: aws.String("a"), Key: Item{"k": S("2")}, ConditionExpression: aws.String("attribute_not_exists(k)")}},
+			{ConditionCheck: &types.ConditionCheck{TableName: aws.String("a"), Key: Item{"k": S("3")}, ConditionExpression: aws.String("attribute_not_exists(k)")}},
+		}})
+		return err
+	}
+	require.NoError(t, tx("y"))
+	assert.Equal(t, S("y"), db.Tables["a"].Get(Item{"k": S("1")})["owner"])
+	assert.NotNil(t, db.Tables["b"].Get(Item{"u": S("y"), "s": S("1")}))
+
+	err = tx("z")
+	var cancelled *types.TransactionCanceledException
+	require.ErrorAs(t, err, &cancelled, "owner is y now, not x")
+	require.Len(t, cancelled.CancellationReasons, 4, "one reason per item, in order")
+	assert.Equal(t, "ConditionalCheckFailed", aws.ToString(cancelled.CancellationReasons[1].Code))
+	assert.Equal(t, "None", aws.ToString(cancelled.CancellationReasons[0].Code))
+	assert.Nil(t, db.Tables["b"].Get(Item{"u": S("z"), "s": S("1")}), "the put of a cancelled transaction is not written")
+
+	_, err = db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String("a"), Item: Item{"k": S("9")}}},
+		{Delete: &types.Delete{TableName: aws.String("a"), Key: Item{"k": S("9")}}},
+	}})
+	assert.ErrorContains(t, err, "multiple operations on one item")
+	_, err = db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("c"), Key: Item{"k": S("1")}})
+	var missing *types.ResourceNotFoundException
+	assert.ErrorAs(t, err, &missing)
+}
