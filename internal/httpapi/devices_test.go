@@ -73,9 +73,13 @@ func (w *world) deviceCall(t *testing.T, routeKey string, params map[string]stri
 	for k, v := range params {
 		path = strings.Replace(path, "{"+k+"}", v, 1)
 	}
-	resp, err := w.h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, RawPath: path,
+	req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, RawPath: path,
 		PathParameters: params, Body: body,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-2", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}})
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-2", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}}
+	if body != "" {
+		req.Headers = map[string]string{"content-type": "application/json"}
+	}
+	resp, err := w.h.Handle(context.Background(), req)
 	require.NoError(t, err)
 	var out map[string]any
 	require.NoError(t, json.Unmarshal([]byte(resp.Body), &out), resp.Body)

@@ -22,6 +22,7 @@ func FuzzHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string, route uint8) {
 		rk := routes[int(route)%len(routes)]
 		resp, err := w.h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: rk, Body: body,
+			Headers:        map[string]string{"content-type": "application/json"},
 			PathParameters: map[string]string{"key": "k"}, QueryStringParameters: map[string]string{"userId": body}})
 		if err != nil {
 			t.Fatal(err)

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -54,17 +56,18 @@ const (
 
 // Error codes: stable, for programs; the message is for people.
 const (
-	CodeInvalidRequest   = "invalid_request"   // 400: the body is not the JSON object the route takes
-	CodeInvalidPush      = "invalid_push"      // 400: a field of the push or the schedule, named in "field"
-	CodeInvalidDevice    = "invalid_device"    // 400: a field of the device registration, named in "field"
-	CodeNotFound         = "not_found"         // 404: no push with this key, no device with this id
-	CodeRouteNotFound    = "route_not_found"   // 404: no such route
-	CodeConflict         = "conflict"          // 409: the key holds another push
-	CodeTooLate          = "too_late"          // 409: the push is being sent or was sent
-	CodeCancelled        = "cancelled"         // 409: the push was cancelled
-	CodePayloadTooLarge  = "payload_too_large" // 413
-	CodeUnavailable      = "unavailable"       // 503: AWS throttled or failed; retry
-	CodeInternal         = "internal"          // 500
+	CodeInvalidRequest   = "invalid_request"        // 400: the body is not the JSON object the route takes
+	CodeInvalidPush      = "invalid_push"           // 400: a field of the push or the schedule, named in "field"
+	CodeInvalidDevice    = "invalid_device"         // 400: a field of the device registration, named in "field"
+	CodeNotFound         = "not_found"              // 404: no push with this key, no device with this id
+	CodeRouteNotFound    = "route_not_found"        // 404: no such route
+	CodeConflict         = "conflict"               // 409: the key holds another push; other registrations of the token are changing it
+	CodeTooLate          = "too_late"               // 409: the push is being sent or was sent
+	CodeCancelled        = "cancelled"              // 409: the push was cancelled
+	CodePayloadTooLarge  = "payload_too_large"      // 413
+	CodeUnsupportedMedia = "unsupported_media_type" // 415: a body not sent as Content-Type application/json
+	CodeUnavailable      = "unavailable"            // 503: AWS throttled or failed; retry
+	CodeInternal         = "internal"               // 500
 	headerContentType    = "application/json"
 	maxKeyQueryLimitText = "1..1000"
 )
@@ -150,8 +153,12 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	return fail(http.StatusNotFound, CodeRouteNotFound, "", "no route %s %s", req.RequestContext.HTTP.Method, req.RawPath)
 }
 
-// body returns the request body within the size limit, decoded from base64 if need be.
+// body returns the request body within the size limit, decoded from base64 if need be, once
+// its Content-Type says it is JSON.
 func (h *Handler) body(req events.APIGatewayV2HTTPRequest) ([]byte, *answer) {
+	if bad := jsonContent(req); bad != nil {
+		return nil, bad
+	}
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -169,6 +176,50 @@ func (h *Handler) body(req events.APIGatewayV2HTTPRequest) ([]byte, *answer) {
 		return nil, &a
 	}
 	return b, nil
+}
+
+// jsonContent refuses a request body not declared JSON with 415: its Content-Type must be
+// application/json (any case), parameters allowed, a charset only utf-8 (JSON is UTF-8, RFC
+// 8259). A body without a Content-Type is refused too: a caller that does not say JSON may
+// not mean it, and a web page's script can send one so to another site without a CORS
+// preflight. A request without a body is not checked: it is answered as before (an empty body
+// is a 400 on the routes that take one).
+func jsonContent(req events.APIGatewayV2HTTPRequest) *answer {
+	if req.Body == "" {
+		return nil
+	}
+	refuse := func(format string, args ...any) *answer {
+		a := fail(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "", "the body must be JSON: "+format+"; send Content-Type: application/json", args...)
+		return &a
+	}
+	value, given := header(req.Headers, "content-type")
+	if !given || strings.TrimSpace(value) == "" {
+		return refuse("the request has no Content-Type")
+	}
+	mediaType, params, err := mime.ParseMediaType(value)
+	switch {
+	case err != nil:
+		return refuse("Content-Type %s is not a media type (%v)", push.Quote(value), err)
+	case mediaType != "application/json":
+		return refuse("Content-Type %s is not application/json", push.Quote(value))
+	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+		return refuse("charset %s: JSON is UTF-8", push.Quote(params["charset"]))
+	}
+	return nil
+}
+
+// header is a request header's value. API Gateway's payload 2.0 gives header names in lower
+// case; the name is matched in any case all the same, for callers that build events by hand.
+func header(headers map[string]string, name string) (string, bool) {
+	if v, ok := headers[name]; ok {
+		return v, true
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // object decodes a JSON object, rejecting unknown fields, into the route's members.

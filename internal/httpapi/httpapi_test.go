@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/ddbfake"
 	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/push"
@@ -95,6 +97,9 @@ func (w *world) do(t *testing.T, routeKey, key, body string, query map[string]st
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}}
 	if key != "" {
 		req.PathParameters = map[string]string{"key": key}
+	}
+	if body != "" {
+		req.Headers = map[string]string{"content-type": "application/json"}
 	}
 	resp, err := w.h.Handle(context.Background(), req)
 	require.NoError(t, err)
@@ -251,7 +256,7 @@ func TestGetRescheduleCancelAndList(t *testing.T) {
 
 func TestBase64BodiesAreRead(t *testing.T) {
 	w := newWorld()
-	req := events.APIGatewayV2HTTPRequest{RouteKey: "POST /pushes", IsBase64Encoded: true,
+	req := events.APIGatewayV2HTTPRequest{RouteKey: "POST /pushes", IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"},
 		Body: base64.StdEncoding.EncodeToString([]byte(`{"key":"b64","delaySeconds":60,"push":` + shipped + `}`))}
 	resp, err := w.h.Handle(context.Background(), req)
 	require.NoError(t, err)
@@ -293,4 +298,68 @@ func readVectors() (vectorFile, error) {
 		return v, err
 	}
 	return v, json.Unmarshal(b, &v)
+}
+
+// A body must be declared JSON: anything else is 415 and changes nothing. Requests without a
+// body are not checked.
+func TestABodyNotDeclaredJSONIs415AndChangesNothing(t *testing.T) {
+	w := newWorld()
+	devs := &fakeDevices{byID: map[string]devices.Device{}}
+	w.h.Devices = devs
+	post := `{"key":"k","delaySeconds":60,"push":` + shipped + `}`
+	send := func(routeKey, key, body string, headers map[string]string) (int, map[string]any) {
+		t.Helper()
+		req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, Body: body, Headers: headers,
+			PathParameters: map[string]string{"key": key}, RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-3"}}
+		resp, err := w.h.Handle(context.Background(), req)
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &out), resp.Body)
+		return resp.StatusCode, out
+	}
+	for _, c := range []struct {
+		headers map[string]string
+		msg     string
+	}{
+		{nil, "the body must be JSON: the request has no Content-Type; send Content-Type: application/json"},
+		{map[string]string{"content-type": ""}, "the body must be JSON: the request has no Content-Type; send Content-Type: application/json"},
+		{map[string]string{"content-type": "text/plain"}, `the body must be JSON: Content-Type "text/plain" is not application/json; send Content-Type: application/json`},
+		{map[string]string{"content-type": "application/x-www-form-urlencoded"}, `the body must be JSON: Content-Type "application/x-www-form-urlencoded" is not application/json; send Content-Type: application/json`},
+		{map[string]string{"content-type": "application/problem+json"}, `the body must be JSON: Content-Type "application/problem+json" is not application/json; send Content-Type: application/json`},
+		{map[string]string{"content-type": "application/json,text/plain"}, `the body must be JSON: Content-Type "application/json,text/plain" is not a media type (mime: unexpected content after media subtype); send Content-Type: application/json`},
+		{map[string]string{"content-type": "application/json; charset=utf-16"}, `the body must be JSON: charset "utf-16": JSON is UTF-8; send Content-Type: application/json`},
+	} {
+		for _, r := range []struct{ route, key, body string }{
+			{"POST /pushes", "", post}, {"PUT /pushes/{key}", "k", `{"now":true}`}, {"POST /devices", "", `{"userId":"u","token":"t"}`},
+		} {
+			status, out := send(r.route, r.key, r.body, c.headers)
+			assert.Equal(t, 415, status, "%s %v", r.route, c.headers)
+			code, field, msg := problem(t, out)
+			assert.Equal(t, CodeUnsupportedMedia, code)
+			assert.Empty(t, field)
+			assert.Equal(t, c.msg, msg, "%s %v", r.route, c.headers)
+		}
+	}
+	assert.Empty(t, w.sfn.inputs, "nothing scheduled")
+	assert.Empty(t, w.sqs.bodies, "nothing sent")
+	assert.Empty(t, devs.byID, "nothing registered")
+
+	// JSON in any case, with parameters, under a header name in any case (API Gateway sends
+	// them lower case).
+	for i, ct := range []string{"application/json", "Application/JSON; Charset=UTF-8", `application/json ; charset="utf-8"`, "application/json;"} {
+		status, out := send("POST /pushes", "", `{"key":"k`+strconv.Itoa(i)+`","delaySeconds":60,"push":`+shipped+`}`, map[string]string{"Content-Type": ct})
+		assert.Equal(t, 201, status, "%s: %v", ct, out)
+	}
+	status, _ := send("POST /devices", "", `{"userId":"u","token":"t"}`, map[string]string{"content-type": "application/json"})
+	assert.Equal(t, 201, status)
+
+	// No body: not checked, whatever the header says.
+	status, out := send("GET /pushes/{key}", "k0", "", map[string]string{"content-type": "text/plain"})
+	assert.Equal(t, 200, status, out)
+	status, out = send("DELETE /pushes/{key}", "k1", "", nil)
+	assert.Equal(t, 200, status, out)
+	status, out = send("POST /pushes", "", "", nil)
+	assert.Equal(t, 400, status, "an empty body is the route's 400, as before")
+	code, _, _ := problem(t, out)
+	assert.Equal(t, CodeInvalidRequest, code)
 }
