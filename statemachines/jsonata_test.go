@@ -75,21 +75,42 @@ func runJSONata(t *testing.T, cases []vector) map[string]jsonataResult {
 	return byName
 }
 
-func loadVectors(t *testing.T) (invalid, valid []vector) {
+func loadVectors(t *testing.T) (invalid, valid, refusedAtOnce []vector) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "schedule", "testdata", "vectors.json"))
 	require.NoError(t, err)
-	var v struct{ Invalid, Valid []vector }
+	var v struct {
+		Invalid, Valid []vector
+		RefusedAtOnce  []vector `json:"refusedAtOnce"`
+	}
 	require.NoError(t, json.Unmarshal(b, &v))
 	require.NotEmpty(t, v.Invalid)
 	require.NotEmpty(t, v.Valid)
-	return v.Invalid, v.Valid
+	require.NotEmpty(t, v.RefusedAtOnce)
+	return v.Invalid, v.Valid, v.RefusedAtOnce
+}
+
+// A number beyond a double makes JSONata raise in the check: the execution fails there,
+// before any wait, and the push is never sent (Go refuses it with its words).
+func TestNumbersBeyondADoubleFailTheCheck(t *testing.T) {
+	_, _, refused := loadVectors(t)
+	got := runJSONata(t, refused)
+	for _, c := range refused {
+		t.Run(c.Name, func(t *testing.T) {
+			_, err := schedule.Parse(c.Input, start)
+			require.EqualError(t, err, c.Error)
+			r := got[c.Name]
+			assert.NotEmpty(t, r.Error, "the check raises")
+			assert.Empty(t, r.Timestamp, "no wait")
+			assert.Empty(t, r.Body, "nothing sent")
+		})
+	}
 }
 
 // Every invalid input of the shared vectors fails the state machine's check with the Go
 // package's words: the same answer whichever way in.
 func TestTheCheckGivesTheGoPackagesAnswer(t *testing.T) {
-	invalid, _ := loadVectors(t)
+	invalid, _, _ := loadVectors(t)
 	got := runJSONata(t, invalid)
 	for _, c := range invalid {
 		t.Run(c.Name, func(t *testing.T) {
@@ -111,7 +132,7 @@ func TestTheCheckGivesTheGoPackagesAnswer(t *testing.T) {
 // Every valid input passes the check, waits until its due time (never before it, to the
 // second the Wait can express) and is sent with its id and exact due time in the body.
 func TestValidInputsWaitUntilDueAndCarryTheirIdentity(t *testing.T) {
-	_, valid := loadVectors(t)
+	_, valid, _ := loadVectors(t)
 	got := runJSONata(t, valid)
 	for _, c := range valid {
 		t.Run(c.Name, func(t *testing.T) {

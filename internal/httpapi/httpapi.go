@@ -271,9 +271,9 @@ func when(rawDelay, rawSendAt json.RawMessage) (time.Duration, time.Time, bool, 
 		}
 		return time.Duration(d) * time.Second, time.Time{}, true, nil
 	case rawSendAt != nil:
-		var s string
-		if string(rawSendAt) == "null" || json.Unmarshal(rawSendAt, &s) != nil {
-			return bad("sendAt", "must be a string")
+		s, err := push.String("sendAt", rawSendAt)
+		if err != nil {
+			return bad("sendAt", "%s", errorReason(err))
 		}
 		t, ok := push.ParseTime(s)
 		if !ok {
