@@ -30,12 +30,16 @@ type vector struct {
 	Error string          `json:"error"`
 }
 
+// jsonataResult is what the definition's expressions gave for one input: the Wait's timestamp,
+// then SendPush's body (Pass) or the check's answer it raised (Raised) and InvalidSchedule's
+// cause; Error is any other evaluation error.
 type jsonataResult struct {
 	Name      string          `json:"name"`
-	Pass      *bool           `json:"pass"`
-	Cause     *string         `json:"cause"`
 	Timestamp string          `json:"timestamp"`
+	Pass      *bool           `json:"pass"`
 	Body      json.RawMessage `json:"body"`
+	Raised    string          `json:"raised"`
+	Cause     *string         `json:"cause"`
 	Error     string          `json:"error"`
 }
 
@@ -101,14 +105,15 @@ func TestNumbersBeyondADoubleFailTheCheck(t *testing.T) {
 			require.EqualError(t, err, c.Error)
 			r := got[c.Name]
 			assert.NotEmpty(t, r.Error, "the check raises")
-			assert.Empty(t, r.Timestamp, "no wait")
+			assert.Empty(t, r.Timestamp, "no wait: the Wait's own timestamp raises")
 			assert.Empty(t, r.Body, "nothing sent")
 		})
 	}
 }
 
 // Every invalid input of the shared vectors fails the state machine's check with the Go
-// package's words: the same answer whichever way in.
+// package's words, the same answer whichever way in, without waiting: the Wait's timestamp is
+// the execution's start.
 func TestTheCheckGivesTheGoPackagesAnswer(t *testing.T) {
 	invalid, _, _ := loadVectors(t)
 	got := runJSONata(t, invalid)
@@ -120,9 +125,11 @@ func TestTheCheckGivesTheGoPackagesAnswer(t *testing.T) {
 			assert.Equal(t, c.Error, ie.Error(), "schedule.Parse")
 
 			r := got[c.Name]
-			require.Empty(t, r.Error, "the expression raised")
+			require.Empty(t, r.Error, "an expression raised something else than the check's answer")
+			assert.Equal(t, start.Format("2006-01-02T15:04:05.000Z"), r.Timestamp, "no wait")
 			require.NotNil(t, r.Pass)
 			assert.False(t, *r.Pass, "the check let it through")
+			assert.Equal(t, c.Error, r.Raised, "SendPush raises the check's answer")
 			require.NotNil(t, r.Cause)
 			assert.Equal(t, c.Error, *r.Cause, "the state machine's cause")
 		})
@@ -141,7 +148,7 @@ func TestValidInputsWaitUntilDueAndCarryTheirIdentity(t *testing.T) {
 			r := got[c.Name]
 			require.Empty(t, r.Error, "the expression raised")
 			require.NotNil(t, r.Pass)
-			require.True(t, *r.Pass, "the check refused it: %v", r.Cause)
+			require.True(t, *r.Pass, "the check refused it: %s", r.Raised)
 
 			due := s.DueAt(start).Truncate(time.Millisecond)
 			wait, err := time.Parse(time.RFC3339Nano, r.Timestamp)

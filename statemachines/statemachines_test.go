@@ -17,18 +17,17 @@ func TestSchedulerHoldsTheExpressions(t *testing.T) {
 			Cause     string
 			Timestamp string
 			Arguments struct{ MessageBody string }
-			Choices   []struct{ Condition string }
 		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(statemachines.Scheduler), &def), "the definition is JSON")
 	assert.NotContains(t, statemachines.Scheduler, "CHECK_SCHEDULE")
 	assert.NotContains(t, statemachines.Scheduler, "DUE_MILLIS")
-	check := def.States["CheckSchedule"]
-	require.Len(t, check.Choices, 1)
-	assert.Equal(t, "{% $not($exists("+statemachines.CheckSchedule+")) %}", check.Choices[0].Condition)
-	assert.Equal(t, "{% "+statemachines.CheckSchedule+" %}", def.States["InvalidSchedule"].Cause)
-	assert.Contains(t, def.States["WaitUntilDue"].Timestamp, statemachines.DueMillis)
+	assert.Equal(t, "{% $exists("+statemachines.CheckSchedule+") ? $states.context.Execution.StartTime : $fromMillis($ceil("+
+		statemachines.DueMillis+" / 1000) * 1000) %}", def.States["WaitUntilDue"].Timestamp)
+	assert.True(t, strings.HasPrefix(def.States["SendPush"].Arguments.MessageBody,
+		"{% ($invalid := "+statemachines.CheckSchedule+"; $exists($invalid) ? $error($invalid) : "))
 	assert.Contains(t, def.States["SendPush"].Arguments.MessageBody, "'dueAt': $fromMillis("+statemachines.DueMillis+")")
+	assert.Equal(t, "{% "+statemachines.CheckSchedule+" %}", def.States["InvalidSchedule"].Cause)
 }
 
 // ASL validators read an expression only when it is on one line ("^{% .+ %}$").

@@ -73,10 +73,12 @@ func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
 	def, states := asl(t)
 	assert.Equal(t, "JSONata", def["QueryLanguage"], "one query language for every state")
 
+	require.Equal(t, "WaitUntilDue", def["StartAt"])
 	wait := states["WaitUntilDue"]
 	assert.Equal(t, "Wait", wait["Type"])
-	assert.Equal(t, "{% $fromMillis($ceil("+statemachines.DueMillis+" / 1000) * 1000) %}", wait["Timestamp"],
-		"until the due time, rounded up to the second: never early")
+	assert.Equal(t, "{% $exists("+statemachines.CheckSchedule+") ? $states.context.Execution.StartTime : $fromMillis($ceil("+
+		statemachines.DueMillis+" / 1000) * 1000) %}", wait["Timestamp"],
+		"until the due time, rounded up to the second (never early); a bad input does not wait")
 	require.Equal(t, "SendPush", wait["Next"])
 
 	send := states["SendPush"]
@@ -85,9 +87,10 @@ func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
 	assert.Equal(t, true, send["End"])
 	args := send["Arguments"].(map[string]any)
 	assert.Equal(t, "${PushQueueUrl}", args["QueueUrl"])
-	assert.Equal(t, "{% $merge([$states.input.push, {'id': $exists($states.input.push.id) and $states.input.push.id != '' ? "+
-		"$states.input.push.id : $states.context.Execution.Name, 'dueAt': $fromMillis("+statemachines.DueMillis+")}]) %}",
-		args["MessageBody"], "the push as given, with its id and due time in the body")
+	assert.Equal(t, "{% ($invalid := "+statemachines.CheckSchedule+"; $exists($invalid) ? $error($invalid) : "+
+		"$merge([$states.input.push, {'id': $exists($states.input.push.id) and $states.input.push.id != '' ? "+
+		"$states.input.push.id : $states.context.Execution.Name, 'dueAt': $fromMillis("+statemachines.DueMillis+")}])) %}",
+		args["MessageBody"], "the push as given, with its id and due time in the body; a bad input raises the check's answer")
 	attrs := args["MessageAttributes"].(map[string]any)
 	assert.Equal(t, "{% $states.context.Execution.Name %}", attrs["executionName"].(map[string]any)["StringValue"])
 	assert.Equal(t, "{% $states.context.Execution.StartTime %}", attrs["scheduledAt"].(map[string]any)["StringValue"])
@@ -113,8 +116,12 @@ func TestSchedulerRetriesTransientErrorsAndFailsClearly(t *testing.T) {
 	assert.Equal(t, "FULL", r["JitterStrategy"])
 
 	catch := task["Catch"].([]any)
-	require.Len(t, catch, 1)
-	c := catch[0].(map[string]any)
+	require.Len(t, catch, 2)
+	invalid := catch[0].(map[string]any)
+	assert.Equal(t, []any{"States.QueryEvaluationError"}, invalid["ErrorEquals"], "the check's answer, raised in the arguments")
+	assert.Equal(t, "InvalidSchedule", invalid["Next"])
+	assert.Equal(t, "{% $states.input %}", invalid["Output"])
+	c := catch[1].(map[string]any)
 	assert.Equal(t, []any{"States.ALL"}, c["ErrorEquals"])
 	assert.Equal(t, "{% $states.errorOutput %}", c["Output"])
 	fail := states[c["Next"].(string)]
@@ -124,19 +131,10 @@ func TestSchedulerRetriesTransientErrorsAndFailsClearly(t *testing.T) {
 }
 
 func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
-	def, states := asl(t)
-	require.Equal(t, "CheckSchedule", def["StartAt"])
-	check := states["CheckSchedule"]
-	assert.Equal(t, "Choice", check["Type"])
-	assert.Equal(t, "InvalidSchedule", check["Default"])
-
-	// The way on is guarded by the whole check; the only other way out is the Fail, whose
-	// cause is the check's answer.
-	choices := check["Choices"].([]any)
-	require.Len(t, choices, 1)
-	rule := choices[0].(map[string]any)
-	assert.Equal(t, "WaitUntilDue", rule["Next"])
-	assert.Equal(t, "{% $not($exists("+statemachines.CheckSchedule+")) %}", rule["Condition"])
+	_, states := asl(t)
+	// A bad input waits until the execution's start (not at all), then SendPush's arguments
+	// raise the check's answer, caught into InvalidSchedule, whose cause is that answer.
+	assert.Contains(t, states["WaitUntilDue"]["Timestamp"], "$exists("+statemachines.CheckSchedule+") ? $states.context.Execution.StartTime : ")
 	fail := states["InvalidSchedule"]
 	assert.Equal(t, "Fail", fail["Type"])
 	assert.Equal(t, "DelayedPush.InvalidSchedule", fail["Error"])
@@ -150,21 +148,22 @@ func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
 	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("$length($id) > %d", push.MaxIDLen))
 }
 
-// A valid push takes as many state transitions (billed by Step Functions Standard) with a
-// delay as with a time: check, wait, send.
-func TestValidPushesTakeThreeTransitionsEitherWay(t *testing.T) {
+// A valid push takes two state transitions (billed by Step Functions Standard) with a delay
+// as with a time, the seed's design: wait, send.
+func TestValidPushesTakeTwoTransitionsEitherWay(t *testing.T) {
 	def, states := asl(t)
-	for _, choice := range states["CheckSchedule"]["Choices"].([]any) {
-		path := []string{def["StartAt"].(string)}
-		for state := choice.(map[string]any)["Next"].(string); ; {
-			path = append(path, state)
-			s := states[state]
-			if s["End"] == true {
-				break
-			}
-			state = s["Next"].(string)
+	path := []string{}
+	for state := def["StartAt"].(string); ; {
+		path = append(path, state)
+		s := states[state]
+		if s["End"] == true {
+			break
 		}
-		assert.Equal(t, []string{"CheckSchedule", "WaitUntilDue", "SendPush"}, path)
+		state = s["Next"].(string)
+	}
+	assert.Equal(t, []string{"WaitUntilDue", "SendPush"}, path)
+	for name, s := range states {
+		assert.NotEqual(t, "Choice", s["Type"], "state %s: no state of its own for the check", name)
 	}
 }
 

@@ -502,6 +502,49 @@ def preprocessor_init(self, *args, **kwargs):
 SfnPreprocessor.__init__ = preprocessor_init
 
 
+# --- Patch 15: a JSONata expression that raises is not States.QueryEvaluationError --------
+# moto gap: an expression that fails (for example $error("...")) raises JSONataException out of
+# StringJSONata._eval_body, which a Task turns into States.TaskFailed (retried as such) and other
+# states into a bare runtime failure. AWS: a JSONata evaluation that fails is the error
+# States.QueryEvaluationError, which Retry and Catch match by that name (it is catchable, unlike
+# States.Runtime). The scheduler relies on it: a bad input raises in SendPush's arguments and is
+# caught into the InvalidSchedule Fail state. Here: the failure becomes a failure event of that
+# name, with the expression's message as the cause.
+from moto.stepfunctions.parser.api import EvaluationFailedEventDetails as SfnEvaluationFailedEventDetails  # noqa: E402
+from moto.stepfunctions.parser.api import HistoryEventType as SfnHistoryEventType  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (  # noqa: E402
+    FailureEvent as SfnFailureEvent,
+    FailureEventException as SfnFailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName as SfnStatesErrorName  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (  # noqa: E402
+    StatesErrorNameType as SfnStatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails as SfnEventDetails  # noqa: E402
+
+require(sfn_string_expression, "StringJSONata")
+require(sfn_string_expression.StringJSONata, "_eval_body")
+_original_string_jsonata_eval_body = sfn_string_expression.StringJSONata._eval_body
+
+
+def string_jsonata_eval_body(self, env) -> None:
+    try:
+        _original_string_jsonata_eval_body(self, env)
+    except sfn_jsonata.JSONataException as ex:
+        error_name = SfnStatesErrorName(typ=SfnStatesErrorNameType.StatesQueryEvaluationError)
+        raise SfnFailureEventException(failure_event=SfnFailureEvent(
+            env=env,
+            error_name=error_name,
+            event_type=SfnHistoryEventType.EvaluationFailed,
+            event_details=SfnEventDetails(evaluationFailedEventDetails=SfnEvaluationFailedEventDetails(
+                error=error_name.error_name, cause=str(ex.details), state=env.next_state_name or "",
+            )),
+        )) from ex
+
+
+sfn_string_expression.StringJSONata._eval_body = string_jsonata_eval_body
+
+
 # --- Patch 14: SetEndpointAttributes does not change an endpoint's token -------------------
 # moto bug: SNSBackend.set_endpoint_attributes (sns/models.py) updates the attributes dict, but
 # CreatePlatformEndpoint finds an existing endpoint by PlatformEndpoint.token, which keeps the

@@ -1,8 +1,7 @@
 // Runs the scheduler's JSONata states on inputs with the reference JSONata library (npm
-// "jsonata", pinned in package.json), as Step Functions would: the Choice's condition, then
-// either the Fail's cause or the Wait's timestamp and the SendPush message body.
+// "jsonata", pinned in package.json), as Step Functions would.
 // stdin: {"definition": "<ASL>", "cases": [{"name", "input": "<JSON text>", "start", "executionName"}]}
-// stdout: [{"name", "pass", "cause", "timestamp", "body", "error"}]
+// stdout: [{"name", "timestamp", "pass", "body", "raised", "cause", "error"}]
 // Inputs are JSON text parsed here, so 3.0, 3e0, -0 and 1e400 reach the expressions as a
 // JSON parser gives them.
 'use strict';
@@ -14,20 +13,25 @@ const expr = (s) => {
   return jsonata(m[1]);
 };
 
+// run follows the definition: WaitUntilDue's timestamp, then SendPush's message body, which
+// raises the check's answer for a bad input (States.QueryEvaluationError, caught into
+// InvalidSchedule, whose cause is evaluated on the same input).
 async function run(def, c) {
   const input = JSON.parse(c.input);
   const bindings = { states: { input, context: { Execution: { Name: c.executionName, StartTime: c.start } } } };
   const out = { name: c.name };
   const states = def.States;
   try {
-    const choice = states.CheckSchedule.Choices[0];
-    out.pass = await expr(choice.Condition).evaluate(input, bindings);
-    if (out.pass !== true) {
-      out.cause = await expr(states.InvalidSchedule.Cause).evaluate(input, bindings);
-      return out;
-    }
     out.timestamp = await expr(states.WaitUntilDue.Timestamp).evaluate(input, bindings);
-    out.body = await expr(states.SendPush.Arguments.MessageBody).evaluate(input, bindings);
+    try {
+      out.body = await expr(states.SendPush.Arguments.MessageBody).evaluate(input, bindings);
+      out.pass = true;
+    } catch (e) {
+      if (e.code !== 'D3137') throw e; // not $error: not the check's answer
+      out.pass = false;
+      out.raised = e.message;
+      out.cause = await expr(states.InvalidSchedule.Cause).evaluate(input, bindings);
+    }
   } catch (e) {
     out.error = (e.code || '') + ' ' + (e.message || String(e));
   }
