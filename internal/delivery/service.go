@@ -57,6 +57,7 @@ const (
 	OutcomeExpired    Outcome = "expired"    // due longer ago than its lateness limit: not sent
 	OutcomeCancelled  Outcome = "cancelled"  // cancelled through the client: not sent
 	OutcomeSuperseded Outcome = "superseded" // an old revision of a rescheduled key: not sent
+	OutcomeEarly      Outcome = "early"      // taken before its due time: back on the queue until then
 )
 
 // Action is what happens to the queue message.
@@ -290,6 +291,10 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 	j := &job{push: p, id: pushID(p, m, trusted)}
 	r.PushID = j.id
 	j.due, r.DueSource, j.hasDue = dueTime(p, m, trusted)
+	if j.hasDue && s.now().Before(j.due) {
+		s.holdUntilDue(ctx, inv, &r, j)
+		return r
+	}
 	if s.Index != nil && p.Revision > 0 {
 		if !inv.budget.canStart(time.Now()) {
 			r.Pending = 1
@@ -471,6 +476,25 @@ func (s *Service) settle(ctx context.Context, inv *invocation, r *Result, j *job
 		}
 		r.Action = ActionRequeued
 	}
+}
+
+// holdUntilDue puts a push taken before its due time back on the queue until then: never
+// early, to the millisecond, whatever a Wait or a schedule rounded. The delay is rounded up to
+// SQS's whole seconds and is at most its 15 minutes (a later due time takes more hops); the
+// requeue counter is left as it is, since waiting is not a failure to make progress.
+func (s *Service) holdUntilDue(ctx context.Context, inv *invocation, r *Result, j *job) {
+	early := j.due.Sub(s.now())
+	delay := min((early+time.Second-1)/time.Second*time.Second, maxQueueDelay)
+	r.Outcome = OutcomeEarly
+	r.Reason = fmt.Sprintf("taken %s before its due time %s: back on the queue for %s", early.Round(time.Millisecond),
+		j.due.UTC().Format(time.RFC3339Nano), delay)
+	held := Message{Body: normalizedBody(j), Delay: delay,
+		Attributes: map[string]Attribute{attrRequeues: {DataType: "Number", Value: strconv.Itoa(r.Requeues)}}}
+	if err := s.queueWrite(ctx, inv, func(qctx context.Context) error { return s.Queue.Requeue(qctx, held) }); err != nil {
+		r.Action, r.Err, r.Reason = ActionRetry, err, r.Reason+"; requeue failed: "+Reason(err)
+		return
+	}
+	r.Action = ActionRequeued
 }
 
 // park puts m on the dead-letter queue; if that fails the message is retried instead.

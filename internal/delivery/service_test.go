@@ -780,8 +780,8 @@ func TestSchedulerAttributesAreReadOnlyFromTheScheduler(t *testing.T) {
 			pushID: "m1", source: "sentTimestamp", lateness: 1500,
 		},
 		{
-			name: "body dueAt", body: `{"userId":"u-1","title":"t","dueAt":"2026-12-01T09:00:03Z"}`,
-			pushID: "m1", source: "dueAt", lateness: -500,
+			name: "body dueAt", body: `{"userId":"u-1","title":"t","dueAt":"2026-12-01T09:00:02Z"}`,
+			pushID: "m1", source: "dueAt", lateness: 500,
 		},
 		{
 			name: "malformed attribute falls through", body: `{"userId":"u-1","title":"t"}`, senderID: scheduler,
@@ -1064,4 +1064,50 @@ func TestABatchWritesItsMetrics(t *testing.T) {
 	assert.EqualValues(t, 0, line["Expired"])
 	assert.Equal(t, []any{3500.0}, line["LatenessMs"], "due 3.5 s before the clock")
 	assert.Contains(t, out.String(), `"Namespace":"DelayedPush"`)
+}
+
+// A push taken before its due time (a Wait that ended early, a schedule that fired early, a
+// producer's dueAt ahead) is not published: it goes back on the queue until then, with its id
+// and due time in the body, without counting as a requeue without progress.
+func TestPushTakenBeforeItsDueTimeWaitsOnTheQueue(t *testing.T) {
+	cases := []struct {
+		name  string
+		due   time.Time
+		delay time.Duration
+	}{
+		{"a millisecond early", now.Add(time.Millisecond), time.Second},
+		{"999 ms early, as a Wait truncated to the second", now.Add(999 * time.Millisecond), time.Second},
+		{"2.2 s early: rounded up, never down", now.Add(2200 * time.Millisecond), 3 * time.Second},
+		{"20 minutes early: SQS's longest delay, then again", now.Add(20 * time.Minute), 15 * time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness()
+			m := msg("m1", `{"userId":"u-1","title":"t","dueAt":"`+tc.due.Format(time.RFC3339Nano)+`"}`)
+			m.MessageAttributes = map[string]events.SQSMessageAttribute{"requeues": num("3")}
+			resp, err := h.svc.Handle(context.Background(), event(m))
+			require.NoError(t, err)
+			assert.Empty(t, failedIDs(resp), "not a failure: nothing is retried")
+			assert.Zero(t, h.pub.total(), "never published before its due time")
+			require.Len(t, h.queue.requeued, 1)
+			back := h.queue.requeued[0]
+			assert.Equal(t, tc.delay, back.Delay)
+			assert.False(t, now.Add(back.Delay).Before(tc.due) && tc.delay < 15*time.Minute, "back no earlier than due")
+			assert.Equal(t, "3", back.Attributes["requeues"].Value, "waiting is not a requeue without progress")
+			p, err := push.Decode([]byte(back.Body))
+			require.NoError(t, err)
+			assert.Equal(t, "m1", p.ID, "the same push when it comes back")
+			assert.Equal(t, tc.due.UTC().Format(time.RFC3339Nano), p.DueAt)
+			line := h.report(t, "m1")
+			assert.Equal(t, "early", line["outcome"])
+			assert.Equal(t, "requeued", line["action"])
+		})
+	}
+
+	// Due now or before: sent.
+	h := newHarness()
+	_, err := h.svc.Handle(context.Background(), event(msg("m2", `{"userId":"u-1","title":"t","dueAt":"`+now.Format(time.RFC3339Nano)+`"}`)))
+	require.NoError(t, err)
+	assert.Equal(t, 1, h.pub.total())
+	assert.Empty(t, h.queue.requeued)
 }
