@@ -22,7 +22,8 @@ const APIPackage = "github.com/delayed-push/delayed-push/lambdas/api"
 
 // newAPI creates the HTTP API (API Gateway HTTP API, payload format 2.0): the routes of
 // internal/httpapi on one Go Lambda with the client's permissions, IAM authorization on every
-// route (or a JWT authorizer), the stage's throttling and access logs.
+// route (or a JWT authorizer, with the function deciding per user: JWT_USER_CLAIM and
+// BACKEND_SCOPE), the stage's throttling and access logs.
 func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (awsapigatewayv2.HttpApi, awslambda.Function) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	logs := newLogGroup(c, "FunctionLogs", s)
@@ -50,6 +51,10 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 
 	var authorizer awsapigatewayv2.IHttpRouteAuthorizer = awsapigatewayv2authorizers.NewHttpIamAuthorizer()
 	if s.api.jwtIssuer != "" {
+		// The authorizer checks the token; the function decides what its holder may do: a
+		// user their own devices, a holder of the backend scope everything (internal/httpapi).
+		fn.AddEnvironment(jsii.String(apiapp.EnvJwtUserClaim), jsii.String(s.api.jwtUserClaim), nil)
+		fn.AddEnvironment(jsii.String(apiapp.EnvBackendScope), jsii.String(s.api.backendScope), nil)
 		authorizer = awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String(s.api.jwtIssuer),
 			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(s.api.jwtAudience...)})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/delayed-push/delayed-push/internal/httpapi"
 	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/shopify"
@@ -81,6 +82,12 @@ type Config struct {
 	// authorization. Give both or neither. Default: IAM.
 	APIJwtIssuer   string   `json:"apiJwtIssuer"`
 	APIJwtAudience []string `json:"apiJwtAudience"`
+	// APIJwtUserClaim is the claim of a user's token that holds the user id: a user may
+	// register, list and remove only their own devices (JWT only). Default "sub".
+	APIJwtUserClaim string `json:"apiJwtUserClaim"`
+	// APIBackendScope is the scope that makes a token a backend's: it may schedule and manage
+	// pushes and act on any user's devices (JWT only). Default "delayed-push/backend".
+	APIBackendScope string `json:"apiBackendScope"`
 	// APIThrottleRateLimit and APIThrottleBurstLimit throttle the API's stage. Defaults 50
 	// requests a second and a burst of 100.
 	APIThrottleRateLimit  int `json:"apiThrottleRateLimit"`
@@ -120,6 +127,8 @@ func DefaultConfig() Config {
 		APIThrottleRateLimit:   50,
 		APIThrottleBurstLimit:  100,
 		APIMaxBodyBytes:        65536,
+		APIJwtUserClaim:        httpapi.DefaultUserClaim,
+		APIBackendScope:        httpapi.DefaultBackendScope,
 		ShopifyMaxBodyBytes:    orders.DefaultMaxBodyBytes,
 	}
 }
@@ -225,6 +234,7 @@ func (c Config) Props() *DelayedPushProps {
 	}
 	if c.APIJwtIssuer != "" {
 		p.Api.JwtIssuer, p.Api.JwtAudience = jsii.String(c.APIJwtIssuer), jsii.Strings(c.APIJwtAudience...)
+		p.Api.JwtUserClaim, p.Api.BackendScope = jsii.String(c.APIJwtUserClaim), jsii.String(c.APIBackendScope)
 	}
 	p.CustomerManagedData = jsii.Bool(c.CustomerManagedKey)
 	if c.Shopify {
@@ -292,6 +302,12 @@ func (c Config) Validate() error {
 		return bad("apiJwtAudience", "is required with apiJwtIssuer: the audiences a token must be for")
 	case c.APIJwtIssuer == "" && len(c.APIJwtAudience) > 0:
 		return bad("apiJwtIssuer", "is required with apiJwtAudience")
+	case c.APIJwtIssuer == "" && (c.APIJwtUserClaim != httpapi.DefaultUserClaim || c.APIBackendScope != httpapi.DefaultBackendScope):
+		return bad("apiJwtIssuer", "is required with apiJwtUserClaim and apiBackendScope: they apply to the JWT authorizer's tokens")
+	case httpapi.ValidateUserClaim(c.APIJwtUserClaim) != nil:
+		return bad("apiJwtUserClaim", "is not usable: %v", httpapi.ValidateUserClaim(c.APIJwtUserClaim))
+	case httpapi.ValidateScope(c.APIBackendScope) != nil:
+		return bad("apiBackendScope", "is not usable: %v", httpapi.ValidateScope(c.APIBackendScope))
 	}
 	switch {
 	case !c.Shopify && (c.ShopifySecretArn != "" || len(c.ShopifyShopOwners) > 0 || c.ShopifyMaxBodyBytes != orders.DefaultMaxBodyBytes):

@@ -108,6 +108,12 @@ type ApiProps struct {
 	// every route instead of IAM authorization. Give both or neither. Default: IAM.
 	JwtIssuer   *string
 	JwtAudience *[]*string
+	// JwtUserClaim is the claim of a user's token that holds the user id: a user may register,
+	// list and remove only their own devices, and reach no push. Default: "sub".
+	JwtUserClaim *string
+	// BackendScope is the scope that makes a token a backend's: it may schedule, read, change,
+	// cancel and list pushes and act on any user's devices. Default: "delayed-push/backend".
+	BackendScope *string
 	// ThrottleRateLimit (requests per second, steady) and ThrottleBurstLimit limit the
 	// stage. Defaults: 50 and 100.
 	ThrottleRateLimit  *float64
@@ -203,6 +209,8 @@ type apiSettings struct {
 	maxBodyBytes          int
 	jwtIssuer             string
 	jwtAudience           []string
+	jwtUserClaim          string // with jwtIssuer
+	backendScope          string // with jwtIssuer
 	rateLimit, burstLimit float64
 }
 
@@ -361,6 +369,21 @@ func apiSettingsOf(p *ApiProps) (apiSettings, error) {
 			a.jwtAudience = append(a.jwtAudience, *aud)
 		}
 	}
+	if a.jwtIssuer != "" {
+		a.jwtUserClaim, a.backendScope = httpapi.DefaultUserClaim, httpapi.DefaultBackendScope
+	}
+	if p.JwtUserClaim != nil {
+		a.jwtUserClaim = *p.JwtUserClaim
+		if err := httpapi.ValidateUserClaim(a.jwtUserClaim); err != nil {
+			return bad("JwtUserClaim", "is not usable: %v", err)
+		}
+	}
+	if p.BackendScope != nil {
+		a.backendScope = *p.BackendScope
+		if err := httpapi.ValidateScope(a.backendScope); err != nil {
+			return bad("BackendScope", "is not usable: %v", err)
+		}
+	}
 	switch {
 	case a.jwtIssuer != "" && !strings.HasPrefix(a.jwtIssuer, "https://"):
 		return bad("JwtIssuer", "must be an https:// URL, got %q", a.jwtIssuer)
@@ -368,6 +391,8 @@ func apiSettingsOf(p *ApiProps) (apiSettings, error) {
 		return bad("JwtAudience", "is required with JwtIssuer: the audiences a token must be for")
 	case a.jwtIssuer == "" && len(a.jwtAudience) > 0:
 		return bad("JwtIssuer", "is required with JwtAudience")
+	case a.jwtIssuer == "" && (p.JwtUserClaim != nil || p.BackendScope != nil):
+		return bad("JwtIssuer", "is required with JwtUserClaim and BackendScope: they apply to the JWT authorizer's tokens")
 	}
 	return a, nil
 }

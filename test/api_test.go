@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -88,6 +90,91 @@ func TestEveryRouteNeedsIAMByDefaultAndAJWTByConfiguration(t *testing.T) {
 	})
 }
 
+// apiVariables are the API function's environment variables.
+func apiVariables(t *testing.T, tpl assertions.Template) map[string]any {
+	t.Helper()
+	fn := only(t, tpl, "AWS::Lambda::Function", withProperties(map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"DEFAULT_DELAY_SECONDS": assertions.Match_AnyValue()})}}))
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	props := resources[fn].(map[string]any)["Properties"].(map[string]any)
+	return props["Environment"].(map[string]any)["Variables"].(map[string]any)
+}
+
+// In JWT mode the function learns which claim names the user and which scope makes a backend
+// (it decides what each token may do); with IAM it needs neither.
+func TestJWTModeTellsTheFunctionTheUserClaimAndTheBackendScope(t *testing.T) {
+	vars := apiVariables(t, defaults(t))
+	assert.NotContains(t, vars, "JWT_USER_CLAIM")
+	assert.NotContains(t, vars, "BACKEND_SCOPE")
+
+	vars = apiVariables(t, withConfig(t, func(c *stacks.Config) {
+		c.APIJwtIssuer, c.APIJwtAudience = "https://auth.example.com/", []string{"delayed-push"}
+	}))
+	assert.Equal(t, "sub", vars["JWT_USER_CLAIM"])
+	assert.Equal(t, "delayed-push/backend", vars["BACKEND_SCOPE"])
+
+	vars = apiVariables(t, withConfig(t, func(c *stacks.Config) {
+		c.APIJwtIssuer, c.APIJwtAudience = "https://auth.example.com/", []string{"delayed-push"}
+		c.APIJwtUserClaim, c.APIBackendScope = "email", "push:admin"
+	}))
+	assert.Equal(t, "email", vars["JWT_USER_CLAIM"])
+	assert.Equal(t, "push:admin", vars["BACKEND_SCOPE"])
+}
+
+// docs/openapi.json states, per operation, who may call it (x-delayed-push-authorization, as
+// the handler decides it) and the 403 forbidden answer of a refusal.
+func TestOpenAPIDocumentStatesWhoMayCallEachRoute(t *testing.T) {
+	b, err := os.ReadFile("../docs/openapi.json")
+	require.NoError(t, err)
+	type operation struct {
+		Description string `json:"description"`
+		Rule        string `json:"x-delayed-push-authorization"`
+		Responses   map[string]struct {
+			Description string         `json:"description"`
+			Content     map[string]any `json:"content"`
+		} `json:"responses"`
+	}
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas struct {
+				Problem struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Problem"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(b, &doc))
+	for _, route := range httpapi.Routes {
+		method, path, _ := strings.Cut(route, " ")
+		var op operation
+		require.NoError(t, json.Unmarshal(doc.Paths[path][strings.ToLower(method)], &op), route)
+		rule := httpapi.RouteAuthorization[route]
+		assert.Equal(t, rule, op.Rule, "%s: x-delayed-push-authorization", route)
+		if rule == httpapi.AuthBackend {
+			assert.Contains(t, op.Description, "Backends only", route)
+		} else {
+			assert.Contains(t, op.Description, "the token's user", route)
+		}
+		refusal, ok := op.Responses["403"]
+		if assert.True(t, ok, "%s: a 403 response", route) {
+			assert.Contains(t, refusal.Description, httpapi.CodeForbidden, route)
+			assert.Contains(t, refusal.Description, "nothing changed", route)
+			assert.NotEmpty(t, refusal.Content, route)
+		}
+		assert.Contains(t, op.Responses, "401", "%s: API Gateway's JWT refusal", route)
+	}
+	assert.Contains(t, doc.Components.Schemas.Problem.Properties.Error.Properties.Code.Enum, httpapi.CodeForbidden)
+}
+
 func TestTheAPIIsThrottledLoggedAndPayload2(t *testing.T) {
 	tpl := defaults(t)
 	tpl.HasResourceProperties(jsiiStr("AWS::ApiGatewayV2::Stage"), map[string]any{
@@ -150,19 +237,58 @@ func TestTheAPIFunctionHasTheClientsPermissionsOnly(t *testing.T) {
 
 func TestAPIConfigurationErrorsNameTheKey(t *testing.T) {
 	cases := map[string]struct{ raw, want string }{
-		"jwt without audience": {`{"apiJwtIssuer":"https://auth.example.com/"}`, `key "apiJwtAudience" is required with apiJwtIssuer`},
-		"audience without jwt": {`{"apiJwtAudience":["a"]}`, `key "apiJwtIssuer" is required with apiJwtAudience`},
-		"http issuer":          {`{"apiJwtIssuer":"http://auth","apiJwtAudience":["a"]}`, `key "apiJwtIssuer" must be an https:// URL`},
-		"zero rate":            {`{"apiThrottleRateLimit":0}`, `key "apiThrottleRateLimit" must be from 1 to 10000, got 0`},
-		"tiny body":            {`{"apiMaxBodyBytes":10}`, `key "apiMaxBodyBytes" must be from 1024 to 10485760`},
-		"delay over a year":    {`{"apiDefaultDelaySeconds":40000000}`, `key "apiDefaultDelaySeconds" must be from 0 to 31532400`},
-		"api not a bool":       {`{"api":"no"}`, `key "api" must be a JSON bool`},
+		"jwt without audience":   {`{"apiJwtIssuer":"https://auth.example.com/"}`, `key "apiJwtAudience" is required with apiJwtIssuer`},
+		"audience without jwt":   {`{"apiJwtAudience":["a"]}`, `key "apiJwtIssuer" is required with apiJwtAudience`},
+		"http issuer":            {`{"apiJwtIssuer":"http://auth","apiJwtAudience":["a"]}`, `key "apiJwtIssuer" must be an https:// URL`},
+		"zero rate":              {`{"apiThrottleRateLimit":0}`, `key "apiThrottleRateLimit" must be from 1 to 10000, got 0`},
+		"tiny body":              {`{"apiMaxBodyBytes":10}`, `key "apiMaxBodyBytes" must be from 1024 to 10485760`},
+		"delay over a year":      {`{"apiDefaultDelaySeconds":40000000}`, `key "apiDefaultDelaySeconds" must be from 0 to 31532400`},
+		"api not a bool":         {`{"api":"no"}`, `key "api" must be a JSON bool`},
+		"user claim without jwt": {`{"apiJwtUserClaim":"email"}`, `key "apiJwtIssuer" is required with apiJwtUserClaim and apiBackendScope`},
+		"scope without jwt":      {`{"apiBackendScope":"push:admin"}`, `key "apiJwtIssuer" is required with apiJwtUserClaim and apiBackendScope`},
+		"a shared user claim": {`{"apiJwtIssuer":"https://auth.example.com/","apiJwtAudience":["a"],"apiJwtUserClaim":"client_id"}`,
+			`key "apiJwtUserClaim" is not usable: "client_id" does not name one user`},
+		"an empty user claim": {`{"apiJwtIssuer":"https://auth.example.com/","apiJwtAudience":["a"],"apiJwtUserClaim":""}`,
+			`key "apiJwtUserClaim" is not usable: is empty`},
+		"a scope with a space": {`{"apiJwtIssuer":"https://auth.example.com/","apiJwtAudience":["a"],"apiBackendScope":"push admin"}`,
+			`key "apiBackendScope" is not usable: "push admin" must be an OAuth scope`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := stacks.ParseConfig(c.raw)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+// The construct's props refuse what the configuration refuses.
+func TestApiPropsRefuseAnUnusableUserClaimOrScope(t *testing.T) {
+	jwt := func(p stacks.ApiProps) *stacks.DelayedPushProps {
+		p.JwtIssuer, p.JwtAudience = jsii.String("https://auth.example.com/"), jsii.Strings("delayed-push")
+		return &stacks.DelayedPushProps{Api: &p}
+	}
+	for name, c := range map[string]struct {
+		props *stacks.DelayedPushProps
+		want  string
+	}{
+		"user claim without issuer": {&stacks.DelayedPushProps{Api: &stacks.ApiProps{JwtUserClaim: jsii.String("email")}},
+			"DelayedPush: Api.JwtIssuer is required with JwtUserClaim and BackendScope"},
+		"scope without issuer": {&stacks.DelayedPushProps{Api: &stacks.ApiProps{BackendScope: jsii.String("push:admin")}},
+			"DelayedPush: Api.JwtIssuer is required with JwtUserClaim and BackendScope"},
+		"audience as user claim": {jwt(stacks.ApiProps{JwtUserClaim: jsii.String("aud")}), `DelayedPush: Api.JwtUserClaim is not usable: "aud" does not name one user`},
+		"empty scope":            {jwt(stacks.ApiProps{BackendScope: jsii.String("")}), "DelayedPush: Api.BackendScope is not usable: must be 1 to 256 characters"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
+			defer func() {
+				p := recover()
+				require.NotNil(t, p, "no error")
+				err, ok := p.(error)
+				require.True(t, ok, "panics with an error: %v", p)
+				assert.Contains(t, err.Error(), c.want)
+			}()
+			stacks.NewDelayedPush(stack, "Push", c.props)
 		})
 	}
 }

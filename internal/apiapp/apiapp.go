@@ -4,7 +4,8 @@
 //
 // Environment: STATE_MACHINE_ARN, PUSH_QUEUE_URL, SCHEDULES_TABLE, PLATFORM_APPLICATION_ARN,
 // DEVICES_TABLE and DEVICE_OWNERS_TABLE (required);
-// DEFAULT_DELAY_SECONDS and MAX_BODY_BYTES (optional). AWS_ENDPOINT_URL, when set, points the
+// DEFAULT_DELAY_SECONDS, MAX_BODY_BYTES, JWT_USER_CLAIM and BACKEND_SCOPE (optional; the last
+// two apply to callers the JWT authorizer let through). AWS_ENDPOINT_URL, when set, points the
 // SDK at a local emulator.
 package apiapp
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/internal/httpapi"
@@ -34,12 +36,16 @@ const (
 	EnvPlatformAppArn      = "PLATFORM_APPLICATION_ARN"
 	EnvDevicesTable        = "DEVICES_TABLE"
 	EnvDeviceOwnersTable   = "DEVICE_OWNERS_TABLE"
+	EnvJwtUserClaim        = "JWT_USER_CLAIM"
+	EnvBackendScope        = "BACKEND_SCOPE"
 )
 
 type settings struct {
 	Resources    client.Resources
 	DefaultDelay time.Duration
 	MaxBodyBytes int
+	UserClaim    string
+	BackendScope string
 }
 
 func loadSettings(getenv func(string) string) (settings, error) {
@@ -48,6 +54,7 @@ func loadSettings(getenv func(string) string) (settings, error) {
 			SchedulesTable: getenv(EnvSchedulesTable), PlatformApplicationArn: getenv(EnvPlatformAppArn),
 			DevicesTable: getenv(EnvDevicesTable), DeviceOwnersTable: getenv(EnvDeviceOwnersTable)},
 		DefaultDelay: httpapi.DefaultDelay, MaxBodyBytes: httpapi.DefaultMaxBodyBytes,
+		UserClaim: httpapi.DefaultUserClaim, BackendScope: httpapi.DefaultBackendScope,
 	}
 	for _, v := range []struct{ name, value string }{
 		{EnvStateMachineArn, st.Resources.StateMachineArn}, {EnvPushQueueURL, st.Resources.PushQueueURL}, {EnvSchedulesTable, st.Resources.SchedulesTable},
@@ -76,6 +83,21 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	if err := intVar(EnvMaxBodyBytes, 1024, 10<<20, func(n int) { st.MaxBodyBytes = n }); err != nil {
 		return st, err
 	}
+	for _, v := range []struct {
+		name     string
+		dst      *string
+		validate func(string) error
+	}{
+		{EnvJwtUserClaim, &st.UserClaim, httpapi.ValidateUserClaim},
+		{EnvBackendScope, &st.BackendScope, httpapi.ValidateScope},
+	} {
+		if value := getenv(v.name); value != "" {
+			if err := v.validate(value); err != nil {
+				return st, fmt.Errorf("environment variable %s: %w", v.name, err)
+			}
+			*v.dst = value
+		}
+	}
 	return st, nil
 }
 
@@ -95,6 +117,9 @@ func Main() {
 		os.Exit(1)
 	}
 	c := client.New(cfg, st.Resources)
-	h := &httpapi.Handler{Pushes: c, Devices: c, DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger}
-	lambda.Start(h.Handle)
+	r := st.Resources
+	h := &httpapi.Handler{Pushes: c, Devices: c, DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger,
+		UserClaim: st.UserClaim, BackendScope: st.BackendScope,
+		Owners: newOwners(dynamodb.NewFromConfig(cfg), r.DevicesTable, r.DeviceOwnersTable, r.SchedulesTable)}
+	lambda.Start(h.HandleJSON)
 }

@@ -36,9 +36,21 @@ func TestLoadSettings(t *testing.T) {
 		assert.EqualError(t, err, "environment variable "+name+" is required")
 	}
 
+	assert.Equal(t, "sub", st.UserClaim)
+	assert.Equal(t, "delayed-push/backend", st.BackendScope)
+	env["JWT_USER_CLAIM"], env["BACKEND_SCOPE"] = "email", "push:admin"
+	st, err = loadSettings(get(env))
+	require.NoError(t, err)
+	assert.Equal(t, "email", st.UserClaim)
+	assert.Equal(t, "push:admin", st.BackendScope)
+	delete(env, "JWT_USER_CLAIM")
+	delete(env, "BACKEND_SCOPE")
+
 	for name, bad := range map[string]map[string]string{
 		"DEFAULT_DELAY_SECONDS must be a whole number from 0 to 31532400": {"DEFAULT_DELAY_SECONDS": "-1"},
 		"MAX_BODY_BYTES must be a whole number from 1024 to 10485760":     {"MAX_BODY_BYTES": "big"},
+		`JWT_USER_CLAIM: "aud" does not name one user`:                    {"JWT_USER_CLAIM": "aud"},
+		"BACKEND_SCOPE: \"two words\" must be an OAuth scope":             {"BACKEND_SCOPE": "two words"},
 	} {
 		for k, v := range env {
 			if _, set := bad[k]; !set && k != "DEFAULT_DELAY_SECONDS" && k != "MAX_BODY_BYTES" {

@@ -75,7 +75,8 @@ func (w *world) deviceCall(t *testing.T, routeKey string, params map[string]stri
 	}
 	req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, RawPath: path,
 		PathParameters: params, Body: body,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-2", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}}
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-2", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method},
+			Authorizer: iamBackend()}}
 	if body != "" {
 		req.Headers = map[string]string{"content-type": "application/json"}
 	}

@@ -23,7 +23,8 @@ func FuzzHandle(f *testing.F) {
 		rk := routes[int(route)%len(routes)]
 		resp, err := w.h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: rk, Body: body,
 			Headers:        map[string]string{"content-type": "application/json"},
-			PathParameters: map[string]string{"key": "k"}, QueryStringParameters: map[string]string{"userId": body}})
+			PathParameters: map[string]string{"key": "k"}, QueryStringParameters: map[string]string{"userId": body},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: iamBackend()}})
 		if err != nil {
 			t.Fatal(err)
 		}

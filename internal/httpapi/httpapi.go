@@ -1,7 +1,8 @@
 // Package httpapi is the HTTP API's Lambda handler: API Gateway HTTP API events (payload
 // format 2.0) in, JSON out, every route a thin layer over the Go client, so that the same
 // input gets the same answer as from the client, pushctl and the state machine. Routes and
-// bodies are documented in docs/openapi.json (a test keeps the two equal).
+// bodies are documented in docs/openapi.json (a test keeps the two equal). Who may call which
+// route is decided in auth.go: backends everything, a user of the app (JWT) their own devices.
 package httpapi
 
 import (
@@ -79,6 +80,13 @@ type Handler struct {
 	DefaultDelay time.Duration // a POST without delaySeconds or sendAt; 0 means DefaultDelay
 	MaxBodyBytes int           // 0 means DefaultMaxBodyBytes
 	Logger       *slog.Logger
+	// UserClaim is the JWT claim holding a user's id ("" means DefaultUserClaim), and
+	// BackendScope the scope that makes a JWT caller a backend ("" means DefaultBackendScope).
+	UserClaim    string
+	BackendScope string
+	// Owners reads who owns a device and records who created a push. Nil: pushes record no
+	// owner, and a user cannot remove a device by id (a backend can).
+	Owners Owners
 }
 
 // Problem is the body of every error answer.
@@ -124,10 +132,18 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 			a = fail(http.StatusInternalServerError, CodeInternal, "", "internal error")
 		}
 	}()
+	rule, known := RouteAuthorization[req.RouteKey]
+	if !known {
+		return fail(http.StatusNotFound, CodeRouteNotFound, "", "no route %s %s", req.RequestContext.HTTP.Method, req.RawPath)
+	}
+	c, bad := h.authorize(req, rule)
+	if bad != nil {
+		return h.refused(ctx, req, c, bad)
+	}
 	key := req.PathParameters["key"]
 	switch req.RouteKey {
 	case "POST /pushes":
-		return h.schedule(ctx, req)
+		return h.schedule(ctx, req, c)
 	case "GET /pushes":
 		return h.list(ctx, req)
 	case "GET /pushes/{key}":
@@ -139,18 +155,31 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		st, err := h.Pushes.Cancel(ctx, key)
 		return h.result(ctx, req, http.StatusOK, st, err)
 	case "POST /devices":
-		return h.registerDevice(ctx, req)
+		return h.registerDevice(ctx, req, c)
 	case "DELETE /devices/{deviceId}":
-		d, err := h.Devices.UnregisterDevice(ctx, req.PathParameters["deviceId"])
+		id := req.PathParameters["deviceId"]
+		if bad := h.ownDevice(ctx, req, c, id); bad != nil {
+			return h.refused(ctx, req, c, bad)
+		}
+		d, err := h.Devices.UnregisterDevice(ctx, id)
 		return h.result(ctx, req, http.StatusOK, d, err)
 	case "GET /users/{userId}/devices":
-		list, err := h.Devices.Devices(ctx, req.PathParameters["userId"])
-		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: req.PathParameters["userId"], Devices: nonNil(list)}, err)
+		user := req.PathParameters["userId"]
+		if bad := c.mayActFor(user); bad != nil {
+			return h.refused(ctx, req, c, bad)
+		}
+		list, err := h.Devices.Devices(ctx, user)
+		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: user, Devices: nonNil(list)}, err)
 	case "DELETE /users/{userId}/devices":
-		list, err := h.Devices.UnregisterDevices(ctx, req.PathParameters["userId"])
-		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: req.PathParameters["userId"], Devices: nonNil(list)}, err)
+		user := req.PathParameters["userId"]
+		if bad := c.mayActFor(user); bad != nil {
+			return h.refused(ctx, req, c, bad)
+		}
+		list, err := h.Devices.UnregisterDevices(ctx, user)
+		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: user, Devices: nonNil(list)}, err)
 	}
-	return fail(http.StatusNotFound, CodeRouteNotFound, "", "no route %s %s", req.RequestContext.HTTP.Method, req.RawPath)
+	// A route of RouteAuthorization without a case: a programming error, caught by the tests.
+	return fail(http.StatusInternalServerError, CodeInternal, "", "route %s has no handler", req.RouteKey)
 }
 
 // body returns the request body within the size limit, decoded from base64 if need be, once
@@ -306,7 +335,7 @@ func pushOf(raw json.RawMessage) (push.Push, *answer) {
 	return p, nil
 }
 
-func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPRequest) answer {
+func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
 	b, bad := h.body(req)
 	if bad != nil {
 		return *bad
@@ -334,6 +363,13 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return *bad
 	}
 	s, err := h.Pushes.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, At: at})
+	if err == nil {
+		// Also when already scheduled: the first creator stays the owner, and a retry after a
+		// failed record writes it then.
+		if bad := h.recordOwner(ctx, req, c, key); bad != nil {
+			return *bad
+		}
+	}
 	status := http.StatusCreated
 	if s.AlreadyScheduled {
 		status = http.StatusOK
@@ -423,7 +459,7 @@ func nonNil(l []devices.Device) []devices.Device {
 	return l
 }
 
-func (h *Handler) registerDevice(ctx context.Context, req events.APIGatewayV2HTTPRequest) answer {
+func (h *Handler) registerDevice(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
 	b, bad := h.body(req)
 	if bad != nil {
 		return *bad
@@ -440,6 +476,14 @@ func (h *Handler) registerDevice(ctx context.Context, req events.APIGatewayV2HTT
 		if v != nil && (string(v) == "null" || json.Unmarshal(v, dst) != nil) {
 			return fail(http.StatusBadRequest, CodeInvalidDevice, name, "invalid %s: must be a string", name)
 		}
+	}
+	if _, err := devices.Validate(r); err != nil {
+		return h.result(ctx, req, 0, nil, err) // a bad body is a 400 whoever sends it
+	}
+	// A deviceId of another user's device needs no check: the registry then goes by the token
+	// (a device id only chooses among the user's own devices).
+	if bad := c.mayActFor(r.UserID); bad != nil {
+		return h.refused(ctx, req, c, bad)
 	}
 	res, err := h.Devices.RegisterDevice(ctx, r)
 	status := http.StatusOK

@@ -88,13 +88,20 @@ func newWorld() *world {
 	return w
 }
 
+// iamBackend is what API Gateway's IAM authorization passes on: a backend.
+func iamBackend() *events.APIGatewayV2HTTPRequestContextAuthorizerDescription {
+	return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
+		AccessKey: "AKIAEXAMPLE", AccountID: "123456789012", CallerID: "AROAEXAMPLE:orders", UserARN: "arn:aws:sts::123456789012:assumed-role/orders-api/orders"}}
+}
+
 // do sends a request as API Gateway would (payload format 2.0) and decodes the JSON answer.
 func (w *world) do(t *testing.T, routeKey, key, body string, query map[string]string) (int, map[string]any) {
 	t.Helper()
 	method, path, _ := strings.Cut(routeKey, " ")
 	req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, RawPath: strings.Replace(path, "{key}", key, 1),
 		Body: body, QueryStringParameters: query,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method}}}
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method},
+			Authorizer: iamBackend()}}
 	if key != "" {
 		req.PathParameters = map[string]string{"key": key}
 	}
@@ -257,7 +264,8 @@ func TestGetRescheduleCancelAndList(t *testing.T) {
 func TestBase64BodiesAreRead(t *testing.T) {
 	w := newWorld()
 	req := events.APIGatewayV2HTTPRequest{RouteKey: "POST /pushes", IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"},
-		Body: base64.StdEncoding.EncodeToString([]byte(`{"key":"b64","delaySeconds":60,"push":` + shipped + `}`))}
+		RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: iamBackend()},
+		Body:           base64.StdEncoding.EncodeToString([]byte(`{"key":"b64","delaySeconds":60,"push":` + shipped + `}`))}
 	resp, err := w.h.Handle(context.Background(), req)
 	require.NoError(t, err)
 	assert.Equal(t, 201, resp.StatusCode, resp.Body)
@@ -319,7 +327,7 @@ func TestABodyNotDeclaredJSONIs415AndChangesNothing(t *testing.T) {
 	send := func(routeKey, key, body string, headers map[string]string) (int, map[string]any) {
 		t.Helper()
 		req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeKey, Body: body, Headers: headers,
-			PathParameters: map[string]string{"key": key}, RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-3"}}
+			PathParameters: map[string]string{"key": key}, RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-3", Authorizer: iamBackend()}}
 		resp, err := w.h.Handle(context.Background(), req)
 		require.NoError(t, err)
 		var out map[string]any

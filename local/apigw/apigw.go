@@ -1,6 +1,8 @@
 // Package apigw serves a stack's API Gateway HTTP API locally, as API Gateway does: it matches
 // the template's route keys, checks the SigV4 signature of AWS_IAM routes (against the
-// emulator's test credentials), builds the payload format 2.0 event, invokes the route's
+// emulator's test credentials) or the token of JWT routes (jwt.go: RS256 against a JWKS,
+// issuer, audience, expiry; 401 otherwise), builds the payload format 2.0 event with what the
+// authorizer found (requestContext.authorizer.iam or .jwt), invokes the route's
 // function through the Lambda host (the real bootstrap), and turns its answer into the HTTP
 // response. The emulator (moto) has no HTTP API data plane; see local/RESEARCH.md.
 package apigw
@@ -52,6 +54,8 @@ type Server struct {
 	APIID     string
 	// Secrets maps the access keys a signature may use to their secret keys.
 	Secrets map[string]string
+	// JWT is the authorizer of JWT routes (nil: they are refused, 500).
+	JWT *JWT
 	// MaxBody is API Gateway's payload limit (10 MB).
 	MaxBody int64
 	Log     io.Writer
@@ -132,17 +136,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		message(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	var caller string
-	if route.Auth == "AWS_IAM" {
+	var authorizer *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	switch route.Auth {
+	case "AWS_IAM":
 		ak, err := s.verify(req, body)
 		if err != nil {
 			s.logf("%s %s: 403: %v", req.Method, req.URL.Path, err)
 			message(w, http.StatusForbidden, "Forbidden")
 			return
 		}
-		caller = ak
+		authorizer = s.iamAuthorizer(ak)
+	case "JWT":
+		if s.JWT == nil {
+			s.logf("%s: a JWT route, and no JWT authorizer", route.RouteKey())
+			message(w, http.StatusInternalServerError, "Internal Server Error")
+			return
+		}
+		claims, err := s.JWT.Verify(req.Header.Get("Authorization"), s.now())
+		if err != nil {
+			s.logf("%s %s: 401: %v", req.Method, req.URL.Path, err)
+			unauthorized(w, err)
+			return
+		}
+		authorizer = jwtAuthorizer(claims)
 	}
-	ev := s.event(req, route, params, body, caller, started)
+	ev := s.event(req, route, params, body, authorizer, started)
 	payload, _ := json.Marshal(ev) // an event of strings and maps always encodes
 	out, err := route.Function.Invoke(req.Context(), payload)
 	if err != nil {
@@ -157,7 +175,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // event is the payload format 2.0 event API Gateway sends for req.
-func (s *Server) event(req *http.Request, route *Route, params map[string]string, body []byte, accessKey string, at time.Time) events.APIGatewayV2HTTPRequest {
+func (s *Server) event(req *http.Request, route *Route, params map[string]string, body []byte,
+	authorizer *events.APIGatewayV2HTTPRequestContextAuthorizerDescription, at time.Time) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	for name, vs := range req.Header {
 		headers[strings.ToLower(name)] = strings.Join(vs, ",")
@@ -192,14 +211,7 @@ func (s *Server) event(req *http.Request, route *Route, params map[string]string
 			},
 		},
 	}
-	if accessKey != "" {
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-			IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
-				AccessKey: accessKey, AccountID: s.AccountID, CallerID: accessKey,
-				UserARN: "arn:aws:iam::" + s.AccountID + ":root", UserID: s.AccountID,
-			},
-		}
-	}
+	ev.RequestContext.Authorizer = authorizer
 	if len(body) > 0 {
 		if utf8.Valid(body) {
 			ev.Body = string(body)
@@ -208,6 +220,17 @@ func (s *Server) event(req *http.Request, route *Route, params map[string]string
 		}
 	}
 	return ev
+}
+
+// iamAuthorizer is what API Gateway passes on for a request SigV4 signed with accessKey (the
+// emulator's test credentials are the account's root).
+func (s *Server) iamAuthorizer(accessKey string) *events.APIGatewayV2HTTPRequestContextAuthorizerDescription {
+	return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
+			AccessKey: accessKey, AccountID: s.AccountID, CallerID: accessKey,
+			UserARN: "arn:aws:iam::" + s.AccountID + ":root", UserID: s.AccountID,
+		},
+	}
 }
 
 // writeResponse turns a function's answer into the response, in the 2.0 format's two shapes:

@@ -13,18 +13,23 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/local/apigw"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -192,4 +197,230 @@ func slicesWithout(env []string, name string) []string {
 		}
 	}
 	return out
+}
+
+// JWT mode: the local stack serves the same routes on the same function a second time, with
+// local/apigw's JWT authorizer instead of IAM (apiJwtEndpoint in stack.json), trusting a local
+// issuer whose key `local serve` wrote to the state directory. The function decides per token,
+// as deployed with apiJwtIssuer: a user's token its own devices, a backend's token everything.
+
+// jwtAPI is the JWT-mode API's address and the issuer of its tokens.
+func jwtAPI(t *testing.T) (string, *apigw.Issuer) {
+	t.Helper()
+	dir := os.Getenv("LOCAL_STATE")
+	if dir == "" {
+		dir = filepath.Join(root, ".local")
+	}
+	var state struct {
+		APIJwtEndpoint string `json:"apiJwtEndpoint"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &state))
+	require.NotEmpty(t, state.APIJwtEndpoint, "the local stack serves no JWT-mode API (stack.json has no apiJwtEndpoint)")
+	iss, err := apigw.LoadLocalIssuer(dir)
+	require.NoError(t, err)
+	return state.APIJwtEndpoint, iss
+}
+
+// jwtCaller sends requests with a token of the local issuer, for sub and with these scopes.
+type jwtCaller struct {
+	url, token string
+}
+
+func newJWTCaller(t *testing.T, sub, scope string) jwtCaller {
+	t.Helper()
+	url, iss := jwtAPI(t)
+	tok, err := iss.Sign(map[string]any{"iss": apigw.LocalIssuer, "aud": apigw.LocalAudience, "sub": sub, "scope": scope,
+		"iat": time.Now().Add(-time.Minute).Unix(), "exp": time.Now().Add(15 * time.Minute).Unix()})
+	require.NoError(t, err)
+	return jwtCaller{url: url, token: tok}
+}
+
+func (c jwtCaller) call(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, c.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return send(t, req)
+}
+
+func forbidden(t *testing.T, status int, out map[string]any, contains string) {
+	t.Helper()
+	require.Equal(t, 403, status, "%v", out)
+	code, _, msg := apiError(t, out)
+	assert.Equal(t, "forbidden", code)
+	assert.Contains(t, msg, contains)
+}
+
+// scheduleRow is a push's row in the schedules table.
+func scheduleRow(t *testing.T, key string) map[string]ddbtypes.AttributeValue {
+	t.Helper()
+	out, err := stack.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(output(t, "SchedulesTableName")),
+		Key: map[string]ddbtypes.AttributeValue{"key": &ddbtypes.AttributeValueMemberS{Value: key}}, ConsistentRead: aws.Bool(true)})
+	require.NoError(t, err)
+	return out.Item
+}
+
+func rowString(item map[string]ddbtypes.AttributeValue, name string) string {
+	if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// User A's token, against each route, for user B's devices and pushes: 403 every time, and B's
+// devices, endpoint and push are as they were.
+func TestAPIJWTAUserCannotReachAnotherUsersDevicesOrPushes(t *testing.T) {
+	t.Parallel()
+	alice, bob := name("jwt-alice"), name("jwt-bob")
+	bobs := newJWTCaller(t, bob, "openid")
+	backend := newJWTCaller(t, name("jwt-orders-service"), "openid delayed-push/backend")
+
+	status, out := bobs.call(t, "POST", "/devices", `{"userId":"`+bob+`","token":"`+name("jwt-bob-phone")+`"}`)
+	require.Equal(t, 201, status, "%v", out)
+	bobsDevice, bobsEndpoint := out["deviceId"].(string), out["endpointArn"].(string)
+	key := name("jwt-bobs-order")
+	status, out = backend.call(t, "POST", "/pushes", `{"key":"`+key+`","delaySeconds":3600,"push":{"userId":"`+bob+`","title":"Your order"}}`)
+	require.Equal(t, 201, status, "%v", out)
+	rowBefore := scheduleRow(t, key)
+
+	alices := newJWTCaller(t, alice, "openid profile")
+	mine := `the token's user is "` + alice + `", the request is for "` + bob + `"`
+	notBackend := `is for backends (IAM authorization, or a token with the scope "delayed-push/backend")`
+	for _, c := range []struct{ method, path, body, want string }{
+		{"POST", "/devices", `{"userId":"` + bob + `","token":"` + name("jwt-alice-phone") + `"}`, mine},
+		{"GET", "/users/" + bob + "/devices", "", mine},
+		{"DELETE", "/users/" + bob + "/devices", "", mine},
+		{"DELETE", "/devices/" + bobsDevice, "", `device "` + bobsDevice + `" is another user's`},
+		{"GET", "/users/" + strings.ToUpper(bob) + "/devices", "", `the request is for "` + strings.ToUpper(bob) + `"`},
+		{"GET", "/users/" + url.PathEscape(bob+"%") + "/devices", "", `the request is for "` + bob + `%"`},
+		{"POST", "/pushes", `{"key":"` + name("jwt-alice-push") + `","delaySeconds":60,"push":{"userId":"` + bob + `","title":"Hi"}}`, notBackend},
+		{"GET", "/pushes?userId=" + url.QueryEscape(bob), "", notBackend},
+		{"GET", "/pushes/" + key, "", notBackend},
+		{"PUT", "/pushes/" + key, `{"delaySeconds":60,"push":{"userId":"` + alice + `","title":"Mine now"}}`, notBackend},
+		{"DELETE", "/pushes/" + key, "", notBackend},
+	} {
+		status, out := alices.call(t, c.method, c.path, c.body)
+		forbidden(t, status, out, c.want)
+	}
+	// A path that encodes bob's id still names bob, as API Gateway decodes it.
+	status, out = alices.call(t, "GET", "/users/"+strings.Replace(url.PathEscape(bob), "j", "%6A", 1)+"/devices", "")
+	forbidden(t, status, out, mine)
+
+	// Bob's device, endpoint and push are as they were.
+	status, out = bobs.call(t, "GET", "/users/"+bob+"/devices", "")
+	require.Equal(t, 200, status)
+	list := out["devices"].([]any)
+	require.Len(t, list, 1)
+	assert.Equal(t, bobsDevice, list[0].(map[string]any)["deviceId"])
+	assert.Equal(t, true, list[0].(map[string]any)["enabled"])
+	attrs, err := stack.SNS.GetEndpointAttributes(context.Background(), &sns.GetEndpointAttributesInput{EndpointArn: aws.String(bobsEndpoint)})
+	require.NoError(t, err, "bob's endpoint still exists")
+	assert.Equal(t, "true", attrs.Attributes["Enabled"])
+	assert.Equal(t, rowBefore, scheduleRow(t, key), "bob's push is unchanged")
+	assert.Empty(t, scheduleRow(t, name("jwt-alice-push")), "no push was created")
+	status, out = backend.call(t, "GET", "/pushes/"+key, "")
+	require.Equal(t, 200, status)
+	assert.Equal(t, "scheduled", out["state"])
+	assert.Equal(t, 1.0, out["revision"])
+
+	// Her own devices, alice may: a registration that names bob's device id is hers, and
+	// leaves bob's alone.
+	status, out = alices.call(t, "POST", "/devices", `{"userId":"`+alice+`","token":"`+name("jwt-alice-phone")+`","deviceId":"`+bobsDevice+`"}`)
+	require.Equal(t, 201, status, "%v", out)
+	hers := out["deviceId"].(string)
+	assert.NotEqual(t, bobsDevice, hers)
+	assert.Equal(t, alice, out["userId"])
+	status, out = alices.call(t, "GET", "/users/"+alice+"/devices", "")
+	require.Equal(t, 200, status)
+	assert.Len(t, out["devices"], 1)
+	status, _ = alices.call(t, "DELETE", "/devices/"+hers, "")
+	assert.Equal(t, 200, status)
+	_, out = bobs.call(t, "GET", "/users/"+bob+"/devices", "")
+	assert.Len(t, out["devices"], 1, "bob's device is still there")
+}
+
+// A token with the backend scope does what the client does, for any user; the pushes it
+// creates record its sub as their owner. (IAM callers own theirs by their ARN.)
+func TestAPIJWTABackendTokenSchedulesGetsListsReschedulesAndCancels(t *testing.T) {
+	t.Parallel()
+	sub := name("jwt-backend")
+	backend := newJWTCaller(t, sub, "delayed-push/backend")
+	user, key := name("jwt-customer"), name("jwt-order")
+	body := `{"key":"` + key + `","delaySeconds":3600,"push":{"userId":"` + user + `","title":"Your order shipped"}}`
+	status, out := backend.call(t, "POST", "/pushes", body)
+	require.Equal(t, 201, status, "%v", out)
+	assert.Equal(t, "jwt:"+sub, rowString(scheduleRow(t, key), "owner"))
+	status, out = backend.call(t, "POST", "/pushes", body)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, true, out["alreadyScheduled"])
+
+	status, out = backend.call(t, "GET", "/pushes/"+key, "")
+	require.Equal(t, 200, status)
+	assert.Equal(t, "scheduled", out["state"])
+	status, out = backend.call(t, "GET", "/pushes?userId="+url.QueryEscape(user), "")
+	require.Equal(t, 200, status)
+	assert.Len(t, out["pushes"], 1)
+	status, out = backend.call(t, "PUT", "/pushes/"+key, `{"delaySeconds":7200}`)
+	require.Equal(t, 200, status, "%v", out)
+	assert.Equal(t, 2.0, out["revision"])
+	status, out = backend.call(t, "DELETE", "/pushes/"+key, "")
+	require.Equal(t, 200, status)
+	assert.Equal(t, "cancelled", out["state"])
+	assert.Equal(t, "jwt:"+sub, rowString(scheduleRow(t, key), "owner"), "the owner stays")
+
+	// Any user's devices.
+	status, out = backend.call(t, "POST", "/devices", `{"userId":"`+user+`","token":"`+name("jwt-customer-phone")+`"}`)
+	require.Equal(t, 201, status, "%v", out)
+	status, out = backend.call(t, "DELETE", "/users/"+user+"/devices", "")
+	require.Equal(t, 200, status)
+	assert.Len(t, out["devices"], 1)
+
+	iamKey := name("iam-order")
+	status, out = call(t, "POST", "/pushes", `{"key":"`+iamKey+`","delaySeconds":3600,"push":{"userId":"`+user+`","title":"t"}}`)
+	require.Equal(t, 201, status, "%v", out)
+	assert.True(t, strings.HasPrefix(rowString(scheduleRow(t, iamKey), "owner"), "iam:arn:aws:iam::"), "%v", scheduleRow(t, iamKey)["owner"])
+	call(t, "DELETE", "/pushes/"+iamKey, "")
+}
+
+// What API Gateway's JWT authorizer refuses never reaches the function: 401 Unauthorized.
+func TestAPIJWTRefusesBadTokensWith401(t *testing.T) {
+	t.Parallel()
+	endpoint, iss := jwtAPI(t)
+	other, err := apigw.NewIssuer()
+	require.NoError(t, err)
+	base := map[string]any{"iss": apigw.LocalIssuer, "aud": apigw.LocalAudience, "sub": name("jwt-mallory"), "scope": "delayed-push/backend",
+		"exp": time.Now().Add(time.Hour).Unix()}
+	with := func(k string, v any) map[string]any {
+		c := map[string]any{}
+		for claim, value := range base {
+			c[claim] = value
+		}
+		c[k] = v
+		return c
+	}
+	signed := func(i *apigw.Issuer, c map[string]any) string {
+		tok, err := i.Sign(c)
+		require.NoError(t, err)
+		return tok
+	}
+	for why, tok := range map[string]string{
+		"none":           "",
+		"another key":    signed(other, base),
+		"expired":        signed(iss, with("exp", time.Now().Add(-time.Minute).Unix())),
+		"another issuer": signed(iss, with("iss", "https://evil.example.com/")),
+		"another app":    signed(iss, with("aud", "another-app")),
+	} {
+		key := name("jwt-refused")
+		status, out := jwtCaller{url: endpoint, token: tok}.call(t, "POST", "/pushes", `{"key":"`+key+`","push":{"userId":"u","title":"t"}}`)
+		assert.Equal(t, 401, status, why)
+		assert.Equal(t, "Unauthorized", out["message"], why)
+		assert.Empty(t, scheduleRow(t, key), why)
+	}
 }

@@ -47,7 +47,11 @@ type Plan struct {
 	EventSources []EventSource
 	Routes       []APIRoute
 	// API, when set and the stack has routes, is where Run serves the HTTP API.
-	API       net.Listener
+	API net.Listener
+	// JWTAPI, when set with JWT, is where Run serves the same routes on the same functions
+	// with JWT instead of IAM authorization, as a stack configured with apiJwtIssuer would.
+	JWTAPI    net.Listener
+	JWT       *apigw.JWT
 	Region    string
 	AccountID string
 }
@@ -282,11 +286,19 @@ func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io
 		running.add(h)
 	}
 	if plan.API != nil && len(plan.Routes) > 0 {
-		srv, err := apiServer(plan, hosts, log)
+		srv, err := apiServer(plan, hosts, log, nil)
 		if err != nil {
 			return err
 		}
 		go func() { _ = srv.Serve(plan.API) }()
+		defer srv.Close()
+	}
+	if plan.JWTAPI != nil && plan.JWT != nil && len(plan.Routes) > 0 {
+		srv, err := apiServer(plan, hosts, log, plan.JWT)
+		if err != nil {
+			return err
+		}
+		go func() { _ = srv.Serve(plan.JWTAPI) }()
 		defer srv.Close()
 	}
 	var wg sync.WaitGroup
@@ -315,9 +327,10 @@ func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io
 	return errors.Join(all...)
 }
 
-// apiServer serves the plan's routes with their functions (local/apigw).
-func apiServer(plan *Plan, hosts map[string]*lambdahost.Host, log io.Writer) (*http.Server, error) {
-	api := &apigw.Server{Region: plan.Region, AccountID: plan.AccountID, APIID: "local", Log: log,
+// apiServer serves the plan's routes with their functions (local/apigw); with jwt, its IAM
+// routes are JWT routes of that authorizer.
+func apiServer(plan *Plan, hosts map[string]*lambdahost.Host, log io.Writer, jwt *apigw.JWT) (*http.Server, error) {
+	api := &apigw.Server{Region: plan.Region, AccountID: plan.AccountID, APIID: "local", Log: log, JWT: jwt,
 		// The emulator's credentials, which local/scripts/local-env.sh exports.
 		Secrets: map[string]string{"test": "test"}}
 	for _, r := range plan.Routes {
@@ -326,7 +339,11 @@ func apiServer(plan *Plan, hosts map[string]*lambdahost.Host, log io.Writer) (*h
 			return nil, fmt.Errorf("route %s is served by %s, which is not a function of the stack", r.RouteKey, r.Function)
 		}
 		method, path, _ := strings.Cut(r.RouteKey, " ")
-		api.Routes = append(api.Routes, apigw.Route{Method: method, Path: path, Auth: r.Auth, Function: h})
+		auth := r.Auth
+		if jwt != nil && auth == "AWS_IAM" {
+			auth = "JWT"
+		}
+		api.Routes = append(api.Routes, apigw.Route{Method: method, Path: path, Auth: auth, Function: h})
 	}
 	return &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}, nil
 }

@@ -248,7 +248,10 @@ func TestHTTPAPIAndDeviceRegistration(t *testing.T) {
 	h := &httpapi.Handler{Pushes: c, Devices: noDevices{}, MaxBodyBytes: 65536, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))}
 	call := func(route string, params, query map[string]string, body string, b64 bool) (int, string, string) {
 		resp, err := h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, Body: body, IsBase64Encoded: b64,
-			Headers: map[string]string{"content-type": "application/json"}, PathParameters: params, QueryStringParameters: query})
+			Headers: map[string]string{"content-type": "application/json"}, PathParameters: params, QueryStringParameters: query,
+			// A backend, as IAM authorization passes it on (the per-user rules: internal/httpapi).
+			RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: "arn:aws:iam::123456789012:role/orders-api"}}}})
 		require.NoError(t, err)
 		var p httpapi.Problem
 		_ = json.Unmarshal([]byte(resp.Body), &p)

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/delayed-push/delayed-push/local/apigw"
 	"github.com/delayed-push/delayed-push/local/faultproxy"
 	"github.com/delayed-push/delayed-push/local/localdeploy"
 	"github.com/delayed-push/delayed-push/local/localrun"
@@ -188,6 +189,20 @@ func serve(ctx context.Context, args []string) error {
 			logf("route %s (%s) -> %s", r.RouteKey, r.Auth, r.Function)
 		}
 		logf("http api: %s", state["apiEndpoint"])
+
+		// The same routes with a JWT authorizer instead of IAM, as with apiJwtIssuer, on the
+		// same functions: tokens of a local issuer whose key is made here (the tests sign with it).
+		jwtLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("http api (JWT): %w", err)
+		}
+		if plan.JWT, err = apigw.NewLocalJWT(f.state); err != nil {
+			return fmt.Errorf("http api (JWT): the local issuer: %w", err)
+		}
+		plan.JWTAPI = jwtLn
+		state["apiJwtEndpoint"] = "http://" + jwtLn.Addr().String()
+		logf("http api, JWT authorization (issuer %s, audience %s, key %s): %s", apigw.LocalIssuer, apigw.LocalAudience,
+			filepath.Join(f.state, apigw.LocalIssuerKeyFile), state["apiJwtEndpoint"])
 	}
 	if err := writeJSON(filepath.Join(f.state, "stack.json"), state); err != nil {
 		return err
