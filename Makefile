@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
 
 synth: deps ## Synthesize the stack into cdk.out (builds the Go Lambdas)
@@ -58,7 +58,7 @@ asl-validate: node_modules/.installed ## asl-validator (pinned, npm) on every sy
 
 .venv-checkov/.installed: requirements-checkov.txt
 	python3 -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.txt
 	touch $@
 
 checkov: .venv-checkov/.installed ## checkov on every synthesized template, offline: no failed check (skips are on the resources, with reasons)

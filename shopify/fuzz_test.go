@@ -59,3 +59,21 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadBodyFacts(f *testing.F) {
+	f.Add("orders/create", []byte(`{"id":1,"updated_at":"2026-11-24T10:00:00Z","order_status_url":"https://a.myshopify.com/1/orders/x"}`))
+	f.Add("orders/create", []byte(`{"order_status_url":"https://shop.example/1"}`))
+	f.Add("shop/redact", []byte(`{"shop_domain":"a.myshopify.com"}`))
+	f.Fuzz(func(t *testing.T, topic string, b []byte) {
+		facts, err := shopify.ReadBodyFacts(topic, b)
+		if err != nil {
+			return
+		}
+		if facts.Shop != "" && !shopify.ValidShopDomain(facts.Shop) {
+			t.Fatalf("named the shop %q", facts.Shop)
+		}
+		if (facts.TimeField == "") != facts.Time.IsZero() && facts.TimeField == "" {
+			t.Fatalf("a time without its field: %+v", facts)
+		}
+	})
+}

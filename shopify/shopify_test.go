@@ -156,3 +156,70 @@ func TestQueuedWebhooksAreChecked(t *testing.T) {
 	assert.True(t, shopify.Handled("orders/create"))
 	assert.False(t, shopify.Handled("orders/updated"))
 }
+
+func TestBodyFactsNameTheShopAndTheTimeOnlyWhereTheSignedBodySaysThem(t *testing.T) {
+	b, err := os.ReadFile("testdata/orders_create.json")
+	require.NoError(t, err)
+	f, err := shopify.ReadBodyFacts(shopify.TopicOrdersCreate, b)
+	require.NoError(t, err)
+	assert.Equal(t, "jsmith.myshopify.com", f.Shop, "the host of order_status_url")
+	assert.Equal(t, time.Date(2026, 11, 24, 10, 10, 3, 0, time.UTC), f.Time)
+	assert.Equal(t, "updated_at", f.TimeField)
+
+	f, err = shopify.ReadBodyFacts(shopify.TopicOrdersCreate, []byte(`{"id":1,"created_at":"2026-11-24T10:00:00Z","updated_at":"2026-11-24T09:00:00Z",`+
+		`"order_status_url":"https://www.shop.example/74407641366/orders/abc/authenticate?key=k"}`))
+	require.NoError(t, err)
+	assert.Equal(t, shopify.BodyFacts{OtherHost: "www.shop.example", Time: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), TimeField: "created_at"}, f,
+		"a custom domain names no shop; the latest signed time counts")
+
+	f, err = shopify.ReadBodyFacts(shopify.TopicOrdersCreate, []byte(`{"id":1,"created_at":null,"order_status_url":null}`))
+	require.NoError(t, err)
+	assert.Equal(t, shopify.BodyFacts{}, f, "nothing said, nothing known")
+
+	f, err = shopify.ReadBodyFacts(shopify.TopicShopRedact, []byte(`{"shop_id":1,"shop_domain":"jsmith.myshopify.com"}`))
+	require.NoError(t, err)
+	assert.Equal(t, shopify.BodyFacts{Shop: "jsmith.myshopify.com"}, f, "the privacy payloads carry no time")
+
+	f, err = shopify.ReadBodyFacts("products/update", []byte(`not even JSON`))
+	require.NoError(t, err)
+	assert.Equal(t, shopify.BodyFacts{}, f, "topics not handled are not read")
+
+	for body, want := range map[string]string{
+		`[]`:                                "not an order object",
+		` null`:                             "not an order object",
+		`{"created_at":"2026-11-24 10:00"}`: "created_at",
+		`{"updated_at":"Tue, 24 Nov 2026"}`: "updated_at",
+		`{"order_status_url":"ftp://a.myshopify.com/x"}`:                 "not an https URL",
+		`{"order_status_url":"https:///x"}`:                              "not an https URL",
+		`{"order_status_url":"https://-.myshopify.com.myshopify.com/x"}`: "not a shop's myshopify.com domain",
+		"{\"id\":\"\xff\"}": "not valid UTF-8",
+	} {
+		_, err := shopify.ReadBodyFacts(shopify.TopicOrdersCreate, []byte(body))
+		assert.ErrorIs(t, err, shopify.ErrNotShopifyBody, body)
+		assert.ErrorContains(t, err, want, body)
+	}
+	_, err = shopify.ReadBodyFacts(shopify.TopicCustomersRedact, []byte(`{"shop_domain":"evil.example.com"}`))
+	assert.ErrorContains(t, err, "not a myshopify.com domain")
+}
+
+func TestIDsAndTimes(t *testing.T) {
+	for _, id := range []string{"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "1", "wh:1/2@x+y=z", strings.Repeat("a", shopify.MaxIDLength)} {
+		assert.True(t, shopify.ValidID(id), id)
+	}
+	for _, id := range []string{"", " ", "a b", `a"b`, `a\b`, "a\tb", "é", "\x7f", strings.Repeat("a", shopify.MaxIDLength+1)} {
+		assert.False(t, shopify.ValidID(id), id)
+	}
+	for s, want := range map[string]time.Time{
+		"2026-11-24T10:00:00.123456789Z": time.Date(2026, 11, 24, 10, 0, 0, 123456789, time.UTC),
+		"2026-11-24T05:10:03-05:00":      time.Date(2026, 11, 24, 10, 10, 3, 0, time.UTC),
+		" 2026-11-24T10:00:00Z ":         time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
+	} {
+		got, err := shopify.ParseTime(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, want, got, s)
+	}
+	for _, s := range []string{"", "1732442400", "2026-11-24", "2026-11-24T10:00:00", "Tue, 24 Nov 2026 10:00:00 GMT", "2026-13-01T00:00:00Z"} {
+		_, err := shopify.ParseTime(s)
+		assert.Error(t, err, s)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -105,6 +106,24 @@ type Config struct {
 	ShopifyShopOwners map[string]string `json:"shopifyShopOwners"`
 	// ShopifyMaxBodyBytes is the largest webhook body; larger ones get 413. Default 204800.
 	ShopifyMaxBodyBytes int `json:"shopifyMaxBodyBytes"`
+	// ShopifyWebhookMaxAgeSeconds is how old a webhook may be (X-Shopify-Triggered-At, and
+	// an order's signed updated_at/created_at) before it is refused as a replay. 18000 (5
+	// hours: Shopify retries for 4) to 604800. Default 86400.
+	ShopifyWebhookMaxAgeSeconds int `json:"shopifyWebhookMaxAgeSeconds"`
+	// ShopifyWebhookThrottleRateLimit and ShopifyWebhookThrottleBurstLimit throttle the
+	// webhook route on its own. Defaults 25 requests a second and a burst of 50.
+	ShopifyWebhookThrottleRateLimit  int `json:"shopifyWebhookThrottleRateLimit"`
+	ShopifyWebhookThrottleBurstLimit int `json:"shopifyWebhookThrottleBurstLimit"`
+	// ShopifyWebhookReservedConcurrency is the webhook function's reserved concurrency, 0
+	// (none) to 1000. Default 20.
+	ShopifyWebhookReservedConcurrency int `json:"shopifyWebhookReservedConcurrency"`
+	// ShopifyOrderRetentionDays is how long an order row lives (DynamoDB TTL). Default 90.
+	ShopifyOrderRetentionDays int `json:"shopifyOrderRetentionDays"`
+	// ShopifyQueueRetentionDays and ShopifyDeadLetterRetentionDays are how long the orders
+	// queue and its dead-letter queue keep raw webhook bodies; the second must be longer.
+	// Defaults 4 and 7.
+	ShopifyQueueRetentionDays      int `json:"shopifyQueueRetentionDays"`
+	ShopifyDeadLetterRetentionDays int `json:"shopifyDeadLetterRetentionDays"`
 	// CustomerManagedKey also encrypts the tables, the queues and the state machine's
 	// executions with the stack's KMS key (DelayedPushProps.CustomerManagedData). Default false.
 	CustomerManagedKey bool `json:"customerManagedKey"`
@@ -130,6 +149,15 @@ func DefaultConfig() Config {
 		APIJwtUserClaim:        httpapi.DefaultUserClaim,
 		APIBackendScope:        httpapi.DefaultBackendScope,
 		ShopifyMaxBodyBytes:    orders.DefaultMaxBodyBytes,
+
+		// The Shopify path's replay, throttle and retention defaults (stacks/shopify.go).
+		ShopifyWebhookMaxAgeSeconds:       int(orders.DefaultMaxAge / time.Second),
+		ShopifyWebhookThrottleRateLimit:   DefaultShopifyWebhookRateLimit,
+		ShopifyWebhookThrottleBurstLimit:  DefaultShopifyWebhookBurstLimit,
+		ShopifyWebhookReservedConcurrency: DefaultShopifyWebhookReservedConcurrency,
+		ShopifyOrderRetentionDays:         DefaultShopifyOrderRetentionDays,
+		ShopifyQueueRetentionDays:         DefaultShopifyQueueRetentionDays,
+		ShopifyDeadLetterRetentionDays:    DefaultShopifyDeadLetterRetentionDays,
 	}
 }
 
@@ -244,6 +272,7 @@ func (c Config) Props() *DelayedPushProps {
 		}
 		// shopifySecretArn becomes ExistingSecret where a scope exists (NewDelayedPushStack).
 		p.Shopify = &ShopifyProps{ShopOwners: &owners, MaxBodyBytes: jsii.Number(float64(c.ShopifyMaxBodyBytes))}
+		c.shopifyProps(p.Shopify)
 	}
 	return p
 }
@@ -310,7 +339,7 @@ func (c Config) Validate() error {
 		return bad("apiBackendScope", "is not usable: %v", httpapi.ValidateScope(c.APIBackendScope))
 	}
 	switch {
-	case !c.Shopify && (c.ShopifySecretArn != "" || len(c.ShopifyShopOwners) > 0 || c.ShopifyMaxBodyBytes != orders.DefaultMaxBodyBytes):
+	case !c.Shopify && (c.ShopifySecretArn != "" || len(c.ShopifyShopOwners) > 0 || c.ShopifyMaxBodyBytes != orders.DefaultMaxBodyBytes || !c.shopifyTuningDefault()):
 		return bad("shopify", "must be true for the shopify* keys to apply")
 	case c.Shopify && !c.API:
 		return bad("shopify", "needs the HTTP API (its webhook is a route of it): api must not be false")
@@ -318,6 +347,9 @@ func (c Config) Validate() error {
 		return bad("shopifySecretArn", "must be a Secrets Manager secret's complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX), got %q", c.ShopifySecretArn)
 	case c.ShopifyMaxBodyBytes < 1024 || c.ShopifyMaxBodyBytes > orders.DefaultMaxBodyBytes:
 		return bad("shopifyMaxBodyBytes", "must be from 1024 to %d (an SQS message holds the body), got %d", orders.DefaultMaxBodyBytes, c.ShopifyMaxBodyBytes)
+	}
+	if err := c.validateShopifyTuning(); err != nil {
+		return err
 	}
 	for _, shop := range slices.Sorted(maps.Keys(c.ShopifyShopOwners)) {
 		if !shopify.ValidShopDomain(shop) {

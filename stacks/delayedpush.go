@@ -159,11 +159,13 @@ type DelayedPush struct {
 	// DataKey is EncryptionKey when CustomerManagedData is set (it encrypts the pushes), else nil.
 	DataKey awskms.IKey
 	// The Shopify order path, nil without ShopifyProps: the client secret (yours or a new
-	// one), the orders table, queue and dead-letter queue, and the two functions.
+	// one), the orders table, queue and dead-letter queue, the webhook ids seen (replays are
+	// refused by them), and the two functions.
 	ShopifySecret          awssecretsmanager.ISecret
 	OrdersTable            awsdynamodb.Table
 	OrdersQueue            awssqs.Queue
 	OrdersDeadLetterQueue  awssqs.Queue
+	ShopifyWebhooksTable   awsdynamodb.Table
 	ShopifyWebhookFunction awslambda.Function
 	ShopifyOrdersFunction  awslambda.Function
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/delayed-push/delayed-push/internal/awsadapters"
 	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/internal/shopifyapp"
 	"github.com/delayed-push/delayed-push/shopify"
@@ -44,16 +46,57 @@ type ShopifyProps struct {
 	// MaxBodyBytes is the largest webhook body; a larger one gets 413. 1024 to 204800
 	// (an SQS message holds the body). Default: 204800.
 	MaxBodyBytes *float64
+	// WebhookMaxAge is how old a webhook may be: one whose X-Shopify-Triggered-At, or whose
+	// signed body's updated_at/created_at, is older is refused (400 stale) as a replay. Whole
+	// seconds from 5 hours (Shopify retries for 4) to 7 days. Default: 24 hours.
+	WebhookMaxAge awscdk.Duration
+	// WebhookThrottleRateLimit (requests per second, steady) and WebhookThrottleBurstLimit
+	// throttle the webhook route on the HTTP API's stage, apart from the API's own limits:
+	// the route takes no IAM, so forged requests cost at most this. Defaults: 25 and 50.
+	WebhookThrottleRateLimit  *float64
+	WebhookThrottleBurstLimit *float64
+	// WebhookReservedConcurrency reserves (and caps) the webhook function's concurrency, 0 to
+	// 1000; 0 leaves it unreserved (an account whose concurrency quota leaves no room: Lambda
+	// keeps 100 unreserved). Default: 20.
+	WebhookReservedConcurrency *float64
+	// OrderRetention is how long a saved order (with its customer's name and e-mail) is kept:
+	// the orders table's TTL. Whole days from 1 to 3650. Default: 90 days.
+	OrderRetention awscdk.Duration
+	// QueueRetention is how long the orders queue keeps a raw webhook body (1 to 13 whole
+	// days), and DeadLetterQueueRetention the orders dead-letter queue (2 to 14 whole days,
+	// longer than QueueRetention: a message moved there keeps its first enqueue time).
+	// Defaults: 4 and 7 days.
+	QueueRetention           awscdk.Duration
+	DeadLetterQueueRetention awscdk.Duration
 }
 
+// Defaults of ShopifyProps.
+const (
+	DefaultShopifyWebhookRateLimit           = 25
+	DefaultShopifyWebhookBurstLimit          = 50
+	DefaultShopifyWebhookReservedConcurrency = 20
+	DefaultShopifyOrderRetentionDays         = 90
+	DefaultShopifyQueueRetentionDays         = 4
+	DefaultShopifyDeadLetterRetentionDays    = 7
+)
+
 type shopifySettings struct {
-	enabled      bool
-	owners       map[string]string
-	maxBodyBytes int
+	enabled               bool
+	owners                map[string]string
+	maxBodyBytes          int
+	maxAge                int // seconds
+	rateLimit, burstLimit float64
+	reservedConcurrency   int // 0: none
+	orderRetention        int // days
+	queueRetention        int // days
+	deadLetterRetention   int // days
 }
 
 func shopifySettingsOf(p *ShopifyProps, apiEnabled bool) (shopifySettings, error) {
-	out := shopifySettings{maxBodyBytes: orders.DefaultMaxBodyBytes, owners: map[string]string{}}
+	out := shopifySettings{maxBodyBytes: orders.DefaultMaxBodyBytes, owners: map[string]string{},
+		maxAge: int(orders.DefaultMaxAge / time.Second), rateLimit: DefaultShopifyWebhookRateLimit, burstLimit: DefaultShopifyWebhookBurstLimit,
+		reservedConcurrency: DefaultShopifyWebhookReservedConcurrency, orderRetention: DefaultShopifyOrderRetentionDays,
+		queueRetention: DefaultShopifyQueueRetentionDays, deadLetterRetention: DefaultShopifyDeadLetterRetentionDays}
 	if p == nil {
 		return out, nil
 	}
@@ -81,6 +124,60 @@ func shopifySettingsOf(p *ShopifyProps, apiEnabled bool) (shopifySettings, error
 		}
 		out.maxBodyBytes = int(*p.MaxBodyBytes)
 	}
+	var err error
+	if out.maxAge, err = seconds(p.WebhookMaxAge, out.maxAge); err != nil {
+		return bad("WebhookMaxAge", "%v", err)
+	}
+	if lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second); out.maxAge < lo || out.maxAge > hi {
+		return bad("WebhookMaxAge", "must be from %d seconds (5 hours: Shopify retries for 4) to %d (7 days), got %d", lo, hi, out.maxAge)
+	}
+	for _, n := range []struct {
+		prop   string
+		v      *float64
+		dst    *float64
+		lo, hi float64
+	}{
+		{"WebhookThrottleRateLimit", p.WebhookThrottleRateLimit, &out.rateLimit, 1, 10000},
+		{"WebhookThrottleBurstLimit", p.WebhookThrottleBurstLimit, &out.burstLimit, 1, 5000},
+	} {
+		if n.v != nil {
+			if *n.v != math.Trunc(*n.v) || *n.v < n.lo || *n.v > n.hi {
+				return bad(n.prop, "must be a whole number from %v to %v, got %v", n.lo, n.hi, *n.v)
+			}
+			*n.dst = *n.v
+		}
+	}
+	if v := p.WebhookReservedConcurrency; v != nil {
+		if *v != math.Trunc(*v) || *v < 0 || *v > 1000 {
+			return bad("WebhookReservedConcurrency", "must be a whole number from 0 (none) to 1000, got %v", *v)
+		}
+		out.reservedConcurrency = int(*v)
+	}
+	for _, d := range []struct {
+		prop   string
+		v      awscdk.Duration
+		dst    *int
+		lo, hi int
+	}{
+		{"OrderRetention", p.OrderRetention, &out.orderRetention, 1, 3650},
+		{"QueueRetention", p.QueueRetention, &out.queueRetention, 1, 13},
+		{"DeadLetterQueueRetention", p.DeadLetterQueueRetention, &out.deadLetterRetention, 2, 14},
+	} {
+		if d.v == nil {
+			continue
+		}
+		days := *d.v.ToDays(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
+		if days != math.Trunc(days) || days < float64(d.lo) || days > float64(d.hi) {
+			return bad(d.prop, "must be whole days from %d to %d, got %v days", d.lo, d.hi, days)
+		}
+		*d.dst = int(days)
+	}
+	if out.deadLetterRetention <= out.queueRetention {
+		// SQS keeps a message's first enqueue time when it moves it to the dead-letter queue:
+		// a shorter retention there would drop what was just parked.
+		return bad("DeadLetterQueueRetention", "(%d days) must be longer than QueueRetention (%d days): a message moved to the dead-letter queue keeps its first enqueue time",
+			out.deadLetterRetention, out.queueRetention)
+	}
 	return out, nil
 }
 
@@ -98,6 +195,8 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 	}
 	d.ShopifySecret = secret
 	te, tk := s.tableEncryption()
+	// The orders table holds customers' names and e-mails: each row expires (DynamoDB TTL on
+	// expiresAt, set by the consumer) shopifyOrderRetentionDays after it was saved.
 	d.OrdersTable = awsdynamodb.NewTable(c, jsii.String("Orders"), &awsdynamodb.TableProps{
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("shopDomain"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String("orderId"), Type: awsdynamodb.AttributeType_STRING},
@@ -105,23 +204,43 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		Encryption:                       te,
 		EncryptionKey:                    tk,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		TimeToLiveAttribute:              jsii.String(awsadapters.OrderExpiresAt),
 		RemovalPolicy:                    s.removal,
 		DeletionProtection:               jsii.Bool(s.removal == awscdk.RemovalPolicy_RETAIN),
 	})
+	// The webhook ids the receiver has seen (internal/orders.Receiver): one row per
+	// X-Shopify-Webhook-Id, no body, no customer; each expires an hour after the freshness
+	// window, when a replay is refused as stale anyway.
+	d.ShopifyWebhooksTable = awsdynamodb.NewTable(c, jsii.String("Webhooks"), &awsdynamodb.TableProps{
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("webhookId"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Encryption:                       te,
+		EncryptionKey:                    tk,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		TimeToLiveAttribute:              jsii.String("expiresAt"),
+		RemovalPolicy:                    s.removal,
+		DeletionProtection:               jsii.Bool(s.removal == awscdk.RemovalPolicy_RETAIN),
+	})
+	nagSuppress(d.ShopifyWebhooksTable, backups)
+	if !s.cmkData {
+		checkovSkip(d.ShopifyWebhooksTable, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (README, Running in production)."})
+	}
 	const consumerTimeout = 30
 	qe, qk := s.queueEncryption()
+	// The queues hold raw webhook bodies (customers' names, e-mails and addresses): kept
+	// shopifyQueueRetentionDays (4) on the queue, shopifyDeadLetterRetentionDays (7) parked,
+	// not SQS's 14-day maximum. Shopify stops retrying after 4 hours; 4 days cover a weekend
+	// with the consumer stopped.
 	d.OrdersDeadLetterQueue = awssqs.NewQueue(c, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
 		Encryption: qe, EncryptionMasterKey: qk, EnforceSSL: jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), RemovalPolicy: s.removal,
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(float64(s.shopify.deadLetterRetention))), RemovalPolicy: s.removal,
 	})
 	d.OrdersQueue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
 		Encryption: qe, EncryptionMasterKey: qk, EnforceSSL: jsii.Bool(true),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * consumerTimeout)),
-		// Shopify does not send an order twice after 4 hours: two weeks leave time to fix a
-		// stopped consumer before anything is dropped.
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		DeadLetterQueue: &awssqs.DeadLetterQueue{Queue: d.OrdersDeadLetterQueue, MaxReceiveCount: jsii.Number(5)},
-		RemovalPolicy:   s.removal,
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(float64(s.shopify.queueRetention))),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: d.OrdersDeadLetterQueue, MaxReceiveCount: jsii.Number(5)},
+		RemovalPolicy:     s.removal,
 	})
 
 	fnProps := func(description string, timeout, memory float64, logs awslogs.ILogGroup, env map[string]*string) awslambda.FunctionProps {
@@ -133,26 +252,40 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 	logGroup := func(id string) awslogs.LogGroup {
 		return newLogGroup(c, id, s)
 	}
-	// Shopify gives up on an answer after 5 seconds.
-	d.ShopifyWebhookFunction = NewGoFunction(c, "WebhookFunction", &GoFunctionProps{
-		Package: ShopifyWebhookPackage,
-		FunctionProps: fnProps("Delayed Push Shopify webhook: verify, queue, answer 200", 4, 256, logGroup("WebhookLogs"), map[string]*string{
-			shopifyapp.EnvSecretArn:      secret.SecretArn(),
-			shopifyapp.EnvOrdersQueueURL: d.OrdersQueue.QueueUrl(),
-			shopifyapp.EnvMaxBodyBytes:   jsii.String(fmt.Sprint(s.shopify.maxBodyBytes)),
-		}),
+	// Shopify gives up on an answer after 5 seconds. 256 MB: Shopify waits on it; its init takes
+	// about 6 ms of CPU (BENCHMARKS.md, "Cold start"), and a first request also fetches the
+	// secret (a TLS handshake): at 128 MB's share of a vCPU, twice as long.
+	webhookProps := fnProps("Delayed Push Shopify webhook: verify, queue, answer 200", 4, 256, logGroup("WebhookLogs"), map[string]*string{
+		shopifyapp.EnvSecretArn:      secret.SecretArn(),
+		shopifyapp.EnvOrdersQueueURL: d.OrdersQueue.QueueUrl(),
+		shopifyapp.EnvMaxBodyBytes:   jsii.String(fmt.Sprint(s.shopify.maxBodyBytes)),
+		shopifyapp.EnvWebhooksTable:  d.ShopifyWebhooksTable.TableName(),
+		shopifyapp.EnvWebhookMaxAge:  jsii.String(fmt.Sprint(s.shopify.maxAge)),
 	})
+	if s.shopify.reservedConcurrency > 0 {
+		// Caps what forged requests can cost, and keeps the account's other functions (the
+		// sender) out of reach of a flood on this unauthenticated route.
+		webhookProps.ReservedConcurrentExecutions = jsii.Number(float64(s.shopify.reservedConcurrency))
+	}
+	d.ShopifyWebhookFunction = NewGoFunction(c, "WebhookFunction", &GoFunctionProps{Package: ShopifyWebhookPackage, FunctionProps: webhookProps})
 	secret.GrantRead(d.ShopifyWebhookFunction, nil)
 	d.OrdersQueue.GrantSendMessages(d.ShopifyWebhookFunction)
+	// PutItem (the claim), UpdateItem (the "queued" mark), GetItem (a refused claim's record
+	// where the condition failure does not return it).
+	d.ShopifyWebhooksTable.Grant(d.ShopifyWebhookFunction, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"),
+		jsii.String("dynamodb:GetItem"))
 
 	owners, _ := json.Marshal(s.shopify.owners)
 	d.ShopifyOrdersFunction = NewGoFunction(c, "OrdersFunction", &GoFunctionProps{
 		Package: ShopifyOrdersPackage,
+		// 256 MB, as the sender: its CPU per message is the SDK's calls, and the shop owner's push
+		// waits on them (BENCHMARKS.md, "Sender overhead", "Memory size").
 		FunctionProps: fnProps("Delayed Push Shopify orders: save the order, then push the shop owner", consumerTimeout, 256, logGroup("OrdersLogs"), map[string]*string{
 			shopifyapp.EnvOrdersTable:        d.OrdersTable.TableName(),
 			shopifyapp.EnvPushQueueURL:       d.PushQueue.QueueUrl(),
 			shopifyapp.EnvDeadLetterQueueURL: d.OrdersDeadLetterQueue.QueueUrl(),
 			shopifyapp.EnvShopOwners:         jsii.String(string(owners)),
+			shopifyapp.EnvOrderRetentionDays: jsii.String(fmt.Sprint(s.shopify.orderRetention)),
 		}),
 	})
 	d.ShopifyOrdersFunction.AddEventSource(awslambdaeventsources.NewSqsEventSource(d.OrdersQueue, &awslambdaeventsources.SqsEventSourceProps{
@@ -175,7 +308,81 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 	for _, r := range *routes {
 		nagSuppress(r, nagRule{"AwsSolutions-APIG4", "Shopify cannot sign with IAM or a JWT: it signs the body (X-Shopify-Hmac-Sha256), and the function refuses (401) every request whose signature does not match the client secret.", nil})
 	}
+	throttleWebhookRoute(d, *routes, s.shopify)
 
 	deadLetterAlarm(c, d.OrdersDeadLetterQueue, d.AlarmTopic,
 		"Shopify order messages are parked: read their parkReason (an order that cannot be parsed) or the orders function's log.")
+}
+
+// throttleWebhookRoute gives the webhook route its own throttle on the HTTP API's stage
+// (route-level throttling, "RouteSettings" of AWS::ApiGatewayV2::Stage: it overrides the
+// stage's default limits for that route; API Gateway answers 429 above it, and Shopify retries
+// a 429 like any failed delivery). The stage is the API construct's "DefaultStage" (stacks/
+// api.go); only this route's key is added to its RouteSettings, and the stage waits for the
+// route, since API Gateway refuses settings for a route key it does not have yet.
+func throttleWebhookRoute(d *DelayedPush, routes []awsapigatewayv2.HttpRoute, sh shopifySettings) {
+	stage, ok := d.Api.Node().Scope().Node().TryFindChild(jsii.String("DefaultStage")).(awsapigatewayv2.HttpStage)
+	if !ok {
+		panic(fmt.Errorf("DelayedPush: Shopify: the HTTP API has no stage %q to throttle the webhook route on", "DefaultStage"))
+	}
+	cfn := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	key := "RouteSettings.POST " + ShopifyWebhookPath
+	cfn.AddPropertyOverride(jsii.String(key+".ThrottlingRateLimit"), sh.rateLimit)
+	cfn.AddPropertyOverride(jsii.String(key+".ThrottlingBurstLimit"), sh.burstLimit)
+	for _, r := range routes {
+		stage.Node().AddDependency(r)
+	}
+}
+
+// shopifyTuningDefault reports whether the replay, throttle and retention keys of the Shopify
+// path are all at their defaults.
+func (c Config) shopifyTuningDefault() bool {
+	d := DefaultConfig()
+	return c.ShopifyWebhookMaxAgeSeconds == d.ShopifyWebhookMaxAgeSeconds &&
+		c.ShopifyWebhookThrottleRateLimit == d.ShopifyWebhookThrottleRateLimit &&
+		c.ShopifyWebhookThrottleBurstLimit == d.ShopifyWebhookThrottleBurstLimit &&
+		c.ShopifyWebhookReservedConcurrency == d.ShopifyWebhookReservedConcurrency &&
+		c.ShopifyOrderRetentionDays == d.ShopifyOrderRetentionDays &&
+		c.ShopifyQueueRetentionDays == d.ShopifyQueueRetentionDays &&
+		c.ShopifyDeadLetterRetentionDays == d.ShopifyDeadLetterRetentionDays
+}
+
+// validateShopifyTuning checks the replay, throttle and retention keys; the error names the
+// key.
+func (c Config) validateShopifyTuning() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
+	}
+	lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second)
+	switch {
+	case c.ShopifyWebhookMaxAgeSeconds < lo || c.ShopifyWebhookMaxAgeSeconds > hi:
+		return bad("shopifyWebhookMaxAgeSeconds", "must be from %d (5 hours: Shopify retries a delivery for 4) to %d (7 days), got %d", lo, hi, c.ShopifyWebhookMaxAgeSeconds)
+	case c.ShopifyWebhookThrottleRateLimit < 1 || c.ShopifyWebhookThrottleRateLimit > 10000:
+		return bad("shopifyWebhookThrottleRateLimit", "must be from 1 to 10000, got %d", c.ShopifyWebhookThrottleRateLimit)
+	case c.ShopifyWebhookThrottleBurstLimit < 1 || c.ShopifyWebhookThrottleBurstLimit > 5000:
+		return bad("shopifyWebhookThrottleBurstLimit", "must be from 1 to 5000, got %d", c.ShopifyWebhookThrottleBurstLimit)
+	case c.ShopifyWebhookReservedConcurrency < 0 || c.ShopifyWebhookReservedConcurrency > 1000:
+		return bad("shopifyWebhookReservedConcurrency", "must be from 0 (none) to 1000, got %d", c.ShopifyWebhookReservedConcurrency)
+	case c.ShopifyOrderRetentionDays < 1 || c.ShopifyOrderRetentionDays > 3650:
+		return bad("shopifyOrderRetentionDays", "must be from 1 to 3650, got %d", c.ShopifyOrderRetentionDays)
+	case c.ShopifyQueueRetentionDays < 1 || c.ShopifyQueueRetentionDays > 13:
+		return bad("shopifyQueueRetentionDays", "must be from 1 to 13, got %d", c.ShopifyQueueRetentionDays)
+	case c.ShopifyDeadLetterRetentionDays < 2 || c.ShopifyDeadLetterRetentionDays > 14:
+		return bad("shopifyDeadLetterRetentionDays", "must be from 2 to 14 (SQS keeps a message 14 days at most), got %d", c.ShopifyDeadLetterRetentionDays)
+	case c.ShopifyDeadLetterRetentionDays <= c.ShopifyQueueRetentionDays:
+		return bad("shopifyDeadLetterRetentionDays", "must be longer than shopifyQueueRetentionDays (%d): a message moved to the dead-letter queue keeps its first enqueue time, got %d",
+			c.ShopifyQueueRetentionDays, c.ShopifyDeadLetterRetentionDays)
+	}
+	return nil
+}
+
+// shopifyProps sets the replay, throttle and retention props of a validated configuration.
+func (c Config) shopifyProps(p *ShopifyProps) {
+	p.WebhookMaxAge = awscdk.Duration_Seconds(jsii.Number(float64(c.ShopifyWebhookMaxAgeSeconds)))
+	p.WebhookThrottleRateLimit = jsii.Number(float64(c.ShopifyWebhookThrottleRateLimit))
+	p.WebhookThrottleBurstLimit = jsii.Number(float64(c.ShopifyWebhookThrottleBurstLimit))
+	p.WebhookReservedConcurrency = jsii.Number(float64(c.ShopifyWebhookReservedConcurrency))
+	p.OrderRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyOrderRetentionDays)))
+	p.QueueRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyQueueRetentionDays)))
+	p.DeadLetterQueueRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyDeadLetterRetentionDays)))
 }

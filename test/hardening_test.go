@@ -76,7 +76,9 @@ func TestFunctionsWriteOnlyToTheirOwnLogGroup(t *testing.T) {
 
 func TestNothingHoldingPushesExpiresOrGoesInOneCall(t *testing.T) {
 	tpl := withShopify(t)
-	tpl.AllResourcesProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"MessageRetentionPeriod": 14 * 24 * 3600})
+	// Every queue holding pushes keeps 14 days; the Shopify orders queues keep raw order bodies
+	// (customer data) days only, by design (test/shopify_test.go, TestShopifyRetention).
+	defaults(t).AllResourcesProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"MessageRetentionPeriod": 14 * 24 * 3600})
 	tpl.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionProtectionEnabled": true})
 	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
 	destroy := withConfig(t, func(c *stacks.Config) { c.RemovalPolicy = "destroy" })

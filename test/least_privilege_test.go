@@ -24,7 +24,7 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 		"DEFAULT_DELAY_SECONDS": append(append([]string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
 			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
 			"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}, send...), common...),
-		"SHOPIFY_SECRET_ARN": append(append([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, send...), common...),
+		"SHOPIFY_SECRET_ARN": append(append([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}, send...), common...),
 		"SHOP_OWNERS":        append(append(append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"}, consume...), send...), common...),
 	}
 	fns := map[string]string{}

@@ -33,4 +33,6 @@ func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 		"DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1",
 		"DelayedPushShopifyDeadLetterQueue6762CF92", "DelayedPushShopifyQueueA596F8CD"}, ids(shop, "AWS::SQS::Queue", nil), "with the orders queues")
 	assert.Equal(t, []string{"DelayedPushShopifyClientSecret4FDE01C8"}, ids(shop, "AWS::SecretsManager::Secret", nil), "the client secret")
+	assert.Equal(t, []string{"DelayedPushShopifyWebhooks2C419352"}, ids(shop, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "webhookId", "KeyType": "HASH"}}})), "the webhook ids seen (a new table would forget them: replays of the last day accepted again)")
 }

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -68,16 +70,28 @@ func TestShopifyWebhookRouteAndReceiver(t *testing.T) {
 	}
 	require.NotEmpty(t, ordersQueue)
 	fn := functionWith(t, tpl, "SHOPIFY_SECRET_ARN")
+	webhooks := webhooksTable(t, tpl)
 	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{
-		"Timeout": 4, "Environment": map[string]any{"Variables": map[string]any{
-			"SHOPIFY_SECRET_ARN": ref(secret), "ORDERS_QUEUE_URL": ref(ordersQueue), "MAX_BODY_BYTES": "204800"}},
+		"Timeout": 4, "ReservedConcurrentExecutions": 20, "Environment": map[string]any{"Variables": map[string]any{
+			"SHOPIFY_SECRET_ARN": ref(secret), "ORDERS_QUEUE_URL": ref(ordersQueue), "MAX_BODY_BYTES": "204800",
+			"WEBHOOKS_TABLE": ref(webhooks), "WEBHOOK_MAX_AGE_SECONDS": "86400"}},
 	})
 	got := actionsOf(t, tpl, fn)
-	assert.ElementsMatch(t, []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "sqs:SendMessage",
-		"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-		"logs:CreateLogStream", "logs:PutLogEvents"}, keys(got))
+	// The secret's read and the queue's send (their exact actions are the grants' own, and
+	// TestEveryRoleHasOnlyTheActionsItsCodeCalls pins them); the webhook ids table; logs and
+	// traces. Nothing else: no order, no push, no other table.
+	for a := range got {
+		service, _, _ := strings.Cut(a, ":")
+		assert.Contains(t, []string{"secretsmanager", "sqs", "kms", "dynamodb", "logs", "xray"}, service, a)
+		if service == "dynamodb" {
+			assert.Contains(t, []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}, a)
+		}
+	}
 	assert.Equal(t, []string{`{"Ref":"` + secret + `"}`}, got["secretsmanager:GetSecretValue"])
 	assert.Equal(t, []string{`{"Fn::GetAtt":["` + ordersQueue + `","Arn"]}`}, got["sqs:SendMessage"])
+	for _, a := range []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} {
+		assert.Equal(t, []string{`{"Fn::GetAtt":["` + webhooks + `","Arn"]}`}, got[a], "%s on the webhooks table only", a)
+	}
 	tpl.HasOutput(jsiiStr("ShopifyWebhookUrl"), map[string]any{"Value": assertions.Match_AnyValue()})
 	tpl.HasOutput(jsiiStr("ShopifySecretArn"), map[string]any{"Value": ref(secret)})
 }
@@ -91,6 +105,8 @@ func TestShopifyOrdersConsumerTableAndAlarm(t *testing.T) {
 		"KeySchema": assertions.Match_ArrayWith(&[]any{map[string]any{"AttributeName": "shopDomain", "KeyType": "HASH"}}),
 	})
 	fn := functionWith(t, tpl, "SHOP_OWNERS")
+	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+		"SHOP_OWNERS": assertions.Match_AnyValue(), "ORDER_RETENTION_DAYS": "90"})}})
 	var owners map[string]string
 	env := assertions.NewCapture(nil)
 	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"SHOP_OWNERS": env})}})
@@ -131,6 +147,169 @@ func TestShopifyConfigErrorsNameTheKey(t *testing.T) {
 	}
 	_, err := stacks.ParseConfig(`{"shopify":true,"shopifySecretArn":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/client-AbC123"}`)
 	assert.NoError(t, err)
+
+	for raw, want := range map[string]string{
+		`{"shopifyWebhookMaxAgeSeconds":3600}`:                                              `key "shopify" must be true for the shopify* keys to apply`,
+		`{"shopifyOrderRetentionDays":30}`:                                                  `key "shopify" must be true`,
+		`{"shopifyWebhookReservedConcurrency":0}`:                                           `key "shopify" must be true`,
+		`{"shopify":true,"shopifyWebhookMaxAgeSeconds":14400}`:                              `key "shopifyWebhookMaxAgeSeconds" must be from 18000 (5 hours: Shopify retries a delivery for 4) to 604800`,
+		`{"shopify":true,"shopifyWebhookMaxAgeSeconds":604801}`:                             `key "shopifyWebhookMaxAgeSeconds" must be from 18000`,
+		`{"shopify":true,"shopifyWebhookMaxAgeSeconds":"1d"}`:                               `key "shopifyWebhookMaxAgeSeconds" must be a JSON int`,
+		`{"shopify":true,"shopifyWebhookThrottleRateLimit":0}`:                              `key "shopifyWebhookThrottleRateLimit" must be from 1 to 10000, got 0`,
+		`{"shopify":true,"shopifyWebhookThrottleBurstLimit":5001}`:                          `key "shopifyWebhookThrottleBurstLimit" must be from 1 to 5000, got 5001`,
+		`{"shopify":true,"shopifyWebhookReservedConcurrency":-1}`:                           `key "shopifyWebhookReservedConcurrency" must be from 0 (none) to 1000, got -1`,
+		`{"shopify":true,"shopifyWebhookReservedConcurrency":1.5}`:                          `key "shopifyWebhookReservedConcurrency" must be a JSON int`,
+		`{"shopify":true,"shopifyOrderRetentionDays":0}`:                                    `key "shopifyOrderRetentionDays" must be from 1 to 3650, got 0`,
+		`{"shopify":true,"shopifyQueueRetentionDays":14}`:                                   `key "shopifyQueueRetentionDays" must be from 1 to 13, got 14`,
+		`{"shopify":true,"shopifyDeadLetterRetentionDays":15}`:                              `key "shopifyDeadLetterRetentionDays" must be from 2 to 14`,
+		`{"shopify":true,"shopifyQueueRetentionDays":7}`:                                    `key "shopifyDeadLetterRetentionDays" must be longer than shopifyQueueRetentionDays (7)`,
+		`{"shopify":true,"shopifyDeadLetterRetentionDays":4}`:                               `key "shopifyDeadLetterRetentionDays" must be longer than shopifyQueueRetentionDays (4)`,
+		`{"shopify":true,"shopifyQueueRetentionDays":2,"shopifyDeadLetterRetentionDays":2}`: `must be longer than shopifyQueueRetentionDays (2)`,
+	} {
+		_, err := stacks.ParseConfig(raw)
+		require.Error(t, err, raw)
+		assert.Contains(t, err.Error(), want, raw)
+	}
+	cfg, err := stacks.ParseConfig(`{"shopify":true,"shopifyWebhookMaxAgeSeconds":18000,"shopifyWebhookReservedConcurrency":0,"shopifyQueueRetentionDays":1,"shopifyDeadLetterRetentionDays":14}`)
+	require.NoError(t, err)
+	assert.Equal(t, 18000, cfg.ShopifyWebhookMaxAgeSeconds)
+	d := stacks.DefaultConfig()
+	assert.Equal(t, []int{86400, 25, 50, 20, 90, 4, 7}, []int{d.ShopifyWebhookMaxAgeSeconds, d.ShopifyWebhookThrottleRateLimit, d.ShopifyWebhookThrottleBurstLimit,
+		d.ShopifyWebhookReservedConcurrency, d.ShopifyOrderRetentionDays, d.ShopifyQueueRetentionDays, d.ShopifyDeadLetterRetentionDays})
+}
+
+// webhooksTable is the logical id of the webhook ids table.
+func webhooksTable(t *testing.T, tpl assertions.Template) string {
+	t.Helper()
+	return only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "webhookId", "KeyType": "HASH"}}}))
+}
+
+// Replays: a table of the webhook ids seen, whose rows expire; the route's own throttle; the
+// function's reserved concurrency.
+func TestShopifyReplayTableRouteThrottleAndConcurrency(t *testing.T) {
+	tpl := withShopify(t)
+	webhooksTable(t, tpl) // exactly one
+	tpl.HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
+		"KeySchema":                        []any{map[string]any{"AttributeName": "webhookId", "KeyType": "HASH"}},
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": "expiresAt", "Enabled": true},
+		"BillingMode":                      "PAY_PER_REQUEST",
+		"SSESpecification":                 map[string]any{"SSEEnabled": true},
+		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+		"DeletionProtectionEnabled":        true,
+	})
+	tpl.HasResource(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"Properties": assertions.Match_ObjectLike(&map[string]any{
+		"KeySchema": []any{map[string]any{"AttributeName": "webhookId", "KeyType": "HASH"}}}), "DeletionPolicy": "Retain"})
+
+	// The stage keeps the API's limits and gives the webhook route its own; it waits for the
+	// route (API Gateway refuses settings of a route key it does not have).
+	stages := *tpl.FindResources(jsiiStr("AWS::ApiGatewayV2::Stage"), nil)
+	require.Len(t, stages, 1)
+	for _, st := range stages {
+		props := (*st)["Properties"].(map[string]any)
+		assert.Equal(t, map[string]any{"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 100.0}, props["DefaultRouteSettings"])
+		assert.Equal(t, map[string]any{"POST /shopify/webhooks": map[string]any{"ThrottlingRateLimit": 25.0, "ThrottlingBurstLimit": 50.0}},
+			props["RouteSettings"])
+		route := ""
+		for id, r := range *tpl.FindResources(jsiiStr("AWS::ApiGatewayV2::Route"), nil) {
+			if (*r)["Properties"].(map[string]any)["RouteKey"] == "POST /shopify/webhooks" {
+				route = id
+			}
+		}
+		require.NotEmpty(t, route)
+		assert.Contains(t, (*st)["DependsOn"], route)
+	}
+	// The API's own routes keep the stage's limits: no settings of their own.
+	off := defaults(t)
+	for _, st := range *off.FindResources(jsiiStr("AWS::ApiGatewayV2::Stage"), nil) {
+		assert.NotContains(t, (*st)["Properties"].(map[string]any), "RouteSettings", "without Shopify")
+	}
+	assert.Len(t, ids(off, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "webhookId", "KeyType": "HASH"}}})), 0)
+
+	tuned := withConfig(t, func(c *stacks.Config) {
+		c.Shopify = true
+		c.ShopifyWebhookThrottleRateLimit, c.ShopifyWebhookThrottleBurstLimit, c.ShopifyWebhookReservedConcurrency = 5, 10, 0
+		c.ShopifyWebhookMaxAgeSeconds = 18000
+	})
+	tuned.HasResourceProperties(jsiiStr("AWS::ApiGatewayV2::Stage"), map[string]any{"RouteSettings": map[string]any{
+		"POST /shopify/webhooks": map[string]any{"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10}}})
+	tuned.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{
+		"ReservedConcurrentExecutions": assertions.Match_Absent(),
+		"Environment":                  map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"WEBHOOK_MAX_AGE_SECONDS": "18000", "WEBHOOKS_TABLE": assertions.Match_AnyValue()})},
+	})
+	tuned.AllResourcesProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"ReservedConcurrentExecutions": assertions.Match_Absent()})
+}
+
+// Privacy: order rows expire; the orders queues keep raw bodies days, not two weeks.
+func TestShopifyRetention(t *testing.T) {
+	tpl := withShopify(t)
+	tpl.HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
+		"KeySchema":               assertions.Match_ArrayWith(&[]any{map[string]any{"AttributeName": "shopDomain", "KeyType": "HASH"}}),
+		"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true},
+	})
+	const day = 24 * 3600
+	retention := func(tpl assertions.Template) (queue, dlq any) {
+		for id, q := range *tpl.FindResources(jsiiStr("AWS::SQS::Queue"), nil) {
+			props := (*q)["Properties"].(map[string]any)
+			switch id {
+			case "DelayedPushShopifyQueueA596F8CD":
+				queue = props["MessageRetentionPeriod"]
+			case "DelayedPushShopifyDeadLetterQueue6762CF92":
+				dlq = props["MessageRetentionPeriod"]
+			}
+		}
+		return queue, dlq
+	}
+	q, dlq := retention(tpl)
+	assert.Equal(t, float64(4*day), q)
+	assert.Equal(t, float64(7*day), dlq, "longer than the queue's: a message moved there keeps its first enqueue time")
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	pushQueueID, pushDLQ := pushQueue(t, tpl)
+	for _, id := range []string{pushQueueID, pushDLQ} {
+		assert.Equal(t, float64(14*day), resources[id].(map[string]any)["Properties"].(map[string]any)["MessageRetentionPeriod"], "%s: pushes keep 14 days", id)
+	}
+
+	tuned := withConfig(t, func(c *stacks.Config) {
+		c.Shopify = true
+		c.ShopifyOrderRetentionDays, c.ShopifyQueueRetentionDays, c.ShopifyDeadLetterRetentionDays = 30, 1, 2
+	})
+	q, dlq = retention(tuned)
+	assert.Equal(t, float64(1*day), q)
+	assert.Equal(t, float64(2*day), dlq)
+	tuned.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+		"ORDER_RETENTION_DAYS": "30"})}})
+}
+
+// The construct's props name the bad one.
+func TestShopifyPropsErrorsNameTheProp(t *testing.T) {
+	for name, c := range map[string]struct {
+		props stacks.ShopifyProps
+		want  string
+	}{
+		"short window":      {stacks.ShopifyProps{WebhookMaxAge: awscdk.Duration_Hours(jsii.Number(4))}, "DelayedPush: Shopify.WebhookMaxAge must be from 18000 seconds"},
+		"fractional window": {stacks.ShopifyProps{WebhookMaxAge: awscdk.Duration_Millis(jsii.Number(18000500))}, "DelayedPush: Shopify.WebhookMaxAge must be whole seconds"},
+		"rate":              {stacks.ShopifyProps{WebhookThrottleRateLimit: jsii.Number(0.5)}, "DelayedPush: Shopify.WebhookThrottleRateLimit must be a whole number from 1 to 10000"},
+		"burst":             {stacks.ShopifyProps{WebhookThrottleBurstLimit: jsii.Number(6000)}, "DelayedPush: Shopify.WebhookThrottleBurstLimit must be a whole number from 1 to 5000"},
+		"concurrency":       {stacks.ShopifyProps{WebhookReservedConcurrency: jsii.Number(-1)}, "DelayedPush: Shopify.WebhookReservedConcurrency must be a whole number from 0 (none) to 1000"},
+		"order retention":   {stacks.ShopifyProps{OrderRetention: awscdk.Duration_Hours(jsii.Number(36))}, "DelayedPush: Shopify.OrderRetention must be whole days from 1 to 3650, got 1.5 days"},
+		"queue retention":   {stacks.ShopifyProps{QueueRetention: awscdk.Duration_Days(jsii.Number(14))}, "DelayedPush: Shopify.QueueRetention must be whole days from 1 to 13"},
+		"dlq not longer": {stacks.ShopifyProps{QueueRetention: awscdk.Duration_Days(jsii.Number(5)), DeadLetterQueueRetention: awscdk.Duration_Days(jsii.Number(5))},
+			"DelayedPush: Shopify.DeadLetterQueueRetention (5 days) must be longer than QueueRetention (5 days)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
+			defer func() {
+				p := recover()
+				require.NotNil(t, p, "no error")
+				err, ok := p.(error)
+				require.True(t, ok, "panics with an error: %v", p)
+				assert.Contains(t, err.Error(), c.want)
+			}()
+			props := c.props
+			stacks.NewDelayedPush(stack, "Push", &stacks.DelayedPushProps{Shopify: &props})
+		})
+	}
 }
 
 func TestShopifyUsesYourSecret(t *testing.T) {

@@ -3,6 +3,7 @@ package awsadapters
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,17 @@ type OrdersAPI interface {
 type Orders struct {
 	Client OrdersAPI
 	Table  string
+	// Retention is how long a saved order (with its customer's name and e-mail) is kept: the
+	// row's expiresAt (epoch seconds, the table's TTL attribute) is its save time plus
+	// Retention. 0: DefaultOrderRetention.
+	Retention time.Duration
 }
+
+// DefaultOrderRetention is how long an order row lives by default (the orders table's TTL).
+const DefaultOrderRetention = 90 * 24 * time.Hour
+
+// OrderExpiresAt is the orders table's TTL attribute.
+const OrderExpiresAt = "expiresAt"
 
 var _ orders.Store = (*Orders)(nil)
 
@@ -42,6 +53,7 @@ func (o *Orders) Save(ctx context.Context, shop string, ord shopify.Order, webho
 	item := map[string]types.AttributeValue{
 		"shopDomain": s(shop), "orderId": s(ord.ID), "name": s(ord.Name), "totalPrice": s(ord.TotalPrice),
 		"currency": s(ord.Currency), "webhookId": s(webhookID), "savedAt": s(now.UTC().Format(time.RFC3339Nano)),
+		OrderExpiresAt: n(now.Add(o.retention()).Unix()),
 	}
 	if ord.CreatedAt != "" {
 		item["createdAt"] = s(ord.CreatedAt)
@@ -81,6 +93,13 @@ func (o *Orders) Save(ctx context.Context, shop string, ord shopify.Order, webho
 		return false, orders.Stored{}, fmt.Errorf("put %s: %w", o.Table, err)
 	}
 	return false, stored(old), nil
+}
+
+func (o *Orders) retention() time.Duration {
+	if o.Retention > 0 {
+		return o.Retention
+	}
+	return DefaultOrderRetention
 }
 
 func stored(item map[string]types.AttributeValue) orders.Stored {
@@ -125,6 +144,83 @@ func (o *Orders) Delete(ctx context.Context, shop string, ids []string) error {
 		if _, err := o.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(o.Table), Key: orderKey(shop, id)}); err != nil {
 			return fmt.Errorf("delete from %s: %w", o.Table, err)
 		}
+	}
+	return nil
+}
+
+// WebhooksAPI is the part of *dynamodb.Client the webhooks table uses.
+type WebhooksAPI interface {
+	DynamoItems
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Webhooks is orders.Deliveries on WEBHOOKS_TABLE: partition key webhookId, TTL expiresAt.
+// The attributes: state ("received", then "queued"), topic, shopDomain, bodySha256, eventId
+// (when sent), triggeredAt, receivedAt, queuedAt, expiresAt. No body, no customer.
+type Webhooks struct {
+	Client WebhooksAPI
+	Table  string
+}
+
+var _ orders.Deliveries = (*Webhooks)(nil)
+
+// The states of a webhooks table record.
+const (
+	WebhookReceived = "received"
+	WebhookQueued   = "queued"
+)
+
+// Claim is a conditional put: a new id, or one still "received" for the same topic, shop and
+// body (Shopify's retry after this receiver failed to queue it).
+func (w *Webhooks) Claim(ctx context.Context, d orders.Delivery) (bool, orders.Delivery, error) {
+	item := map[string]types.AttributeValue{
+		"webhookId": s(d.WebhookID), "state": s(WebhookReceived), "topic": s(d.Topic), "shopDomain": s(d.ShopDomain),
+		"bodySha256": s(d.BodySHA256), "triggeredAt": s(d.TriggeredAt.UTC().Format(time.RFC3339Nano)),
+		"receivedAt": s(d.ReceivedAt.UTC().Format(time.RFC3339Nano)), "expiresAt": n(d.ExpiresAt.Unix()),
+	}
+	if d.EventID != "" {
+		item["eventId"] = s(d.EventID)
+	}
+	_, err := w.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(w.Table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#id) OR (#st = :received AND #tp = :topic AND #sh = :shop AND #bh = :hash)"),
+		ExpressionAttributeNames: map[string]string{"#id": "webhookId", "#st": "state", "#tp": "topic", "#sh": "shopDomain", "#bh": "bodySha256"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":received": s(WebhookReceived), ":topic": s(d.Topic), ":shop": s(d.ShopDomain),
+			":hash": s(d.BodySHA256)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return true, d, nil
+	}
+	old, err := refusedItem(ctx, w.Client, w.Table, map[string]types.AttributeValue{"webhookId": s(d.WebhookID)}, err)
+	if err != nil {
+		return false, orders.Delivery{}, fmt.Errorf("put %s: %w", w.Table, err)
+	}
+	return false, webhookRecord(old), nil
+}
+
+func webhookRecord(item map[string]types.AttributeValue) orders.Delivery {
+	d := orders.Delivery{WebhookID: str(item, "webhookId"), EventID: str(item, "eventId"), Topic: str(item, "topic"),
+		ShopDomain: str(item, "shopDomain"), BodySHA256: str(item, "bodySha256"), Queued: str(item, "state") == WebhookQueued}
+	d.TriggeredAt, _ = time.Parse(time.RFC3339Nano, str(item, "triggeredAt"))
+	d.ReceivedAt, _ = time.Parse(time.RFC3339Nano, str(item, "receivedAt"))
+	if sec, err := strconv.ParseInt(num(item, "expiresAt"), 10, 64); err == nil {
+		d.ExpiresAt = time.Unix(sec, 0).UTC()
+	}
+	return d
+}
+
+// MarkQueued sets the record "queued" (if it is still there).
+func (w *Webhooks) MarkQueued(ctx context.Context, webhookID string, now time.Time) error {
+	_, err := w.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.Table), Key: map[string]types.AttributeValue{"webhookId": s(webhookID)},
+		UpdateExpression:          aws.String("SET #st = :queued, queuedAt = :t"),
+		ConditionExpression:       aws.String("attribute_exists(#id)"),
+		ExpressionAttributeNames:  map[string]string{"#st": "state", "#id": "webhookId"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":queued": s(WebhookQueued), ":t": s(now.UTC().Format(time.RFC3339Nano))},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("update %s: %w", w.Table, err)
 	}
 	return nil
 }

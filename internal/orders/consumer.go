@@ -153,6 +153,15 @@ func (c *Consumer) order(ctx context.Context, w shopify.Webhook) ([]any, error) 
 	if err != nil {
 		return nil, park("%v", err)
 	}
+	// The receiver refuses an order whose signed body names another shop than the webhook's
+	// header; this holds for whatever else reaches the queue (a redrive, an older receiver).
+	facts, err := shopify.ReadBodyFacts(w.Topic, []byte(w.Body))
+	if err != nil {
+		return nil, park("%v", err)
+	}
+	if facts.Shop != "" && facts.Shop != w.ShopDomain {
+		return nil, park("%s: order_status_url names the shop %q, not the webhook's shop %q", w.Topic, facts.Shop, w.ShopDomain)
+	}
 	attrs := []any{"orderId", o.ID}
 	saved, existing, err := c.Store.Save(ctx, w.ShopDomain, o, w.WebhookID, c.now())
 	if err != nil {

@@ -54,11 +54,57 @@ func (q *fakeQueue) Send(_ context.Context, body string) error {
 	return nil
 }
 
+// memDeliveries is the webhooks table as the adapter keeps it (internal/awsadapters tests it
+// on the in-memory DynamoDB).
+type memDeliveries struct {
+	mu       sync.Mutex
+	byID     map[string]orders.Delivery
+	claimErr error
+	markErr  error
+	claims   int
+}
+
+func newDeliveries() *memDeliveries { return &memDeliveries{byID: map[string]orders.Delivery{}} }
+
+func (m *memDeliveries) Claim(_ context.Context, d orders.Delivery) (bool, orders.Delivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.claimErr != nil {
+		return false, orders.Delivery{}, m.claimErr
+	}
+	m.claims++
+	old, ok := m.byID[d.WebhookID]
+	if ok && (old.Queued || old.Topic != d.Topic || old.ShopDomain != d.ShopDomain || old.BodySHA256 != d.BodySHA256) {
+		return false, old, nil
+	}
+	m.byID[d.WebhookID] = d
+	return true, d, nil
+}
+
+func (m *memDeliveries) MarkQueued(_ context.Context, id string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.markErr != nil {
+		return m.markErr
+	}
+	d := m.byID[id]
+	d.Queued = true
+	m.byID[id] = d
+	return nil
+}
+
+// newReceiver is a receiver at t0 with the secret "hush", a queue and a webhooks table.
+func newReceiver(q orders.Queue, seen orders.Deliveries) *orders.Receiver {
+	return &orders.Receiver{Secrets: &staticSecrets{secrets: [][]byte{[]byte("hush")}}, Queue: q, Seen: seen, Now: func() time.Time { return t0 }}
+}
+
+// webhookRequest is a delivery as Shopify sends it at t0 (triggered 1 s before), signed with
+// secret ("" unsigned); hdr overrides headers ("" removes one).
 func webhookRequest(body []byte, secret string, hdr map[string]string) events.APIGatewayV2HTTPRequest {
 	h := map[string]string{
 		"x-shopify-topic": "orders/create", "x-shopify-shop-domain": "jsmith.myshopify.com",
-		"x-shopify-webhook-id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "x-shopify-triggered-at": "2026-11-24T10:00:00.123Z",
-		"x-shopify-api-version": "2026-10",
+		"x-shopify-webhook-id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "x-shopify-triggered-at": t0.Add(-time.Second).Format(time.RFC3339Nano),
+		"x-shopify-event-id": "98880550-7158-44d4-b7cd-2c97c8a091b5", "x-shopify-api-version": "2026-10",
 	}
 	if secret != "" {
 		h["x-shopify-hmac-sha256"] = shopify.Sign(body, []byte(secret))
@@ -74,18 +120,23 @@ func webhookRequest(body []byte, secret string, hdr map[string]string) events.AP
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "r-1"}}
 }
 
+// orderBody is Shopify's example orders/create payload (shop jsmith), created and updated
+// 5 minutes before t0.
 func orderBody(t *testing.T) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../../shopify/testdata/orders_create.json")
 	require.NoError(t, err)
+	at := t0.Add(-5 * time.Minute).In(time.FixedZone("", -5*3600)).Format(time.RFC3339)
+	b = bytes.ReplaceAll(b, []byte(`"2026-11-24T05:10:03-05:00"`), []byte(`"`+at+`"`))
 	return b
 }
 
 func TestReceiverQueuesAVerifiedWebhookRawAndAnswers200(t *testing.T) {
 	q := &fakeQueue{}
 	var logs bytes.Buffer
-	r := &orders.Receiver{Secrets: &staticSecrets{secrets: [][]byte{[]byte("hush")}}, Queue: q, Now: func() time.Time { return t0 },
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	seen := newDeliveries()
+	r := newReceiver(q, seen)
+	r.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	body := orderBody(t)
 	resp, err := r.Handle(context.Background(), webhookRequest(body, "hush", nil))
 	require.NoError(t, err)
@@ -94,15 +145,21 @@ func TestReceiverQueuesAVerifiedWebhookRawAndAnswers200(t *testing.T) {
 	w, err := shopify.DecodeWebhook([]byte(q.bodies[0]))
 	require.NoError(t, err)
 	assert.Equal(t, shopify.Webhook{Topic: "orders/create", ShopDomain: "jsmith.myshopify.com", WebhookID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-		TriggeredAt: "2026-11-24T10:00:00.123Z", APIVersion: "2026-10", ReceivedAt: t0, Body: string(body)}, w, "the body byte for byte, unparsed")
+		TriggeredAt: t0.Add(-time.Second).Format(time.RFC3339Nano), APIVersion: "2026-10", ReceivedAt: t0, Body: string(body)}, w, "the body byte for byte, unparsed")
 	assert.NotContains(t, logs.String(), "jon@example.com", "no body in the logs")
 	assert.NotContains(t, logs.String(), "hush", "no secret in the logs")
+	rec := seen.byID["b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"]
+	assert.True(t, rec.Queued, "recorded, then marked queued")
+	assert.Equal(t, "98880550-7158-44d4-b7cd-2c97c8a091b5", rec.EventID)
+	assert.Equal(t, t0.Add(25*time.Hour), rec.ExpiresAt, "kept an hour past the freshness window")
+	assert.Len(t, rec.BodySHA256, 64)
 
 	// Base64 bodies (API Gateway encodes binary ones) are verified on their bytes.
-	req := webhookRequest(body, "hush", nil)
+	req := webhookRequest(body, "hush", map[string]string{"x-shopify-webhook-id": "wh-base64"})
 	req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
 	resp, _ = r.Handle(context.Background(), req)
-	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, 200, resp.StatusCode, resp.Body)
+	assert.Len(t, q.bodies, 2)
 }
 
 func TestReceiverRefusesWhatIsNotShopifysAndKeepsNothing(t *testing.T) {
@@ -121,8 +178,8 @@ func TestReceiverRefusesWhatIsNotShopifysAndKeepsNothing(t *testing.T) {
 		"bad shop":          {webhookRequest(body, "hush", map[string]string{"x-shopify-shop-domain": "evil.example.com"}), 400, "invalid_request"},
 		"no webhook id":     {webhookRequest(body, "hush", map[string]string{"x-shopify-webhook-id": ""}), 400, "invalid_request"},
 	} {
-		q := &fakeQueue{}
-		r := &orders.Receiver{Secrets: &staticSecrets{secrets: [][]byte{[]byte("hush")}}, Queue: q}
+		q, seen := &fakeQueue{}, newDeliveries()
+		r := newReceiver(q, seen)
 		resp, err := r.Handle(context.Background(), c.req)
 		require.NoError(t, err)
 		assert.Equal(t, c.status, resp.StatusCode, name)
@@ -133,13 +190,14 @@ func TestReceiverRefusesWhatIsNotShopifysAndKeepsNothing(t *testing.T) {
 		assert.Equal(t, c.code, p.Error.Code, name)
 		assert.NotEmpty(t, p.Error.Message, name)
 		assert.Empty(t, q.bodies, "%s: nothing queued", name)
+		assert.Zero(t, seen.claims, "%s: nothing recorded", name)
 	}
 }
 
 func TestReceiverIgnoresTopicsItDoesNotHandleAndRetriesWhatItCannotReach(t *testing.T) {
 	body := []byte(`{"id":1}`)
 	q := &fakeQueue{}
-	r := &orders.Receiver{Secrets: &staticSecrets{secrets: [][]byte{[]byte("hush")}}, Queue: q}
+	r := newReceiver(q, newDeliveries())
 	resp, _ := r.Handle(context.Background(), webhookRequest(body, "hush", map[string]string{"x-shopify-topic": "products/update"}))
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, resp.Body, `"status":"ignored"`)
@@ -149,6 +207,13 @@ func TestReceiverIgnoresTopicsItDoesNotHandleAndRetriesWhatItCannotReach(t *test
 	resp, _ = r.Handle(context.Background(), webhookRequest(body, "hush", nil))
 	assert.Equal(t, 503, resp.StatusCode, "Shopify retries a 5xx: nothing is lost")
 
+	q, seen := &fakeQueue{}, newDeliveries()
+	seen.claimErr = errors.New("dynamodb throttled")
+	r.Queue, r.Seen = q, seen
+	resp, _ = r.Handle(context.Background(), webhookRequest(body, "hush", nil))
+	assert.Equal(t, 503, resp.StatusCode, "the webhook id cannot be recorded: Shopify retries")
+	assert.Empty(t, q.bodies, "nothing queued without its record")
+
 	r.Secrets = &staticSecrets{err: errors.New("secrets manager down")}
 	resp, _ = r.Handle(context.Background(), webhookRequest(body, "hush", nil))
 	assert.Equal(t, 503, resp.StatusCode)
@@ -157,13 +222,15 @@ func TestReceiverIgnoresTopicsItDoesNotHandleAndRetriesWhatItCannotReach(t *test
 func TestReceiverAcceptsBothSecretsDuringARotationAndRereadsAChangedOne(t *testing.T) {
 	body := []byte(`{"id":1}`)
 	for _, sig := range []string{"old", "new"} {
-		r := &orders.Receiver{Secrets: &staticSecrets{secrets: [][]byte{[]byte("new"), []byte("old")}}, Queue: &fakeQueue{}}
+		r := newReceiver(&fakeQueue{}, newDeliveries())
+		r.Secrets = &staticSecrets{secrets: [][]byte{[]byte("new"), []byte("old")}}
 		resp, _ := r.Handle(context.Background(), webhookRequest(body, sig, nil))
 		assert.Equal(t, 200, resp.StatusCode, sig)
 	}
 	// The cached secret is stale: a mismatch reads it again before refusing.
 	s := &staticSecrets{secrets: [][]byte{[]byte("old")}, fresh: [][]byte{[]byte("new")}}
-	r := &orders.Receiver{Secrets: s, Queue: &fakeQueue{}}
+	r := newReceiver(&fakeQueue{}, newDeliveries())
+	r.Secrets = s
 	resp, _ := r.Handle(context.Background(), webhookRequest(body, "new", nil))
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, 2, s.reads)

@@ -2,9 +2,10 @@
 // receiver and the orders consumer. The construct (stacks) sets their environment by the
 // names defined here.
 //
-// Receiver: SHOPIFY_SECRET_ARN and ORDERS_QUEUE_URL (required), MAX_BODY_BYTES (optional).
+// Receiver: SHOPIFY_SECRET_ARN, ORDERS_QUEUE_URL and WEBHOOKS_TABLE (required),
+// MAX_BODY_BYTES and WEBHOOK_MAX_AGE_SECONDS (optional).
 // Consumer: ORDERS_TABLE, PUSH_QUEUE_URL and ORDERS_DEAD_LETTER_QUEUE_URL (required),
-// SHOP_OWNERS (a JSON object: shop domain → owner's user id).
+// SHOP_OWNERS (a JSON object: shop domain → owner's user id), ORDER_RETENTION_DAYS (optional).
 package shopifyapp
 
 import (
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -36,7 +38,42 @@ const (
 	EnvPushQueueURL       = "PUSH_QUEUE_URL"
 	EnvDeadLetterQueueURL = "ORDERS_DEAD_LETTER_QUEUE_URL"
 	EnvShopOwners         = "SHOP_OWNERS"
+	EnvWebhooksTable      = "WEBHOOKS_TABLE"
+	EnvWebhookMaxAge      = "WEBHOOK_MAX_AGE_SECONDS"
+	EnvOrderRetentionDays = "ORDER_RETENTION_DAYS"
 )
+
+// MaxOrderRetentionDays is the longest order retention (the orders table's TTL).
+const MaxOrderRetentionDays = 3650
+
+// wholeInEnv reads an optional whole number from lo to hi, def when unset.
+func wholeInEnv(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("environment variable %s must be a whole number from %d to %d, got %q", name, lo, hi, v)
+	}
+	return n, nil
+}
+
+// ReceiverSettings reads the receiver's optional settings: the largest body and the
+// freshness window.
+func ReceiverSettings(getenv func(string) string) (maxBodyBytes int, maxAge time.Duration, err error) {
+	if maxBodyBytes, err = wholeInEnv(getenv, EnvMaxBodyBytes, orders.DefaultMaxBodyBytes, 1024, orders.DefaultMaxBodyBytes); err != nil {
+		return 0, 0, err
+	}
+	secs, err := wholeInEnv(getenv, EnvWebhookMaxAge, int(orders.DefaultMaxAge/time.Second), int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second))
+	return maxBodyBytes, time.Duration(secs) * time.Second, err
+}
+
+// OrderRetention reads ORDER_RETENTION_DAYS (default 90).
+func OrderRetention(getenv func(string) string) (time.Duration, error) {
+	days, err := wholeInEnv(getenv, EnvOrderRetentionDays, int(awsadapters.DefaultOrderRetention/(24*time.Hour)), 1, MaxOrderRetentionDays)
+	return time.Duration(days) * 24 * time.Hour, err
+}
 
 func required(getenv func(string) string, names ...string) error {
 	for _, n := range names {
@@ -76,16 +113,12 @@ func ReceiverMain() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	slog.SetDefault(logger)
 	die := start(logger, "shopify webhook receiver")
-	if err := required(os.Getenv, EnvSecretArn, EnvOrdersQueueURL); err != nil {
+	if err := required(os.Getenv, EnvSecretArn, EnvOrdersQueueURL, EnvWebhooksTable); err != nil {
 		die(err)
 	}
-	limit := orders.DefaultMaxBodyBytes
-	if v := os.Getenv(EnvMaxBodyBytes); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1024 || n > orders.DefaultMaxBodyBytes {
-			die(fmt.Errorf("environment variable %s must be a whole number from 1024 to %d, got %q", EnvMaxBodyBytes, orders.DefaultMaxBodyBytes, v))
-		}
-		limit = n
+	limit, maxAge, err := ReceiverSettings(os.Getenv)
+	if err != nil {
+		die(err)
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
@@ -94,7 +127,9 @@ func ReceiverMain() {
 	r := &orders.Receiver{
 		Secrets:      &orders.CachedSecrets{Fetch: awsadapters.SecretFetcher(secretsmanager.NewFromConfig(cfg), os.Getenv(EnvSecretArn))},
 		Queue:        &awsadapters.OrderQueues{Client: sqs.NewFromConfig(cfg), OrdersQueueURL: os.Getenv(EnvOrdersQueueURL)},
+		Seen:         &awsadapters.Webhooks{Client: dynamodb.NewFromConfig(cfg), Table: os.Getenv(EnvWebhooksTable)},
 		MaxBodyBytes: limit,
+		MaxAge:       maxAge,
 		Logger:       logger,
 	}
 	lambda.Start(r.Handle)
@@ -112,13 +147,17 @@ func ConsumerMain() {
 	if err != nil {
 		die(err)
 	}
+	retention, err := OrderRetention(os.Getenv)
+	if err != nil {
+		die(err)
+	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		die(err)
 	}
 	q := &awsadapters.OrderQueues{Client: sqs.NewFromConfig(cfg), PushQueueURL: os.Getenv(EnvPushQueueURL), DeadLetterQueue: os.Getenv(EnvDeadLetterQueueURL)}
 	c := &orders.Consumer{
-		Store:   &awsadapters.Orders{Client: dynamodb.NewFromConfig(cfg), Table: os.Getenv(EnvOrdersTable)},
+		Store:   &awsadapters.Orders{Client: dynamodb.NewFromConfig(cfg), Table: os.Getenv(EnvOrdersTable), Retention: retention},
 		Pushes:  awsadapters.PushSender{Queues: q},
 		Parker:  awsadapters.OrderParker{Queues: q},
 		Owners:  owners,

@@ -275,3 +275,94 @@ func TestExampleShopifyWebhook(t *testing.T) {
 	assert.Equal(t, "queued", answer["status"])
 	waitOrder(t, localShop, id, true)
 }
+
+// signedOrderJSON is an order as Shopify's payload names its shop and time: order_status_url
+// on the shop's myshopify.com domain, created_at and updated_at.
+func signedOrderJSON(shop, id string, at time.Time) string {
+	return fmt.Sprintf(`{"id":%s,"name":"#%s","total_price":"99.00","currency":"EUR","created_at":%q,"updated_at":%q,`+
+		`"order_status_url":"https://%s/548380009/orders/%s/authenticate?key=k","customer":{"id":7002,"first_name":"Ada","last_name":"Lee"},`+
+		`"line_items":[{"title":"Lamp","quantity":1,"price":"99.00"}]}`, id, id, at.Format(time.RFC3339), at.Format(time.RFC3339), shop, id)
+}
+
+// postDelivery sends body with exactly these Shopify headers (and the signature of body).
+func postDelivery(t *testing.T, topic, shop, webhookID string, triggeredAt time.Time, body, secret string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, webhookURL(t), strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(shopify.HeaderTopic, topic)
+	req.Header.Set(shopify.HeaderShopDomain, shop)
+	req.Header.Set(shopify.HeaderWebhookID, webhookID)
+	req.Header.Set(shopify.HeaderTriggeredAt, triggeredAt.UTC().Format(time.RFC3339Nano))
+	req.Header.Set(shopify.HeaderHmac, shopify.Sign([]byte(body), []byte(secret)))
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func noReport(t *testing.T, pushID string) {
+	t.Helper()
+	reports, err := localrun.SenderReports(logPath, pushID)
+	require.NoError(t, err)
+	assert.Empty(t, reports, "no push %s", pushID)
+}
+
+// Issue #18: a captured, signed webhook replayed as it was, under its id with another order's
+// body, under another shop's header, or a day later, changes nothing: no order row, no push.
+func TestShopifyReplayedStaleOrCrossShopWebhooksChangeNothing(t *testing.T) {
+	secret := shopifySecret(t)
+	phone := register(t, deviceClient(t), "local-shop-owner", name("replay-phone"), "")
+	now := time.Now().UTC()
+	id := nextOrderID()
+	body, wh := signedOrderJSON(localShop, id, now), name("wh-replay-"+id)
+	status, answer := postDelivery(t, shopify.TopicOrdersCreate, localShop, wh, now, body, secret)
+	require.Equal(t, http.StatusOK, status, answer)
+	assert.Contains(t, answer, `"status":"queued"`)
+	waitOrder(t, localShop, id, true)
+	_, _, err := stack.WaitForDeliveries(context.Background(), phone.EndpointARN, 1, 20*time.Second)
+	require.NoError(t, err, "the genuine order reaches the owner")
+
+	// As captured: the same webhook id, the same body.
+	status, answer = postDelivery(t, shopify.TopicOrdersCreate, localShop, wh, now, body, secret)
+	assert.Equal(t, http.StatusOK, status, answer)
+	assert.Contains(t, answer, `"status":"duplicate"`)
+
+	// The same id carrying another order (signed by Shopify for another delivery).
+	reused := nextOrderID()
+	status, answer = postDelivery(t, shopify.TopicOrdersCreate, localShop, wh, now, signedOrderJSON(localShop, reused, now), secret)
+	assert.Equal(t, http.StatusOK, status, answer)
+	assert.Contains(t, answer, `"status":"duplicate"`)
+
+	// Another shop's header and a new id: the body names local-shop.
+	status, answer = postDelivery(t, shopify.TopicOrdersCreate, otherShop, name("wh-cross-"+id), now, body, secret)
+	assert.Equal(t, http.StatusBadRequest, status, answer)
+	assert.Contains(t, answer, `"code":"shop_mismatch"`)
+
+	// A day later, with fresh headers: the signed updated_at is 25 hours old.
+	stale := nextOrderID()
+	status, answer = postDelivery(t, shopify.TopicOrdersCreate, localShop, name("wh-stale-"+stale), now, signedOrderJSON(localShop, stale, now.Add(-25*time.Hour)), secret)
+	assert.Equal(t, http.StatusBadRequest, status, answer)
+	assert.Contains(t, answer, `"code":"stale"`)
+	// With Shopify's own (old) header and a body without time.
+	staleHeader := nextOrderID()
+	status, answer = postDelivery(t, shopify.TopicOrdersCreate, localShop, name("wh-stale-"+staleHeader), now.Add(-25*time.Hour), orderJSON(staleHeader, 1), secret)
+	assert.Equal(t, http.StatusBadRequest, status, answer)
+	assert.Contains(t, answer, `"code":"stale"`)
+	// A redaction of local-shop's customer sent as other-shop's.
+	status, answer = postDelivery(t, shopify.TopicCustomersRedact, otherShop, name("wh-cross-redact-"+id), now,
+		fmt.Sprintf(`{"shop_id":1,"shop_domain":%q,"customer":{"id":7002},"orders_to_redact":[%s]}`, localShop, id), secret)
+	assert.Equal(t, http.StatusBadRequest, status, answer)
+	assert.Contains(t, answer, `"code":"shop_mismatch"`)
+
+	time.Sleep(3 * time.Second) // what was queued would be saved and pushed by now (the genuine one took less)
+	assert.Nil(t, storedOrder(t, otherShop, id), "no order row for the other shop")
+	for _, o := range []string{reused, stale, staleHeader} {
+		assert.Nil(t, storedOrder(t, localShop, o), "no order row for %s", o)
+		noReport(t, shopify.PushID(localShop, o))
+	}
+	noReport(t, shopify.PushID(otherShop, id))
+	assert.NotNil(t, storedOrder(t, localShop, id), "the genuine order stays")
+	assert.Equal(t, 1, received(t, phone.EndpointARN), "one push, the genuine one")
+}

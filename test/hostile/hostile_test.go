@@ -328,7 +328,8 @@ func TestShopifyWebhooks(t *testing.T) {
 	r := &orders.Receiver{Secrets: secrets{}, Queue: q, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))}
 	body := `{"id":1001,"total_price":"1.00","currency":"EUR"}`
 	req := func(b, sig string, hdr map[string]string) events.APIGatewayV2HTTPRequest {
-		h := map[string]string{"x-shopify-topic": "orders/create", "x-shopify-shop-domain": "s.myshopify.com", "x-shopify-webhook-id": "w", "x-shopify-hmac-sha256": sig}
+		h := map[string]string{"x-shopify-topic": "orders/create", "x-shopify-shop-domain": "s.myshopify.com", "x-shopify-webhook-id": "w", "x-shopify-hmac-sha256": sig,
+			"x-shopify-triggered-at": time.Now().UTC().Format(time.RFC3339)}
 		for k, v := range hdr {
 			h[k] = v
 		}
