@@ -150,7 +150,12 @@ func newLogGroup(scope constructs.Construct, id string, s settings) awslogs.LogG
 
 // deadLetterAlarm raises an alarm, on topic, as soon as a message waits in a dead-letter queue.
 func deadLetterAlarm(c constructs.Construct, dlq awssqs.IQueue, topic awssns.ITopic, description string) {
-	awscloudwatch.NewAlarm(c, jsii.String("DeadLetters"), &awscloudwatch.AlarmProps{
+	deadLetterAlarmWithID(c, "DeadLetters", dlq, topic, description)
+}
+
+// deadLetterAlarmWithID is deadLetterAlarm under construct id id (for a second one in c).
+func deadLetterAlarmWithID(c constructs.Construct, id string, dlq awssqs.IQueue, topic awssns.ITopic, description string) {
+	awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(description),
 		Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}),

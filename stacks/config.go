@@ -124,9 +124,17 @@ type Config struct {
 	// Defaults 4 and 7.
 	ShopifyQueueRetentionDays      int `json:"shopifyQueueRetentionDays"`
 	ShopifyDeadLetterRetentionDays int `json:"shopifyDeadLetterRetentionDays"`
-	// CustomerManagedKey also encrypts the tables, the queues and the state machine's
-	// executions with the stack's KMS key (DelayedPushProps.CustomerManagedData). Default false.
+	// CustomerManagedKey also encrypts the tables, the push and orders queues and the state
+	// machine's executions with a customer managed data key of their own
+	// (DelayedPushProps.CustomerManagedData). Default false.
 	CustomerManagedKey bool `json:"customerManagedKey"`
+	// CustomerManagedKeyUpgrade, with customerManagedKey, keeps what the stack's first key
+	// encrypted of the pushes readable (DelayedPushProps.CustomerManagedDataUpgrade): for a
+	// stack deployed with customerManagedKey before the data key existed. Default false.
+	CustomerManagedKeyUpgrade bool `json:"customerManagedKeyUpgrade"`
+	// DeviceEventsMaxConcurrency caps concurrent device events invocations (2 to 1000), so that
+	// a mass token expiry does not flood the device tables. Default 5.
+	DeviceEventsMaxConcurrency int `json:"deviceEventsMaxConcurrency"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out.
@@ -158,6 +166,9 @@ func DefaultConfig() Config {
 		ShopifyOrderRetentionDays:         DefaultShopifyOrderRetentionDays,
 		ShopifyQueueRetentionDays:         DefaultShopifyQueueRetentionDays,
 		ShopifyDeadLetterRetentionDays:    DefaultShopifyDeadLetterRetentionDays,
+
+		// The device events consumer's event source (stacks/device_events.go).
+		DeviceEventsMaxConcurrency: 5,
 	}
 }
 
@@ -265,6 +276,8 @@ func (c Config) Props() *DelayedPushProps {
 		p.Api.JwtUserClaim, p.Api.BackendScope = jsii.String(c.APIJwtUserClaim), jsii.String(c.APIBackendScope)
 	}
 	p.CustomerManagedData = jsii.Bool(c.CustomerManagedKey)
+	p.CustomerManagedDataUpgrade = jsii.Bool(c.CustomerManagedKeyUpgrade)
+	p.DeviceEventsMaxConcurrency = jsii.Number(float64(c.DeviceEventsMaxConcurrency))
 	if c.Shopify {
 		owners := map[string]*string{}
 		for shop, user := range c.ShopifyShopOwners {
@@ -296,6 +309,10 @@ func (c Config) Validate() error {
 	case c.SenderMaxConcurrency < 2 || c.SenderMaxConcurrency > 1000:
 		// 2 is the smallest maximum concurrency an SQS event source accepts.
 		return bad("senderMaxConcurrency", "must be from 2 to 1000, got %d", c.SenderMaxConcurrency)
+	case c.DeviceEventsMaxConcurrency < 2 || c.DeviceEventsMaxConcurrency > 1000:
+		return bad("deviceEventsMaxConcurrency", "must be from 2 to 1000, got %d", c.DeviceEventsMaxConcurrency)
+	case c.CustomerManagedKeyUpgrade && !c.CustomerManagedKey:
+		return bad("customerManagedKeyUpgrade", "needs customerManagedKey: it keeps what the stack's first key encrypted of the pushes readable")
 	case c.SenderTimeoutSeconds < 1 || c.SenderTimeoutSeconds > 900:
 		return bad("senderTimeoutSeconds", "must be from 1 to 900, got %d", c.SenderTimeoutSeconds)
 	case c.VisibilityTimeoutSeconds < 0 || c.VisibilityTimeout() > 43200:

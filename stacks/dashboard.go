@@ -34,7 +34,8 @@ func newDashboard(scope constructs.Construct, id string, d *DelayedPush) awsclou
 			SenderMetric("Expired", minute, "Sum"), SenderMetric("Parked", minute, "Sum")),
 		graph("Lateness (due time to SNS, ms)", LatenessMetric(minute, "p50"), LatenessMetric(minute, "p99"), LatenessMetric(minute, "Maximum")),
 		graph("Device events", d.DeviceEventsFunction.MetricInvocations(sum), d.DeviceEventsFunction.MetricErrors(sum),
-			d.DeviceEventsDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(max)),
+			d.DeviceEventsDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(max),
+			d.DeviceEventsUndeliveredQueue.MetricApproximateNumberOfMessagesVisible(max)),
 	)
 	var more []awscloudwatch.IWidget
 	if d.ApiFunction != nil {

@@ -74,18 +74,31 @@ type DelayedPushProps struct {
 	ExistingAlarmTopic awssns.ITopic
 	// AlarmTopicProps are the new alarm topic's props (its key is set here).
 	AlarmTopicProps *awssns.TopicProps
-	// ExistingEncryptionKey is a customer managed key of yours for what the construct
-	// encrypts with a key of its own: the alarm topic and the device events topic. Its key
-	// policy must let cloudwatch.amazonaws.com and sns.amazonaws.com use it (kms:Decrypt,
-	// kms:GenerateDataKey*). Default: a new key, rotated yearly.
+	// ExistingEncryptionKey is a customer managed key of yours for what AWS services encrypt
+	// for the construct: the alarm topic, the device events topic, the log groups and the
+	// Shopify secret (not the pushes: see CustomerManagedData). Its key policy must let
+	// cloudwatch.amazonaws.com, sns.amazonaws.com and logs.REGION.amazonaws.com use it
+	// (kms:Decrypt, kms:GenerateDataKey*; CloudWatch Logs also Encrypt*, ReEncrypt*, Describe*).
+	// Default: a new key, rotated yearly.
 	ExistingEncryptionKey awskms.IKey
 	// EncryptionKeyProps are the new key's props.
 	EncryptionKeyProps *awskms.KeyProps
-	// CustomerManagedData also encrypts the tables, the queues and the state machine's
-	// executions (the pushes themselves) with EncryptionKey, instead of AWS managed and owned
-	// keys: what many security teams require for user data, at the cost of a KMS request per
-	// message. Grants and the producer policy include the key. Default: false.
+	// CustomerManagedData also encrypts the tables, the push and orders queues and the state
+	// machine's executions (the pushes themselves) with a customer managed key of their own,
+	// DataKey, instead of AWS managed and owned keys: what many security teams require for user
+	// data, at the cost of a KMS request per message. Grants and the producer policy include the
+	// key, through the services that hold the data only. Default: false.
 	CustomerManagedData *bool
+	// CustomerManagedDataUpgrade, with CustomerManagedData, also lets every role that reads
+	// pushes decrypt with EncryptionKey, on the same terms as DataKey: for a construct that
+	// had CustomerManagedData before DataKey existed (EncryptionKey encrypted the pushes then),
+	// so that the executions and queued messages encrypted under it are still read. Remove it
+	// once no execution started before the upgrade remains (at most a year). Default: false.
+	CustomerManagedDataUpgrade *bool
+	// DeviceEventsMaxConcurrency caps the device events function's concurrent invocations
+	// from its queue (2 to 1000): a mass token expiry must not flood the device tables.
+	// Default: 5.
+	DeviceEventsMaxConcurrency *float64
 	// Api configures the HTTP API. Default: an API with IAM authorization and every default
 	// of ApiProps.
 	Api *ApiProps
@@ -147,16 +160,21 @@ type DelayedPush struct {
 	// DeviceEventsTopic is where the platform application's event attributes
 	// (EventEndpointUpdated, EventEndpointDeleted, EventDeliveryFailure) should point; a backend
 	// may subscribe to it too. DeviceEventsQueue feeds DeviceEventsFunction, which marks dead
-	// devices disabled; DeviceEventsDeadLetterQueue keeps the events it could not apply.
-	DeviceEventsTopic           awssns.Topic
-	DeviceEventsQueue           awssqs.Queue
-	DeviceEventsDeadLetterQueue awssqs.Queue
-	DeviceEventsFunction        awslambda.Function
+	// devices disabled; DeviceEventsDeadLetterQueue keeps the events it could not apply, and
+	// DeviceEventsUndeliveredQueue those SNS could not deliver to DeviceEventsQueue (the
+	// subscription's redrive policy).
+	DeviceEventsTopic            awssns.Topic
+	DeviceEventsQueue            awssqs.Queue
+	DeviceEventsDeadLetterQueue  awssqs.Queue
+	DeviceEventsUndeliveredQueue awssqs.Queue
+	DeviceEventsFunction         awslambda.Function
 	// PlatformApplicationArn is the SNS platform application devices are registered on.
 	PlatformApplicationArn *string
 	// Dashboard shows the whole pipeline.
 	Dashboard awscloudwatch.Dashboard
-	// DataKey is EncryptionKey when CustomerManagedData is set (it encrypts the pushes), else nil.
+	// DataKey encrypts the pushes and the device registry (tables, push and orders queues,
+	// executions) when CustomerManagedData is set, else nil. It is a key of its own: the
+	// services and roles that use EncryptionKey cannot use it.
 	DataKey awskms.IKey
 	// The Shopify order path, nil without ShopifyProps: the client secret (yours or a new
 	// one), the orders table, queue and dead-letter queue, the webhook ids seen (replays are
@@ -168,6 +186,8 @@ type DelayedPush struct {
 	ShopifyWebhooksTable   awsdynamodb.Table
 	ShopifyWebhookFunction awslambda.Function
 	ShopifyOrdersFunction  awslambda.Function
+
+	s settings // the props, defaults applied
 }
 
 // settings are the props with defaults applied and checked.
@@ -187,12 +207,16 @@ type settings struct {
 	shopify           shopifySettings
 	key               awskms.IKey // the construct's key (set by NewDelayedPush)
 	cmkData           bool        // CustomerManagedData
+	dataKey           awskms.IKey // DataKey (set by NewDelayedPush when cmkData)
+	cmkUpgrade        bool        // CustomerManagedDataUpgrade
+	// deviceEventsConcurrency is the device events function's maximum concurrency.
+	deviceEventsConcurrency int
 }
 
 // queueEncryption is how the construct's queues are encrypted.
 func (s settings) queueEncryption() (awssqs.QueueEncryption, awskms.IKey) {
 	if s.cmkData {
-		return awssqs.QueueEncryption_KMS, s.key
+		return awssqs.QueueEncryption_KMS, s.dataKey
 	}
 	return awssqs.QueueEncryption_SQS_MANAGED, nil
 }
@@ -200,7 +224,7 @@ func (s settings) queueEncryption() (awssqs.QueueEncryption, awskms.IKey) {
 // tableEncryption is how the construct's tables are encrypted.
 func (s settings) tableEncryption() (awsdynamodb.TableEncryption, awskms.IKey) {
 	if s.cmkData {
-		return awsdynamodb.TableEncryption_CUSTOMER_MANAGED, s.key
+		return awsdynamodb.TableEncryption_CUSTOMER_MANAGED, s.dataKey
 	}
 	return awsdynamodb.TableEncryption_AWS_MANAGED, nil
 }
@@ -230,7 +254,7 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		p = &DelayedPushProps{}
 	}
 	s := settings{
-		timeout: 30, memory: 256, maxConcurrency: 10, maxReceiveCount: 5,
+		timeout: 30, memory: 256, maxConcurrency: 10, maxReceiveCount: 5, deviceEventsConcurrency: 5,
 		guarantee: push.DeliveryAtLeastOnce, deliveryRetention: 30, maxLateness: 24 * 3600,
 		logRetention: awslogs.RetentionDays_ONE_MONTH, removal: awscdk.RemovalPolicy_RETAIN,
 	}
@@ -272,6 +296,7 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		{"SenderMemorySize", p.SenderMemorySize, &s.memory, 128, 10240, "MiB"},
 		{"SenderMaxConcurrency", p.SenderMaxConcurrency, &s.maxConcurrency, 2, 1000, "(2 is the smallest an SQS event source accepts)"},
 		{"MaxReceiveCount", p.MaxReceiveCount, &s.maxReceiveCount, 1, 1000, ""},
+		{"DeviceEventsMaxConcurrency", p.DeviceEventsMaxConcurrency, &s.deviceEventsConcurrency, 2, 1000, "(2 is the smallest an SQS event source accepts)"},
 	} {
 		if n.v == nil {
 			continue
@@ -313,7 +338,10 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 		return s, err
 	}
 	s.cmkData = p.CustomerManagedData != nil && *p.CustomerManagedData
+	s.cmkUpgrade = p.CustomerManagedDataUpgrade != nil && *p.CustomerManagedDataUpgrade
 	switch {
+	case s.cmkUpgrade && !s.cmkData:
+		return bad("CustomerManagedDataUpgrade", "needs CustomerManagedData: it keeps what EncryptionKey encrypted of the pushes before DataKey existed readable")
 	case p.ExistingAlarmTopic != nil && p.AlarmTopicProps != nil:
 		return bad("ExistingAlarmTopic", "and AlarmTopicProps are both given: give one, for your topic or for a new one")
 	case p.ExistingEncryptionKey != nil && p.EncryptionKeyProps != nil:
@@ -427,11 +455,17 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	alarms := constructs.NewConstruct(c, jsii.String("Alarms"))
 	s.key = newEncryptionKey(alarms, props, s)
 	if s.cmkData {
-		d.DataKey = s.key
+		s.dataKey = newDataKey(c, s)
+		if s.cmkUpgrade {
+			if key, ok := s.key.(awskms.Key); ok {
+				allowStateMachineLogDelivery(key) // of executions started under it
+			}
+		}
 	}
+	d.s, d.EncryptionKey, d.DataKey = s, s.key, s.dataKey
 	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
 	d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
-	d.StateMachine = newScheduler(c, "Scheduler", d.PushQueue, s)
+	d.StateMachine = newScheduler(c, "Scheduler", d, s)
 	d.SenderFunction = newSender(c, "Sender", d, s)
 	d.AlarmTopic, d.EncryptionKey = newAlarms(alarms, d, props, s)
 	newDeviceEvents(c, "DeviceEvents", d, s)
@@ -442,15 +476,13 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 	}
 	if s.shopify.enabled {
 		newShopify(c, "Shopify", d, props.Shopify, s)
+		// Under a customer managed data key: the webhook function sends to the orders queue
+		// and keeps the webhooks table; the orders function reads the orders queue, keeps the
+		// orders table and sends to the push queue.
+		d.useDataKey(d.ShopifyWebhookFunction, viaSQS, viaDynamoDB)
+		d.useDataKey(d.ShopifyOrdersFunction, viaSQS, viaDynamoDB)
 	}
 	d.Dashboard = newDashboard(c, "Dashboard", d)
-	// Under a customer managed data key, every function reads and writes encrypted tables and
-	// queues: each gets the key for that (the L2 grants cover the queues, not every table call).
-	for _, fn := range []awslambda.Function{d.SenderFunction, d.DeviceEventsFunction, d.ApiFunction, d.ShopifyWebhookFunction, d.ShopifyOrdersFunction} {
-		if fn != nil {
-			d.grantDataKey(fn)
-		}
-	}
 	suppressFindings(d)
 	dependOnDefaultPolicyOnly(d.SenderFunction, d.SenderFunction.Role())
 	dependOnDefaultPolicyOnly(d.StateMachine, d.StateMachine.Role())
@@ -459,19 +491,23 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 
 // GrantSchedule lets grantee schedule pushes through the client (or StartExecution) and send
 // them now: start and describe executions, put pushes on the push queue, and write the
-// schedules index.
+// schedules index; under a customer managed data key, use it through Step Functions (this
+// state machine's executions), SQS and DynamoDB.
 func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
-	return d.grantDataKey(grantee).Combine(d.StateMachine.GrantStartExecution(grantee)).
+	return d.StateMachine.GrantStartExecution(grantee).
 		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution"))).
-		Combine(d.PushQueue.GrantSendMessages(grantee)).
+		Combine(grantSend(grantee, d.PushQueue)).
 		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
-			jsii.String("dynamodb:DeleteItem")))
+			jsii.String("dynamodb:DeleteItem"))).
+		Combine(grantKeyUses(grantee, d.dataKeyForExecutions())).
+		Combine(d.useDataKey(grantee, viaSQS, viaDynamoDB))
 }
 
 // GrantSendNow lets grantee put pushes on the push queue, to be sent now (without the
-// client's index: for producers that write to the queue themselves).
+// client's index: for producers that write to the queue themselves): sqs:SendMessage, and the
+// data key through SQS when there is one.
 func (d *DelayedPush) GrantSendNow(grantee awsiam.IGrantable) awsiam.Grant {
-	return d.PushQueue.GrantSendMessages(grantee)
+	return grantSend(grantee, d.PushQueue).Combine(d.useDataKey(grantee, viaSQS))
 }
 
 // GrantManage lets grantee do everything the client does: schedule (GrantSchedule), and
@@ -485,8 +521,10 @@ func (d *DelayedPush) GrantManage(grantee awsiam.IGrantable) awsiam.Grant {
 }
 
 // GrantManageDevices lets grantee register, list and unregister devices (the client's device
-// calls): create, read, update and delete the platform application's endpoints, and write the
-// device registry's two tables.
+// calls, devices.Registry on awsadapters.DeviceStore): create, read, update and delete the
+// platform application's endpoints; read and put owner rows (a removed device's row stays, as
+// a tombstone); query, put and delete device rows (only the device events path and the sender
+// update them); under a customer managed data key, use it through DynamoDB.
 func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant {
 	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      grantee,
@@ -496,17 +534,8 @@ func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant
 		Grantee:      grantee,
 		Actions:      jsii.Strings("sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"),
 		ResourceArns: jsii.Strings(endpointArnPattern(*d.PlatformApplicationArn)),
-	})).Combine(d.DeviceOwnersTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
-		jsii.String("dynamodb:DeleteItem"))).
+	})).Combine(d.DeviceOwnersTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"))).
 		Combine(d.DevicesTable.Grant(grantee, jsii.String("dynamodb:Query"), jsii.String("dynamodb:PutItem"),
-			jsii.String("dynamodb:DeleteItem"), jsii.String("dynamodb:UpdateItem")))
-}
-
-// grantDataKey lets grantee encrypt and decrypt with the data key (when there is one): what
-// StartExecution, DescribeExecution, SendMessage and the tables need under a customer key.
-func (d *DelayedPush) grantDataKey(grantee awsiam.IGrantable) awsiam.Grant {
-	if d.DataKey == nil {
-		return awsiam.Grant_Drop(grantee, jsii.String("no data key"))
-	}
-	return d.DataKey.Grant(grantee, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
+			jsii.String("dynamodb:DeleteItem"))).
+		Combine(d.useDataKey(grantee, viaDynamoDB))
 }

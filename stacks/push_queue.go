@@ -8,7 +8,8 @@ import (
 )
 
 // newPushQueue creates the one queue every producer writes pushes to, and its dead-letter
-// queue. Both are encrypted at rest with SQS-managed keys and refuse requests without TLS.
+// queue. Both are encrypted at rest with SQS-managed keys (with CustomerManagedData, the data
+// key) and refuse requests without TLS.
 func newPushQueue(scope constructs.Construct, id string, s settings) (queue, dlq awssqs.Queue) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	qe, qk := s.queueEncryption()

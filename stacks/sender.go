@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -46,23 +45,24 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 			},
 		},
 	})
-	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(d.PushQueue, &awslambdaeventsources.SqsEventSourceProps{
+	consume(fn, d.PushQueue, awslambda.EventSourceMappingOptions{
 		// Batch 10 with no window: larger batches did not lower database load in the seed
 		// article's measurements, and any window made pushes visibly late.
 		BatchSize:               jsii.Number(10),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxConcurrency:          jsii.Number(float64(s.maxConcurrency)),
-	}))
+	})
 	// It requeues the rest of a fan-out cut short by its time budget, and parks what it gives
 	// up on with the reason.
-	d.PushQueue.GrantSendMessages(fn)
-	d.DeadLetterQueue.GrantSendMessages(fn)
+	grantSend(fn, d.PushQueue, d.DeadLetterQueue)
 	// It queries the registry, marks dead devices disabled, and writes its delivery records.
 	d.DevicesTable.Grant(fn, jsii.String("dynamodb:Query"), jsii.String("dynamodb:UpdateItem"))
 	d.DeliveriesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	// It claims a scheduled key's row before it sends and records the outcome on it.
 	d.SchedulesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
+	// Under a customer managed data key: the queues and the tables, through SQS and DynamoDB.
+	d.useDataKey(fn, viaSQS, viaDynamoDB)
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("PublishToPlatformEndpoints"),
 		Actions:   jsii.Strings("sns:Publish"),

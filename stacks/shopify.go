@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -268,8 +267,8 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		webhookProps.ReservedConcurrentExecutions = jsii.Number(float64(s.shopify.reservedConcurrency))
 	}
 	d.ShopifyWebhookFunction = NewGoFunction(c, "WebhookFunction", &GoFunctionProps{Package: ShopifyWebhookPackage, FunctionProps: webhookProps})
-	secret.GrantRead(d.ShopifyWebhookFunction, nil)
-	d.OrdersQueue.GrantSendMessages(d.ShopifyWebhookFunction)
+	grantReadSecret(d.ShopifyWebhookFunction, secret)
+	grantSend(d.ShopifyWebhookFunction, d.OrdersQueue)
 	// PutItem (the claim), UpdateItem (the "queued" mark), GetItem (a refused claim's record
 	// where the condition failure does not return it).
 	d.ShopifyWebhooksTable.Grant(d.ShopifyWebhookFunction, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"),
@@ -288,13 +287,12 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 			shopifyapp.EnvOrderRetentionDays: jsii.String(fmt.Sprint(s.shopify.orderRetention)),
 		}),
 	})
-	d.ShopifyOrdersFunction.AddEventSource(awslambdaeventsources.NewSqsEventSource(d.OrdersQueue, &awslambdaeventsources.SqsEventSourceProps{
+	consume(d.ShopifyOrdersFunction, d.OrdersQueue, awslambda.EventSourceMappingOptions{
 		BatchSize: jsii.Number(10), MaxBatchingWindow: awscdk.Duration_Seconds(jsii.Number(0)), ReportBatchItemFailures: jsii.Bool(true),
-	}))
+	})
 	d.OrdersTable.Grant(d.ShopifyOrdersFunction, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
 		jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"), jsii.String("dynamodb:DeleteItem"))
-	d.PushQueue.GrantSendMessages(d.ShopifyOrdersFunction)
-	d.OrdersDeadLetterQueue.GrantSendMessages(d.ShopifyOrdersFunction)
+	grantSend(d.ShopifyOrdersFunction, d.PushQueue, d.OrdersDeadLetterQueue)
 	dependOnDefaultPolicyOnly(d.ShopifyWebhookFunction, d.ShopifyWebhookFunction.Role())
 	dependOnDefaultPolicyOnly(d.ShopifyOrdersFunction, d.ShopifyOrdersFunction.Role())
 

@@ -46,14 +46,15 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	}
 	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, pushProps)}
 	s.ProducerPolicy = s.newProducerPolicy(props.Config.ProducerPrincipals)
-	if key := s.Push.DataKey; key != nil {
-		s.ProducerPolicy.AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("UseTheDataKey"),
-			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-			Resources: &[]*string{key.KeyArn()},
-		}))
+	// Under a customer managed data key: through SQS and DynamoDB (the queue, the tables), and
+	// through Step Functions for this state machine's executions only.
+	for i, u := range s.Push.dataKeyThrough(viaSQS, viaDynamoDB) {
+		s.ProducerPolicy.AddStatements(u.statement([]string{"UseTheDataKeyThroughSqsAndDynamoDB", "ReadThePreviousDataKeyThroughSqsAndDynamoDB"}[i]))
 	}
-	nagSuppress(s.ProducerPolicy, endpoints, executions)
+	for i, u := range s.Push.dataKeyForExecutions() {
+		s.ProducerPolicy.AddStatements(u.statement([]string{"UseTheDataKeyForExecutions", "ReadThePreviousDataKeyForExecutions"}[i]))
+	}
+	nagSuppress(s.ProducerPolicy, endpoints, executions, apiRoutes)
 
 	d := s.Push
 	output := func(id string, value *string, description string) {
@@ -83,9 +84,9 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	return s
 }
 
-// newProducerPolicy is a managed policy with what GrantSchedule, GrantManage, GrantSendNow and
-// GrantManageDevices give, attached to the configured producer roles: roles of other stacks or accounts cannot be
-// granted to directly.
+// newProducerPolicy is a managed policy with what GrantSchedule, GrantManage, GrantSendNow,
+// GrantManageDevices, GrantInvokePushRoutes and GrantInvokeDeviceRoutes give, attached to the
+// configured producer roles: roles of other stacks or accounts cannot be granted to directly.
 func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPolicy {
 	sm := s.Push.StateMachine
 	executions := awscdk.Stack_Of(sm).FormatArn(&awscdk.ArnComponents{
@@ -99,8 +100,9 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 		roles = append(roles, awsiam.Role_FromRoleArn(s.Stack, jsii.String(fmt.Sprintf("Producer%d", i)), jsii.String(arn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}))
 	}
 	return awsiam.NewManagedPolicy(s.Stack, jsii.String("ProducerPolicy"), &awsiam.ManagedPolicyProps{
+		// The description is fixed: changing it replaces the policy, and its ARN with it.
 		Description: jsii.String("Delayed Push producers: schedule, reschedule, cancel, inspect and list pushes; send pushes now; register and remove devices"),
-		Statements: &[]awsiam.PolicyStatement{
+		Statements: statements(append([]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("SchedulePushes"),
 				Actions:   jsii.Strings("states:StartExecution"),
@@ -133,11 +135,36 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 				Resources: jsii.Strings(endpointArnPattern(*s.Push.PlatformApplicationArn)),
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:       jsii.String("KeepTheDeviceRegistry"),
-				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
-				Resources: &[]*string{s.Push.DevicesTable.TableArn(), s.Push.DeviceOwnersTable.TableArn()},
+				Sid:       jsii.String("KeepTheDeviceOwners"),
+				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem"),
+				Resources: &[]*string{s.Push.DeviceOwnersTable.TableArn()},
 			}),
-		},
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("KeepTheDeviceRegistry"),
+				Actions:   jsii.Strings("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+				Resources: &[]*string{s.Push.DevicesTable.TableArn()},
+			}),
+		}, s.invokeStatements()...)),
 		Roles: &roles,
 	})
 }
+
+// invokeStatements let a producer call the HTTP API's routes that do what the client does
+// (IAM authorization): the push routes and the device routes. None without the API, or with a
+// JWT authorizer (API Gateway then checks no IAM permission).
+func (s *DelayedPushStack) invokeStatements() []awsiam.PolicyStatement {
+	d := s.Push
+	if d.Api == nil || d.s.api.jwtIssuer != "" {
+		return nil
+	}
+	return []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("InvokePushRoutes"), Actions: jsii.Strings("execute-api:Invoke"), Resources: d.invokeArns(PushRoutes...),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("InvokeDeviceRoutes"), Actions: jsii.Strings("execute-api:Invoke"), Resources: d.invokeArns(DeviceRoutes...),
+		}),
+	}
+}
+
+func statements(s []awsiam.PolicyStatement) *[]awsiam.PolicyStatement { return &s }

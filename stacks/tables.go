@@ -9,8 +9,8 @@ import (
 	"github.com/delayed-push/delayed-push/internal/index"
 )
 
-// newTables creates the four tables, on demand, encrypted with an AWS managed key and with
-// point-in-time recovery:
+// newTables creates the four tables, on demand, encrypted with an AWS managed key (with
+// CustomerManagedData, the data key) and with point-in-time recovery:
 //   - the device registry (partition key userId, sort key endpointArn: a user's platform
 //     endpoints, what the sender reads);
 //   - the device owners (partition key deviceId: who owns each device; conditional writes on

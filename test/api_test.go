@@ -223,7 +223,7 @@ func TestTheAPIFunctionHasTheClientsPermissionsOnly(t *testing.T) {
 		}
 	}
 	want := []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
-		"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+		"sqs:SendMessage",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
 		"xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogStream", "logs:PutLogEvents",
 		// the device calls

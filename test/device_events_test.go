@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -29,6 +30,7 @@ func TestDeviceEventsFlowFromTheTopicToTheFunction(t *testing.T) {
 	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::EventSourceMapping"), map[string]any{
 		"EventSourceArn": getAtt(queue, "Arn"), "FunctionName": ref(fn), "BatchSize": 10,
 		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+		"ScalingConfig":         map[string]any{"MaximumConcurrency": 5}, // a mass token expiry waits in the queue
 	})
 	tpl.HasResourceProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{
 		"VisibilityTimeout": 60, "SqsManagedSseEnabled": true,
@@ -47,7 +49,7 @@ func TestDeviceEventsFlowFromTheTopicToTheFunction(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]bool{"dynamodb:GetItem": true, "dynamodb:UpdateItem": true, "sqs:ReceiveMessage": true,
-		"sqs:ChangeMessageVisibility": true, "sqs:GetQueueUrl": true, "sqs:DeleteMessage": true, "sqs:GetQueueAttributes": true,
+		"sqs:DeleteMessage": true, "sqs:GetQueueAttributes": true,
 		"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true}, got)
 
 	// SNS may use the topic's key to publish the events, from this account only.
@@ -69,8 +71,11 @@ func TestGrantManageDevicesIsScopedToTheApplicationAndTheRegistry(t *testing.T) 
 			got[a] = append(got[a], s.Resource...)
 		}
 	}
+	// What devices.Registry calls through awsadapters.DeviceStore: owner rows are read and put
+	// (a removed device's row stays as a tombstone); device rows queried, put and deleted
+	// (only the device events path and the sender update them).
 	assert.ElementsMatch(t, []string{"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint",
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"}, keys(got))
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, keys(got))
 	require.Len(t, got["sns:CreatePlatformEndpoint"], 1)
 	assert.Contains(t, got["sns:CreatePlatformEndpoint"][0], ":sns:eu-west-1:111122223333:app/GCM/delayed-push\"", "the application only")
 	for _, a := range []string{"sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"} {
@@ -80,4 +85,69 @@ func TestGrantManageDevicesIsScopedToTheApplicationAndTheRegistry(t *testing.T) 
 	for _, r := range got["dynamodb:PutItem"] {
 		assert.Regexp(t, "Devices|DeviceOwners", r)
 	}
+	for a, table := range map[string]string{"dynamodb:GetItem": "DeviceOwners", "dynamodb:Query": "Devices[A-Z0-9]", "dynamodb:DeleteItem": "Devices[A-Z0-9]"} {
+		require.Len(t, got[a], 1, a)
+		assert.Regexp(t, table, got[a][0], "%s on one table", a)
+	}
+}
+
+// Nothing lost between SNS and the queue: the subscription has a redrive policy to a
+// dead-letter queue of its own, which only this topic may send to (besides TLS), kept 14 days,
+// with an alarm; and the consumer's concurrency is configurable.
+func TestDeviceEventsSNSCannotLoseEvents(t *testing.T) {
+	tpl := defaults(t)
+	undelivered := ""
+	for _, id := range ids(tpl, "AWS::SQS::Queue", nil) {
+		if strings.Contains(id, "DeviceEventsUndelivered") {
+			undelivered = id
+		}
+	}
+	require.NotEmpty(t, undelivered)
+	topic := ""
+	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
+		if strings.Contains(id, "DeviceEvents") {
+			topic = id
+		}
+	}
+	require.NotEmpty(t, topic)
+	tpl.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{
+		"Protocol": "sqs", "TopicArn": ref(topic), "RawMessageDelivery": true,
+		"RedrivePolicy": map[string]any{"deadLetterTargetArn": getAtt(undelivered, "Arn")},
+	})
+	assert.Equal(t, map[string]any{"MessageRetentionPeriod": float64(14 * 24 * 3600), "SqsManagedSseEnabled": true},
+		(*tpl.ToJSON())["Resources"].(map[string]any)[undelivered].(map[string]any)["Properties"], "kept 14 days, SQS-managed SSE")
+	tpl.HasResourceProperties(jsiiStr("AWS::SQS::QueuePolicy"), map[string]any{
+		"Queues": []any{ref(undelivered)},
+		"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": []any{
+			map[string]any{"Action": "sqs:*", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Resource": getAtt(undelivered, "Arn"),
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+			map[string]any{"Action": "sqs:SendMessage", "Effect": "Allow", "Principal": map[string]any{"Service": "sns.amazonaws.com"}, "Resource": getAtt(undelivered, "Arn"),
+				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": ref(topic)}}},
+		}}),
+	})
+	alarmTopic := ""
+	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
+		if strings.Contains(id, "Alarms") {
+			alarmTopic = id
+		}
+	}
+	tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{
+		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS", "Threshold": 1, "Statistic": "Maximum",
+		"Dimensions":   []any{map[string]any{"Name": "QueueName", "Value": getAtt(undelivered, "QueueName")}},
+		"AlarmActions": []any{ref(alarmTopic)},
+	})
+
+	tuned := withConfig(t, func(c *stacks.Config) { c.DeviceEventsMaxConcurrency = 20 })
+	fn := only(t, tuned, "AWS::Lambda::Function", withProperties(map[string]any{"Description": assertions.Match_StringLikeRegexp(jsiiStr("device events"))}))
+	tuned.HasResourceProperties(jsiiStr("AWS::Lambda::EventSourceMapping"), map[string]any{"FunctionName": ref(fn), "ScalingConfig": map[string]any{"MaximumConcurrency": 20}})
+	for raw, want := range map[string]string{
+		`{"deviceEventsMaxConcurrency":1}`:    `key "deviceEventsMaxConcurrency" must be from 2 to 1000, got 1`,
+		`{"deviceEventsMaxConcurrency":1001}`: `key "deviceEventsMaxConcurrency" must be from 2 to 1000, got 1001`,
+		`{"deviceEventsMaxConcurrency":"5"}`:  `key "deviceEventsMaxConcurrency" must be a JSON int`,
+	} {
+		_, err := stacks.ParseConfig(raw)
+		require.Error(t, err, raw)
+		assert.Contains(t, err.Error(), want, raw)
+	}
+	assert.Equal(t, 5, stacks.DefaultConfig().DeviceEventsMaxConcurrency)
 }

@@ -148,38 +148,3 @@ func TestTheSchedulerRoleHasConfusedDeputyConditions(t *testing.T) {
 		}},
 	}})
 }
-
-// With customerManagedKey the pushes themselves (tables, queues, execution input) are under
-// the stack's key, and every role that touches them may use it.
-func TestCustomerManagedKeyCoversTablesQueuesAndExecutions(t *testing.T) {
-	tpl := withConfig(t, func(c *stacks.Config) {
-		c.CustomerManagedKey, c.Shopify = true, true
-		c.ProducerPrincipals = []string{"arn:aws:iam::123456789012:role/orders-api"}
-	})
-	key := only(t, tpl, "AWS::KMS::Key", nil)
-	keyArn := getAtt(key, "Arn")
-	tpl.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
-		"SSESpecification": map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": keyArn}})
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
-	for _, q := range ids(tpl, "AWS::SQS::Queue", nil) {
-		props := resources[q].(map[string]any)["Properties"].(map[string]any)
-		if strings.Contains(q, "DeviceEvents") { // SNS events, not pushes: SQS-managed (see device_events.go)
-			assert.Equal(t, true, props["SqsManagedSseEnabled"], q)
-			continue
-		}
-		assert.Equal(t, keyArn, props["KmsMasterKeyId"], q)
-	}
-	tpl.HasResourceProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{
-		"EncryptionConfiguration": map[string]any{"Type": "CUSTOMER_MANAGED_KMS_KEY", "KmsKeyId": keyArn, "KmsDataKeyReusePeriodSeconds": 300}})
-	for _, fn := range ids(tpl, "AWS::Lambda::Function", nil) {
-		got := actionsOf(t, tpl, fn)
-		assert.Contains(t, got["kms:Decrypt"], `{"Fn::GetAtt":["`+key+`","Arn"]}`, "%s may decrypt with the data key", fn)
-	}
-	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
-		"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{"Sid": "UseTheDataKey", "Effect": "Allow",
-			"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": keyArn}})})})
-	// The default keeps AWS managed keys (cheaper): nothing above.
-	def := defaults(t)
-	def.AllResourcesProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"SqsManagedSseEnabled": true})
-	def.AllResourcesProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{"EncryptionConfiguration": assertions.Match_Absent()})
-}

@@ -1,12 +1,12 @@
 package test
 
 import (
-	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,14 +17,16 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	tpl := withShopify(t)
 	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
 	common := []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-	consume := []string{"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
-	send := []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+	// What Lambda's SQS poller calls with the function's role; what SendMessage needs. No
+	// GetQueueUrl (the URLs are in the environment), no ChangeMessageVisibility.
+	consume := []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+	send := []string{"sqs:SendMessage"}
 	want := map[string][]string{ // function, by an environment variable only it has
 		"SCHEDULER_ROLE_ID": append(append(append([]string{"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish"}, consume...), send...), common...),
 		"DEFAULT_DELAY_SECONDS": append(append([]string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
 			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
 			"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}, send...), common...),
-		"SHOPIFY_SECRET_ARN": append(append([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}, send...), common...),
+		"SHOPIFY_SECRET_ARN": append(append([]string{"secretsmanager:GetSecretValue", "kms:Decrypt", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}, send...), common...),
 		"SHOP_OWNERS":        append(append(append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"}, consume...), send...), common...),
 	}
 	fns := map[string]string{}
@@ -50,10 +52,14 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 			}
 		}
 	}
-	// The secret's key lets the receiver decrypt it through Secrets Manager only.
-	keys, _ := json.Marshal(tpl.FindResources(jsiiStr("AWS::KMS::Key"), nil))
-	assert.Contains(t, string(keys), `"kms:ViaService":{"Fn::Join":["",["secretsmanager.",`)
-	assert.Contains(t, string(keys), roleOf(t, tpl, fns["SHOPIFY_SECRET_ARN"]))
+	// The receiver decrypts the secret through Secrets Manager only, that secret only.
+	secret := only(t, tpl, "AWS::SecretsManager::Secret", nil)
+	topicsKey := only(t, tpl, "AWS::KMS::Key", nil)
+	assert.ElementsMatch(t, []string{canonical(map[string]any{
+		"Action": []any{"kms:Decrypt"}, "Resource": getAtt(topicsKey, "Arn"),
+		"Condition": map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService": via("secretsmanager"), "kms:EncryptionContext:SecretARN": ref(secret)}},
+	})}, kmsStatements(t, tpl, "AWS::IAM::Policy", roleOf(t, tpl, fns["SHOPIFY_SECRET_ARN"])))
 
 	// No role carries a managed policy (AWSLambdaBasicExecutionRole and the like).
 	roles := ids(tpl, "AWS::IAM::Role", nil)
@@ -81,6 +87,38 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	assert.Contains(t, got, "sqs:SendMessage")
 	for a := range got {
 		assert.True(t, slices.Contains(send, a) || strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "xray:"), "state machine: %s", a)
+	}
+
+	// Only the device events function and the sender mark device rows disabled (UpdateItem);
+	// the API and producers put and delete whole rows (a transaction), and keep owner rows by
+	// put only (a removed device's row stays as a tombstone).
+	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
+		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
+	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
+	onTable := func(fn, table string) []string {
+		var out []string
+		for a, res := range actionsOf(t, tpl, fn) {
+			if slices.Contains(res, `{"Fn::GetAtt":["`+table+`","Arn"]}`) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"}, onTable(fns["DEFAULT_DELAY_SECONDS"], devices), "API on the devices table")
+	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, onTable(fns["DEFAULT_DELAY_SECONDS"], owners), "API on the owners table")
+	assert.ElementsMatch(t, []string{"dynamodb:UpdateItem"}, onTable(fns["device events"], devices), "device events on the devices table")
+	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:UpdateItem"}, onTable(fns["SCHEDULER_ROLE_ID"], devices), "sender on the devices table")
+
+	// Without customerManagedKey, no role may use a KMS key but the webhook function, which
+	// reads the Shopify secret through Secrets Manager (TestKMSStatementsAreExactlyWhatEachRoleCalls
+	// pins it and every statement under the data key).
+	for envVar, fn := range fns {
+		for a := range actionsOf(t, tpl, fn) {
+			if strings.HasPrefix(a, "kms:") {
+				assert.Equal(t, "SHOPIFY_SECRET_ARN", envVar, "%s: %s", fn, a)
+			}
+		}
 	}
 }
 

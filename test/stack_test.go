@@ -271,8 +271,8 @@ func TestPushQueueEncryptedWithDLQAndVisibilitySixTimesTimeout(t *testing.T) {
 		"RedrivePolicy":          assertions.Match_Absent(),
 	})
 
-	// Both queues refuse requests without TLS (as do the device events queues).
-	tpl.ResourceCountIs(jsiiStr("AWS::SQS::QueuePolicy"), jsiiNum(4))
+	// Both queues refuse requests without TLS (as do the three device events queues).
+	tpl.ResourceCountIs(jsiiStr("AWS::SQS::QueuePolicy"), jsiiNum(5))
 	for _, id := range []string{queueID, dlqID} {
 		tpl.HasResourceProperties(jsiiStr("AWS::SQS::QueuePolicy"), map[string]any{
 			"Queues": []any{ref(id)},
@@ -448,7 +448,7 @@ func TestSenderGrantsAreLeastPrivilege(t *testing.T) {
 
 	assert.Len(t, byAction["sns:Publish"], 1)
 	assert.Contains(t, byAction["sns:Publish"][0], ":endpoint/GCM/delayed-push/*", "publish only to the app's endpoints")
-	for _, a := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} {
+	for _, a := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} { // what Lambda's poller calls
 		assert.Contains(t, byAction, a)
 	}
 	// It requeues to the push queue and parks on the dead-letter queue, nowhere else.
@@ -475,6 +475,7 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
 	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
+	api := only(t, tpl, "AWS::ApiGatewayV2::Api", nil)
 	executions, endpoints := assertions.NewCapture(nil), assertions.NewCapture(nil)
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{
 		"Roles": []any{"orders-api", "marketing"},
@@ -489,9 +490,13 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 			map[string]any{"Sid": "RegisterDevices", "Effect": "Allow", "Action": "sns:CreatePlatformEndpoint", "Resource": assertions.Match_AnyValue()},
 			map[string]any{"Sid": "ManageDeviceEndpoints", "Effect": "Allow",
 				"Action": []any{"sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}, "Resource": endpoints},
+			map[string]any{"Sid": "KeepTheDeviceOwners", "Effect": "Allow",
+				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem"}, "Resource": getAtt(owners, "Arn")},
 			map[string]any{"Sid": "KeepTheDeviceRegistry", "Effect": "Allow",
-				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
-				"Resource": []any{getAtt(devices, "Arn"), getAtt(owners, "Arn")}},
+				"Action": []any{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"}, "Resource": getAtt(devices, "Arn")},
+			// The HTTP API's routes the client's calls correspond to (IAM authorization).
+			map[string]any{"Sid": "InvokePushRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": pushRouteArns(api, false)},
+			map[string]any{"Sid": "InvokeDeviceRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": deviceRouteArns(api, false)},
 		}},
 	})
 	rawEndpoints, _ := json.Marshal(endpoints.AsObject())
@@ -502,6 +507,13 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 
 	// With no principals the policy exists (for users to attach) but is attached to nobody.
 	defaults(t).HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{"Roles": assertions.Match_Absent()})
+	// With JWT authorization API Gateway checks no IAM permission: no execute-api statement.
+	jwt := withConfig(t, func(c *stacks.Config) {
+		c.APIJwtIssuer, c.APIJwtAudience = "https://auth.example.com/", []string{"pushes"}
+	})
+	for _, s := range policyStatements(t, jwt, "AWS::IAM::ManagedPolicy", nil) {
+		assert.NotContains(t, s.Action, "execute-api:Invoke", s.Sid)
+	}
 }
 
 func TestOutputsNameWhatProducersNeed(t *testing.T) {

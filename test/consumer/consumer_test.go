@@ -35,11 +35,21 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 		"Roles": []any{map[string]any{"Ref": role}},
 		"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 			assertions.Match_ObjectLike(&map[string]any{"Action": "states:StartExecution"}),
-			assertions.Match_ObjectLike(&map[string]any{"Action": assertions.Match_ArrayWith(&[]any{"sqs:SendMessage"})}),
+			assertions.Match_ObjectLike(&map[string]any{"Action": "sqs:SendMessage"}),
 			assertions.Match_ObjectLike(&map[string]any{"Action": "sns:CreatePlatformEndpoint"}),
 		})}),
 	})
 	assert.True(t, strings.HasPrefix(*role.AsString(), "OrdersApi"), "granted to the team's role, got %s", *role.AsString())
+
+	// The accounts service may call the HTTP API's four device routes, nothing else.
+	accounts, resources := assertions.NewCapture(nil), assertions.NewCapture(nil)
+	tpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
+		"Roles": []any{map[string]any{"Ref": accounts}},
+		"PolicyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{
+			map[string]any{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}}},
+	})
+	assert.True(t, strings.HasPrefix(*accounts.AsString(), "AccountsService"), "granted to the accounts role, got %s", *accounts.AsString())
+	assert.Len(t, *resources.AsArray(), 4, "POST /devices, DELETE /devices/{deviceId}, GET and DELETE /users/{userId}/devices")
 }
 
 // `cdk synth` of the team's app, with this module as a dependency in a directory that stays

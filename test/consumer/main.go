@@ -19,10 +19,14 @@ func main() {
 	app.Synth(nil)
 }
 
-// NewShopStack is the team's stack: its orders service role, and Delayed Push.
+// NewShopStack is the team's stack: its orders service and accounts service roles, and Delayed
+// Push.
 func NewShopStack(scope constructs.Construct, id string) awscdk.Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), nil)
 	ordersAPI := awsiam.NewRole(stack, jsii.String("OrdersApi"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
+	})
+	accountsService := awsiam.NewRole(stack, jsii.String("AccountsService"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
 	})
 
@@ -33,6 +37,7 @@ func NewShopStack(scope constructs.Construct, id string) awscdk.Stack {
 	push.GrantSchedule(ordersAPI)
 	push.GrantSendNow(ordersAPI)
 	push.GrantManageDevices(ordersAPI)
+	push.GrantInvokeDeviceRoutes(accountsService) // the HTTP API's device routes only (IAM)
 	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: push.StateMachine.StateMachineArn()})
 	return stack
 }

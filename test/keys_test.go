@@ -1,0 +1,305 @@
+package test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/stacks"
+)
+
+// canonical is a statement (or any value) as JSON with sorted keys and its Action a sorted list.
+func canonical(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		if a, ok := m["Action"]; ok {
+			var actions []string
+			for _, x := range list(a) {
+				actions = append(actions, x.(string))
+			}
+			slices.Sort(actions)
+			c := map[string]any{}
+			for k, x := range m {
+				c[k] = x
+			}
+			c["Action"] = actions
+			v = c
+		}
+	}
+	if m, ok := v.(map[string]any); ok {
+		for k, x := range m {
+			if x == nil {
+				delete(m, k) // an absent Condition
+			}
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// via is what kms:ViaService holds for a service of the stack's region.
+func via(service string) map[string]any {
+	return map[string]any{"Fn::Join": []any{"", []any{service + ".", ref("AWS::Region"), ".", ref("AWS::URLSuffix")}}}
+}
+
+// kmsStatements are the statements with a kms: action of the policies of type typ attached to
+// role (AWS::IAM::Policy), or of the managed policy role names (AWS::IAM::ManagedPolicy), in
+// canonical form without Sid and Effect (every one must Allow).
+func kmsStatements(t *testing.T, tpl assertions.Template, typ, role string) []string {
+	t.Helper()
+	var out []string
+	for id, r := range *tpl.FindResources(jsiiStr(typ), nil) {
+		props := (*r)["Properties"].(map[string]any)
+		if typ == "AWS::IAM::ManagedPolicy" && id != role {
+			continue
+		}
+		if typ == "AWS::IAM::Policy" && !slices.ContainsFunc(list(props["Roles"]), func(x any) bool { return canonical(x) == canonical(ref(role)) }) {
+			continue
+		}
+		for _, s := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := s.(map[string]any)
+			if !slices.ContainsFunc(list(st["Action"]), func(a any) bool { return strings.HasPrefix(a.(string), "kms:") }) {
+				continue
+			}
+			require.Equal(t, "Allow", st["Effect"])
+			out = append(out, canonical(map[string]any{"Action": st["Action"], "Resource": st["Resource"], "Condition": st["Condition"]}))
+		}
+	}
+	return out
+}
+
+// keyPolicy is a key's policy statements, canonical, without Sid and Effect (each Allows).
+func keyPolicy(t *testing.T, tpl assertions.Template, key string) []string {
+	t.Helper()
+	props := (*tpl.ToJSON())["Resources"].(map[string]any)[key].(map[string]any)["Properties"].(map[string]any)
+	var out []string
+	for _, s := range props["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		st := s.(map[string]any)
+		require.Equal(t, "Allow", st["Effect"])
+		out = append(out, canonical(map[string]any{"Principal": st["Principal"], "Action": st["Action"], "Resource": st["Resource"], "Condition": st["Condition"]}))
+	}
+	return out
+}
+
+// keys of the template: the topics key (alarms) and the data key, "" when absent.
+func theKeys(t *testing.T, tpl assertions.Template) (topics, data string) {
+	t.Helper()
+	for _, id := range ids(tpl, "AWS::KMS::Key", nil) {
+		switch {
+		case strings.Contains(id, "Alarms"):
+			topics = id
+		case strings.Contains(id, "DataKey"):
+			data = id
+		default:
+			t.Fatalf("an unexpected key %s", id)
+		}
+	}
+	require.NotEmpty(t, topics)
+	return topics, data
+}
+
+var cmkTemplate assertions.Template
+
+// withCMK is the stack with customerManagedKey, Shopify and a producer principal: every key
+// statement the construct can make.
+func withCMK(t *testing.T) assertions.Template {
+	t.Helper()
+	if cmkTemplate == nil {
+		cmkTemplate = withConfig(t, func(c *stacks.Config) {
+			c.CustomerManagedKey, c.Shopify = true, true
+			c.ProducerPrincipals = []string{"arn:aws:iam::123456789012:role/orders-api"}
+		})
+	}
+	return cmkTemplate
+}
+
+// The two keys: the data key (customerManagedKey) encrypts the tables, the push and orders
+// queues and the executions; the topics key the topics, the log groups and the secret. Neither
+// encrypts what the other does.
+func TestDataKeyIsApartFromTheTopicsKey(t *testing.T) {
+	tpl := withCMK(t)
+	topics, data := theKeys(t, tpl)
+	require.NotEmpty(t, data)
+	dataArn, topicsArn := getAtt(data, "Arn"), getAtt(topics, "Arn")
+	tpl.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
+		"SSESpecification": map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": dataArn}})
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	for _, q := range ids(tpl, "AWS::SQS::Queue", nil) {
+		props := resources[q].(map[string]any)["Properties"].(map[string]any)
+		if strings.Contains(q, "DeviceEvents") { // SNS events, not pushes: SQS-managed (see device_events.go)
+			assert.Equal(t, true, props["SqsManagedSseEnabled"], q)
+			assert.NotContains(t, props, "KmsMasterKeyId", q)
+			continue
+		}
+		assert.Equal(t, dataArn, props["KmsMasterKeyId"], q)
+	}
+	tpl.HasResourceProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{
+		"EncryptionConfiguration": map[string]any{"Type": "CUSTOMER_MANAGED_KMS_KEY", "KmsKeyId": dataArn, "KmsDataKeyReusePeriodSeconds": 300}})
+	tpl.AllResourcesProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": topicsArn})
+	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"KmsKeyId": topicsArn})
+	tpl.AllResourcesProperties(jsiiStr("AWS::SecretsManager::Secret"), map[string]any{"KmsKeyId": topicsArn})
+	tpl.HasResourceProperties(jsiiStr("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true, "Description": assertions.Match_StringLikeRegexp(jsiiStr("pushes"))})
+
+	// The data key's policy: the account (IAM policies decide), and CloudWatch Logs' delivery of
+	// the state machine's log events, for this account's deliveries and that encryption
+	// context only. Nothing for the services the topics key serves.
+	logs := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":logs:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":*"}}}
+	root := map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":root"}}}}
+	assert.ElementsMatch(t, []string{
+		canonical(map[string]any{"Principal": root, "Action": "kms:*", "Resource": "*"}),
+		canonical(map[string]any{"Principal": map[string]any{"Service": "delivery.logs.amazonaws.com"}, "Action": "kms:Decrypt", "Resource": "*",
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId"), "kms:EncryptionContext:SourceArn": logs},
+				"ArnLike":      map[string]any{"aws:SourceArn": logs},
+			}}),
+	}, keyPolicy(t, tpl, data))
+	// The topics key admits CloudWatch, CloudWatch Logs and SNS, never log delivery of the
+	// executions, and no function role by name.
+	for _, s := range keyPolicy(t, tpl, topics) {
+		assert.NotContains(t, s, "delivery.logs", "the topics key")
+		assert.NotContains(t, s, "ServiceRole", "the topics key names no role")
+	}
+
+	// The default keeps AWS managed keys (cheaper): one key, the topics key.
+	def := defaults(t)
+	_, none := theKeys(t, def)
+	assert.Empty(t, none)
+	def.AllResourcesProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"SqsManagedSseEnabled": true})
+	def.AllResourcesProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{"EncryptionConfiguration": assertions.Match_Absent()})
+	for _, s := range keyPolicy(t, def, only(t, def, "AWS::KMS::Key", nil)) {
+		assert.NotContains(t, s, "delivery.logs")
+	}
+}
+
+// With customerManagedKey, each role may use the data key only with the actions its calls
+// make, only through the services that keep the data, and the state machine only for its own
+// executions: every KMS statement of every role, and of the producer policy, exactly.
+func TestKMSStatementsAreExactlyWhatEachRoleCalls(t *testing.T) {
+	tpl := withCMK(t)
+	topics, data := theKeys(t, tpl)
+	dataArn := getAtt(data, "Arn")
+	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
+	use := func(condition map[string]any) string {
+		return canonical(map[string]any{"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": dataArn, "Condition": condition})
+	}
+	through := func(services ...string) string {
+		var v any = via(services[0])
+		if len(services) > 1 {
+			var all []any
+			for _, s := range services {
+				all = append(all, via(s))
+			}
+			v = all
+		}
+		return use(map[string]any{"StringEquals": map[string]any{"kms:ViaService": v}})
+	}
+	executions := use(map[string]any{"StringEquals": map[string]any{
+		"kms:ViaService": via("states"), "kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}})
+	secret := canonical(map[string]any{"Action": []any{"kms:Decrypt"}, "Resource": getAtt(topics, "Arn"),
+		"Condition": map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService": via("secretsmanager"), "kms:EncryptionContext:SecretARN": ref(only(t, tpl, "AWS::SecretsManager::Secret", nil))}}})
+
+	want := map[string][]string{ // by an environment variable only that function has
+		"SCHEDULER_ROLE_ID":     {through("sqs", "dynamodb")},                                  // sender: queues and tables
+		"DEVICE_OWNERS_TABLE":   {through("dynamodb")},                                         // device events: tables (its queue is SQS-managed)
+		"DEFAULT_DELAY_SECONDS": {executions, through("sqs", "dynamodb"), through("dynamodb")}, // API: GrantManage, GrantManageDevices
+		"SHOPIFY_SECRET_ARN":    {secret, through("sqs", "dynamodb")},                          // webhook: secret, orders queue, webhooks table
+		"SHOP_OWNERS":           {through("sqs", "dynamodb")},                                  // orders consumer
+	}
+	for envVar, statements := range want {
+		fn := ""
+		if envVar == "DEVICE_OWNERS_TABLE" {
+			fn = only(t, tpl, "AWS::Lambda::Function", withProperties(map[string]any{"Description": assertions.Match_StringLikeRegexp(jsiiStr("device events"))}))
+		} else {
+			fn = functionWith(t, tpl, envVar)
+		}
+		assert.ElementsMatch(t, statements, kmsStatements(t, tpl, "AWS::IAM::Policy", roleOf(t, tpl, fn)), "%s (%s)", fn, envVar)
+	}
+
+	// The state machine's role: its executions (a policy of its own: the ARN is a Ref, and the
+	// state machine waits for its default policy), its log events, and the push queue.
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	smRole := resources[sm].(map[string]any)["Properties"].(map[string]any)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	logs := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":logs:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":*"}}}
+	assert.ElementsMatch(t, []string{
+		use(map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}),
+		canonical(map[string]any{"Action": []any{"kms:GenerateDataKey"}, "Resource": dataArn,
+			"Condition": map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:SourceArn": logs}}}),
+		through("sqs"),
+	}, kmsStatements(t, tpl, "AWS::IAM::Policy", smRole))
+	executionsPolicy := only(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+		"Statement": []any{assertions.Match_ObjectLike(&map[string]any{"Sid": "ItsExecutions"})}})}))
+	deps, _ := json.Marshal(resources[sm].(map[string]any)["DependsOn"])
+	assert.NotContains(t, string(deps), executionsPolicy, "the state machine does not wait for the policy that names it")
+
+	// The producer policy: the same as the API's push calls, named.
+	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+		"Statement": assertions.Match_ArrayWith(&[]any{
+			map[string]any{"Sid": "UseTheDataKeyThroughSqsAndDynamoDB", "Effect": "Allow", "Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": dataArn,
+				"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": []any{via("sqs"), via("dynamodb")}}}},
+			map[string]any{"Sid": "UseTheDataKeyForExecutions", "Effect": "Allow", "Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": dataArn,
+				"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("states"), "kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}},
+		})})})
+	producer := only(t, tpl, "AWS::IAM::ManagedPolicy", nil)
+	assert.ElementsMatch(t, []string{through("sqs", "dynamodb"), executions}, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", producer))
+
+	// No statement anywhere grants Encrypt, ReEncrypt or a wildcard KMS action to a role.
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
+		for _, s := range policyStatements(t, tpl, typ, nil) {
+			for _, a := range s.Action {
+				if strings.HasPrefix(a, "kms:") {
+					assert.Contains(t, []string{"kms:Decrypt", "kms:GenerateDataKey"}, a)
+				}
+			}
+		}
+	}
+}
+
+// customerManagedKeyUpgrade: a stack that had customerManagedKey before the data key existed
+// keeps reading what the topics key encrypted of the pushes (executions that wait up to a year,
+// queued messages), on the same conditions, decrypt only (the state machine also encrypts its
+// running executions' state).
+func TestCustomerManagedKeyUpgradeKeepsThePreviousKeyReadable(t *testing.T) {
+	tpl := withConfig(t, func(c *stacks.Config) {
+		c.CustomerManagedKey, c.CustomerManagedKeyUpgrade = true, true
+		c.ProducerPrincipals = []string{"arn:aws:iam::123456789012:role/orders-api"}
+	})
+	topics, data := theKeys(t, tpl)
+	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
+	previous := func(actions []any, condition map[string]any) string {
+		return canonical(map[string]any{"Action": actions, "Resource": getAtt(topics, "Arn"), "Condition": condition})
+	}
+	sender := functionWith(t, tpl, "SCHEDULER_ROLE_ID")
+	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::Policy", roleOf(t, tpl, sender)),
+		previous([]any{"kms:Decrypt"}, map[string]any{"StringEquals": map[string]any{"kms:ViaService": []any{via("sqs"), via("dynamodb")}}}))
+	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	smRole := resources[sm].(map[string]any)["Properties"].(map[string]any)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::Policy", smRole),
+		previous([]any{"kms:Decrypt", "kms:GenerateDataKey"}, map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}))
+	producer := only(t, tpl, "AWS::IAM::ManagedPolicy", nil)
+	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", producer),
+		previous([]any{"kms:Decrypt"}, map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("states"), "kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}))
+	// Log delivery of those executions' events, on the same conditions as the data key's.
+	var delivery []string
+	for _, s := range keyPolicy(t, tpl, data) {
+		if strings.Contains(s, "delivery.logs") {
+			delivery = append(delivery, s)
+		}
+	}
+	var onTopics []string
+	for _, s := range keyPolicy(t, tpl, topics) {
+		if strings.Contains(s, "delivery.logs") {
+			onTopics = append(onTopics, s)
+		}
+	}
+	require.Len(t, delivery, 1)
+	assert.Equal(t, delivery, onTopics)
+
+	_, err := stacks.ParseConfig(`{"customerManagedKeyUpgrade":true}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `key "customerManagedKeyUpgrade" needs customerManagedKey`)
+}
