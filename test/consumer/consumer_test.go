@@ -84,7 +84,7 @@ func TestSynthesizesWithThisModuleAsAReadOnlyDependency(t *testing.T) {
 
 	tpl, err := os.ReadFile(filepath.Join(out, "Shop.template.json"))
 	require.NoError(t, err)
-	assert.True(t, strings.Contains(string(tpl), `"DefinitionString"`) && strings.Contains(string(tpl), `\"StartAt\": \"CheckSchedule\"`),
+	assert.True(t, strings.Contains(string(tpl), `"DefinitionString"`) && strings.Contains(string(tpl), `\"StartAt\": \"WaitUntilDue\"`),
 		"the embedded definition is inline in Shop.template.json")
 	bootstraps, err := filepath.Glob(filepath.Join(out, "asset.*", "bootstrap"))
 	require.NoError(t, err)
