@@ -81,8 +81,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each (15s); their seed corpora run i
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
 	  go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/; done
 
-bench: ## Benchmarks of the hot paths
-	go test -run '^$$' -bench . -benchmem ./internal/... ./push/...
+# BENCHMARKS.md (bench/, bench/cmd/benchmd): the batch, calls per push, the sender's CPU per push,
+# every function's cold start, a warm synth; and throughput and lateness on the emulator when
+# `make local-up` has a stack running (BENCH_EMULATOR=off leaves it out). About 10 minutes.
+bench: deps ## Reproducible benchmarks, written into BENCHMARKS.md
+	@start=$$(date +%s); $(MAKE) --no-print-directory synth synth-full && \
+	  go run ./bench/cmd/benchmd -o BENCHMARKS.md -since $$start
 
 deploy: deps ## Deploy to the AWS account of your current credentials
 	$(CDK) deploy

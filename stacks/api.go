@@ -32,8 +32,11 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 		FunctionProps: awslambda.FunctionProps{
 			Description: jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices"),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
-			MemorySize:  jsii.Number(256),
-			LogGroup:    logs,
+			// 256 MB: a caller waits on it. Its init takes about 6 ms of CPU and a request a few
+			// SDK calls (BENCHMARKS.md, "Cold start"): some 45 ms at 256 MB's share of a vCPU, twice
+			// that at 128.
+			MemorySize: jsii.Number(256),
+			LogGroup:   logs,
 			Environment: &map[string]*string{
 				apiapp.EnvStateMachineArn:     d.StateMachine.StateMachineArn(),
 				apiapp.EnvPushQueueURL:        d.PushQueue.QueueUrl(),

@@ -142,7 +142,7 @@ func DefaultConfig() Config {
 	return Config{
 		SenderMaxConcurrency:   10,
 		SenderTimeoutSeconds:   30,
-		SenderMemoryMiB:        256,
+		SenderMemoryMiB:        256, // see the default in stacks/delayedpush.go (settingsOf): why 256
 		MaxReceiveCount:        5,
 		LogRetentionDays:       30,
 		RemovalPolicy:          "retain",

@@ -253,6 +253,10 @@ func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
 	if p == nil {
 		p = &DelayedPushProps{}
 	}
+	// memory 256 MiB: the sender's CPU per batch of 10 (mostly the SDK's calls: 5 to 11 ms of
+	// one vCPU) takes, at memory/1,769 MB of a vCPU, about as long as the chain of calls the
+	// batch waits for; less makes every push later for the same cost, more costs more for the
+	// same waits (BENCHMARKS.md, "Sender overhead", "Memory size"). Its peak RSS is ~10 MiB.
 	s := settings{
 		timeout: 30, memory: 256, maxConcurrency: 10, maxReceiveCount: 5, deviceEventsConcurrency: 5,
 		guarantee: push.DeliveryAtLeastOnce, deliveryRetention: 30, maxLateness: 24 * 3600,

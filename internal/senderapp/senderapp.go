@@ -12,7 +12,7 @@
 package senderapp
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,10 +20,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
 	"github.com/delayed-push/delayed-push/internal/delivery"
@@ -112,8 +115,43 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	return st, nil
 }
 
-// Main runs the sender: it reads the environment once, builds the clients once and serves
-// invocations. A misconfigured function exits at once with the reason logged.
+// lambdaConfig is the AWS configuration of a function on Lambda, read from the environment
+// Lambda sets: AWS_REGION, the function role's credentials (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) and, for local runs, AWS_ENDPOINT_URL. It is what
+// config.LoadDefaultConfig resolves there, without linking the config package: its credential
+// chain (SSO, STS web identity, sign-in, IMDS, the shared files Lambda does not have) brings
+// in four more SDK clients whose package init ran on every cold start for nothing
+// (BENCHMARKS.md, "Cold start"). Not honoured here, as Lambda sets none of them and neither
+// does the construct: AWS_ENDPOINT_URL_<SERVICE>, AWS_ACCOUNT_ID, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE and shared
+// configuration files.
+func lambdaConfig(getenv func(string) string) (aws.Config, error) {
+	region, key, secret := getenv("AWS_REGION"), getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if region == "" || key == "" || secret == "" {
+		return aws.Config{}, errors.New("AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set, as Lambda sets them")
+	}
+	provider := credentials.NewStaticCredentialsProvider(key, secret, getenv("AWS_SESSION_TOKEN"))
+	provider.Value.Source = "EnvConfigCredentials" // as the config package names it
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(provider),
+		// One HTTP client, so one connection pool, for every service client.
+		HTTPClient: awshttp.NewBuildableClient(),
+		// The rest as config.LoadDefaultConfig sets it when nothing says otherwise.
+		DefaultsMode:               aws.DefaultsModeLegacy,
+		Logger:                     logging.NewStandardLogger(os.Stderr),
+		AccountIDEndpointMode:      aws.AccountIDEndpointModePreferred,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+	}
+	if u := getenv("AWS_ENDPOINT_URL"); u != "" {
+		cfg.BaseEndpoint = aws.String(u)
+	}
+	return cfg, nil
+}
+
+// Main runs the sender: it reads the environment once, builds the configuration and the clients
+// once and serves invocations with them. A misconfigured function exits at once with the
+// reason logged.
 func Main() {
 	// Lambda's JSON log format passes JSON lines through as structured records.
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
@@ -124,7 +162,7 @@ func Main() {
 		logger.Error("sender misconfigured", "error", err.Error())
 		os.Exit(1)
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := lambdaConfig(os.Getenv)
 	if err != nil {
 		logger.Error("loading AWS configuration", "error", err.Error())
 		os.Exit(1)

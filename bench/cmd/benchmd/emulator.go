@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The emulator run: the load suite's burst (local/load, TestBurst) with these sizes, on the
+// stack `make local-up` started. 500 scheduled pushes all due at the same second give the
+// lateness percentiles; the direct ones the throughput.
+const (
+	emulatorDirect    = 1000
+	emulatorScheduled = 500
+	emulatorTimeout   = 25 * time.Minute
+)
+
+const emulatorCommand = "make local-up && make bench; make local-down"
+
+// localStack reports whether `make local-up` has a stack running, and its endpoint.
+func localStack() (endpoint string, why string) {
+	raw, err := os.ReadFile(filepath.Join(".local", "stack.json"))
+	if err != nil {
+		return "", "no local stack is running (.local/stack.json is absent)"
+	}
+	var st struct {
+		Endpoint   string `json:"endpoint"`
+		FaultProxy string `json:"faultProxy"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || st.Endpoint == "" {
+		return "", "the local stack's state (.local/stack.json) is unreadable"
+	}
+	pidRaw, err := os.ReadFile(filepath.Join(".local", "runner.pid"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidRaw)))
+	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return "", "no local stack is running (its runner has stopped)"
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(st.Endpoint)
+	if err != nil {
+		return "", "the local emulator does not answer at " + st.Endpoint
+	}
+	resp.Body.Close()
+	return st.Endpoint, ""
+}
+
+func notMeasured(why string) string {
+	return fmt.Sprintf(`**Not measured in this run**: %s.
+
+What measures it: `+"`%s`"+`. With a local stack running (`+"`make local-up`"+`: the moto
+emulator, the stack deployed into it from `+"`.local/cdk.out`"+`, the functions' bootstraps run
+by `+"`local serve`"+`), `+"`make bench`"+` runs the load suite's burst on it
+(`+"`cd local && LOAD_DIRECT=%d LOAD_SCHEDULED=%d go test -count=1 -tags load -run '^TestBurst$' ./load/`"+`,
+bounded by %s): %d pushes straight to the queue and %d scheduled through the state
+machine, all due at the same second; it reports pushes per second through the local pipeline,
+the lateness of the scheduled pushes from their due time to SNS's confirmation (p50, p99, max),
+and the emulator's own share: its CPU over the run and the time it took per operation, as the
+fault proxy between the functions and the emulator (`+"`local/faultproxy`"+`) measures it.
+`+"`BENCH_EMULATOR=off make bench`"+` leaves it out even when a stack runs; `+"`make bench`"+` never starts
+or stops the emulator itself (it takes minutes, and qemu on non-arm64 hosts). Nothing stays
+running: the suite stops by itself, and `+"`make local-down`"+` stops the stack.
+`, why, emulatorCommand, emulatorDirect, emulatorScheduled, emulatorTimeout, emulatorDirect, emulatorScheduled)
+}
+
+func emulatorSection(o options) (string, error) {
+	if o.emulator == "off" {
+		return notMeasured("`BENCH_EMULATOR=off`"), nil
+	}
+	endpoint, why := localStack()
+	if why != "" {
+		return notMeasured(why), nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return notMeasured("the local stack's endpoint is unreadable"), nil
+	}
+	reportPath := filepath.Join(".local", "load-report.txt")
+	before := size(reportPath)
+	out, runErr := runCmd("local", []string{
+		fmt.Sprintf("LOAD_DIRECT=%d", emulatorDirect), fmt.Sprintf("LOAD_SCHEDULED=%d", emulatorScheduled), "LOCAL_PORT=" + u.Port(),
+	}, emulatorTimeout+time.Minute, "go", "test", "-count=1", "-tags", "load", "-run", "^TestBurst$", "-timeout", emulatorTimeout.String(), "./load/")
+	raw, _ := os.ReadFile(reportPath)
+	report := ""
+	if int64(len(raw)) > before {
+		report = strings.TrimSpace(string(raw[before:]))
+	}
+	if report == "" {
+		return "", fmt.Errorf("the burst on the local stack reported nothing: %v: %s", runErr, tail(out, 3000))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The load suite's burst on the local stack at %s (`make local-up`): %d pushes straight to the push queue, held until all are there and then released, and %d scheduled through the state machine, all due at the same second (`cd local && LOAD_DIRECT=%d LOAD_SCHEDULED=%d go test -count=1 -tags load -run '^TestBurst$' ./load/`). One run: the percentiles are over its pushes.\n\n",
+		endpoint, emulatorDirect, emulatorScheduled, emulatorDirect, emulatorScheduled)
+	if runErr != nil {
+		fmt.Fprintf(&b, "**The suite failed its checks in this run** (its report below says what was missing or broken).\n\n")
+	}
+	b.WriteString(summarizeBurst(report))
+	fmt.Fprintf(&b, "\nThe suite's report:\n\n```\n%s\n```\n", report)
+	b.WriteString(`
+On AWS the same calls take milliseconds; here every call of the functions waits for the
+emulator, one Python process, so the throughput is the emulator's and the lateness mostly its
+queueing. The fault proxy's time per operation is the emulator's own share; the rest of a push's
+lateness is the pollers' receive, the sender and the state machine's wait.
+`)
+	return b.String(), nil
+}
+
+var (
+	throughputLine = regexp.MustCompile(`throughput: (\d+) deliveries in ([\d.]+) s.*= (\d+)/s`)
+	latenessLine   = regexp.MustCompile(`lateness (\w+) \(([^)]*)\), to SNS's confirmation: n (\d+), p50 (-?\d+) ms, p99 (-?\d+) ms, max (-?\d+) ms`)
+	cpuLine        = regexp.MustCompile(`CPU over ([\d.]+) s: emulator \(([^)]*)\) ([\d.]+) s = (\d+)% of a core; functions \(([^)]*)\) ([\d.]+) s = (\d+)% of a core`)
+)
+
+// summarizeBurst turns the suite's report into the figures of the section.
+func summarizeBurst(report string) string {
+	var b strings.Builder
+	b.WriteString("| Figure | Value |\n|---|---|\n")
+	if m := throughputLine.FindStringSubmatch(report); m != nil {
+		fmt.Fprintf(&b, "| Pushes per second through the local pipeline (one device each) | **%s** (%s deliveries in %s s) |\n", m[3], m[1], m[2])
+	}
+	for _, m := range latenessLine.FindAllStringSubmatch(report, -1) {
+		fmt.Fprintf(&b, "| Lateness, %s (%s), n %s | p50 **%s ms**, p99 **%s ms**, max **%s ms** |\n", m[1], m[2], m[3], m[4], m[5], m[6])
+	}
+	if m := cpuLine.FindStringSubmatch(report); m != nil {
+		fmt.Fprintf(&b, "| CPU over the run (%s s) | emulator %s s (%s%% of a core), functions %s s (%s%% of a core) |\n", m[1], m[3], m[4], m[6], m[7])
+	}
+	return b.String()
+}
