@@ -22,8 +22,6 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,15 +92,12 @@ func TestAPISchedulesGetsReschedulesListsAndCancels(t *testing.T) {
 	status, out = call(t, "GET", "/pushes/"+url.PathEscape(key), "")
 	require.Equal(t, 200, status)
 	assert.Equal(t, "scheduled", out["state"])
-	assert.InDelta(t, 3600, out["timeLeftSeconds"], 10)
+	assert.InDelta(t, 3600, out["timeLeftSeconds"], 60, "an hour, less the time the calls took")
 
 	status, out = call(t, "PUT", "/pushes/"+key, `{"delaySeconds":7200,"push":{"userId":"`+user+`","title":"Moved"}}`)
 	require.Equal(t, 200, status, "%v", out)
 	assert.Equal(t, 2.0, out["revision"])
-	desc, err := stack.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{
-		ExecutionArn: aws.String(strings.Replace(output(t, "StateMachineArn"), ":stateMachine:", ":execution:", 1) + ":" + key)})
-	require.NoError(t, err)
-	assert.Equal(t, sfntypes.ExecutionStatusAborted, desc.Status, "the old execution is stopped")
+	waitStopped(t, strings.Replace(output(t, "StateMachineArn"), ":stateMachine:", ":execution:", 1)+":"+key, "the old execution is stopped")
 
 	status, out = call(t, "GET", "/pushes?userId="+url.QueryEscape(user), "")
 	require.Equal(t, 200, status)
@@ -138,12 +133,12 @@ func TestAPIPushSentNowArrives(t *testing.T) {
 	key := name("api-now")
 	status, out := call(t, "POST", "/pushes", `{"key":"`+key+`","delaySeconds":0,"push":{"userId":"`+user+`","title":"Now"}}`)
 	require.Equal(t, 201, status, "%v", out)
-	deliveredOnce(t, ep, key, 20*time.Second)
+	deliveredOnce(t, ep, key, 60*time.Second)
 	var st map[string]any
 	require.Eventually(t, func() bool {
 		_, st = call(t, "GET", "/pushes/"+key, "")
 		return st["state"] == "sent"
-	}, 10*time.Second, 200*time.Millisecond)
+	}, 30*time.Second, 200*time.Millisecond)
 	assert.Equal(t, 1.0, st["outcome"].(map[string]any)["sent"])
 }
 
