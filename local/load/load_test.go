@@ -78,6 +78,8 @@ type pushSpec struct {
 	AtMostOnce bool
 	Scheduled  bool
 	Disabled   map[string]bool // endpoints disabled before the push is sent: expect "failed"
+	// NoID: the push has no id of its own (scheduled: the execution name, ID, is its id).
+	NoID bool
 }
 
 func (p pushSpec) body() string {
@@ -85,7 +87,11 @@ func (p pushSpec) body() string {
 	if p.AtMostOnce {
 		extra = `,"delivery":"at-most-once"`
 	}
-	return `{"id":"` + p.ID + `","userId":"` + p.User + `","title":"Load test","body":"` + p.ID + `"` + extra + `}`
+	id := `"id":"` + p.ID + `",`
+	if p.NoID {
+		id = ""
+	}
+	return `{` + id + `"userId":"` + p.User + `","title":"Load test","body":"` + p.ID + `"` + extra + `}`
 }
 
 // parallel runs f for each index with n workers.
