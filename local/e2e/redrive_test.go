@@ -332,13 +332,13 @@ func TestRedriveOfInvalidPushesEndsAndLeavesThemParked(t *testing.T) {
 		assert.Zero(t, moved[id], "invalid push %s not moved", id)
 		assert.Equal(t, 1, skipped[id], "invalid push %s skipped once", id)
 	}
-	got, _, err := stack.WaitForDeliveries(ctx, ep, 2, 60*time.Second)
+	_, _, err := stack.WaitForDeliveries(ctx, ep, 2, 60*time.Second)
 	require.NoError(t, err)
 	for _, id := range valid {
 		reports := senderFinished(t, id, 1, 60*time.Second)
 		assert.Equal(t, "sent", reports[0].Outcome)
 	}
-	got, err = stack.Deliveries(ctx, ep)
+	got, err := stack.Deliveries(ctx, ep)
 	require.NoError(t, err)
 	var delivered []string
 	for _, d := range got {
