@@ -452,6 +452,88 @@ wait_function_module.WaitFunction._wait_interval = wait_interval_then_queue
 Program._eval_body = program_body_releasing_turn
 
 
+# --- Patch 16: StopExecution is lost when it comes early -----------------------------------
+# moto bug: Environment.set_stop (asl/eval/environment.py) acts only on a program already
+# running, and ExecutionWorker.stop fails while the worker has no environment yet: a stop that
+# comes while the execution's thread still parses the definition is dropped. And set_stop sets
+# program_state_event and clears it at once, which wakes only a thread already in Event.wait:
+# a stop that comes while the Wait state evaluates its Timestamp (the whole JSONata check
+# since the scheduler has no Choice) is not seen, and WaitFunction._wait_interval sleeps the
+# whole wait. Either way the execution stays RUNNING until its due time, then ends ABORTED.
+# Seen: 4 of 20 executions stopped right after their start still RUNNING 40 s later (the
+# examples, Cancel and Reschedule of the client, the API's PUT do just that).
+# AWS: the execution is ABORTED as soon as StopExecution answers.
+# Here: a stop that comes before the program runs is kept and applied when it starts; the Wait
+# looks at the program state before and while it waits; a stopped execution does not queue for
+# a turn (patch 11).
+from moto.stepfunctions.parser.asl.eval.environment import Environment as SfnEnvironment  # noqa: E402
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker as SfnExecutionWorker  # noqa: E402
+
+require(SfnEnvironment, "set_stop", "next_state_name", "is_running")
+require(SfnExecutionWorker, "stop", "_get_evaluation_environment")
+_early_stop_lock = threading.Lock()
+_original_set_stop = SfnEnvironment.set_stop
+_original_next_state_setter = SfnEnvironment.next_state_name.fset
+_original_get_evaluation_environment = SfnExecutionWorker._get_evaluation_environment
+
+
+def set_stop_even_before_start(self, stop_date, cause, error):
+    with self._state_mutex:
+        if self._program_state is None:
+            self._delayed_push_early_stop = (stop_date, cause, error)
+            return
+    _original_set_stop(self, stop_date, cause, error)
+
+
+def set_next_state_name_then_early_stop(self, name):
+    _original_next_state_setter(self, name)
+    early = getattr(self, "_delayed_push_early_stop", None)
+    if early:
+        self._delayed_push_early_stop = None
+        _original_set_stop(self, *early)
+
+
+def evaluation_environment_with_early_stop(self):
+    env = _original_get_evaluation_environment(self)
+    with _early_stop_lock:
+        early = getattr(self, "_delayed_push_early_stop", None)
+    if early:
+        stop_date, error, cause = early
+        env.set_stop(stop_date=stop_date, cause=cause, error=error)
+    return env
+
+
+def worker_stop(self, stop_date, error, cause):
+    with _early_stop_lock:
+        if self.env is None:
+            self._delayed_push_early_stop = (stop_date, error, cause)
+            return
+    self.env.set_stop(stop_date=stop_date, cause=cause, error=error)
+
+
+def wait_interval_unless_stopped(self, env, wait_seconds):
+    deadline = time.time() + wait_seconds
+    while env.is_running():
+        left = deadline - time.time()
+        if left <= 0:
+            return
+        env.program_state_event.wait(min(left, 0.5))
+
+
+def wait_interval_then_queue_unless_stopped(self, env, wait_seconds):
+    wait_interval_unless_stopped(self, env, wait_seconds)
+    if env.is_running() and not getattr(_execution_turn, "held", False):
+        _awake_executions.acquire()
+        _execution_turn.held = True
+
+
+SfnEnvironment.set_stop = set_stop_even_before_start
+SfnEnvironment.next_state_name = property(SfnEnvironment.next_state_name.fget, set_next_state_name_then_early_stop)
+SfnExecutionWorker._get_evaluation_environment = evaluation_environment_with_early_stop
+SfnExecutionWorker.stop = worker_stop
+wait_function_module.WaitFunction._wait_interval = wait_interval_then_queue_unless_stopped
+
+
 # --- Patch 12: JSONata needs a Java virtual machine ------------------------------------------
 # moto gap: its JSONata evaluator (asl/jsonata/jsonata.py, from LocalStack) calls the Java
 # JSONata library through a JVM bridge that moto does not ship; in moto 5.2.5 the bridge is cut
