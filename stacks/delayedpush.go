@@ -373,21 +373,11 @@ func apiSettingsOf(p *ApiProps) (apiSettings, error) {
 	if a.defaultDelay < 0 || a.defaultDelay > schedule.MaxDelaySeconds {
 		return bad("DefaultDelay", "must be from 0 to %d seconds (365 days less an hour), got %d", schedule.MaxDelaySeconds, a.defaultDelay)
 	}
-	for _, n := range []struct {
-		prop   string
-		v      *float64
-		dst    *float64
-		lo, hi float64
-	}{
+	if prop, msg := wholeNumbers([]wholeNumber{
 		{"ThrottleRateLimit", p.ThrottleRateLimit, &a.rateLimit, 1, 10000},
 		{"ThrottleBurstLimit", p.ThrottleBurstLimit, &a.burstLimit, 1, 5000},
-	} {
-		if n.v != nil {
-			if *n.v != math.Trunc(*n.v) || *n.v < n.lo || *n.v > n.hi {
-				return bad(n.prop, "must be a whole number from %v to %v, got %v", n.lo, n.hi, *n.v)
-			}
-			*n.dst = *n.v
-		}
+	}); prop != "" {
+		return bad(prop, "%s", msg)
 	}
 	if p.MaxBodyBytes != nil {
 		if v := *p.MaxBodyBytes; v != math.Trunc(v) || v < 1024 || v > 10<<20 {
@@ -542,4 +532,27 @@ func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant
 		Combine(d.DevicesTable.Grant(grantee, jsii.String("dynamodb:Query"), jsii.String("dynamodb:PutItem"),
 			jsii.String("dynamodb:DeleteItem"))).
 		Combine(d.useDataKey(grantee, viaDynamoDB))
+}
+
+// wholeNumber is an optional numeric prop that must be a whole number within [lo, hi]; when
+// set, it is copied to dst.
+type wholeNumber struct {
+	prop   string
+	v      *float64
+	dst    *float64
+	lo, hi float64
+}
+
+// wholeNumbers checks and copies each set prop in turn; it returns the first bad prop and why.
+func wholeNumbers(ns []wholeNumber) (prop, reason string) {
+	for _, n := range ns {
+		if n.v == nil {
+			continue
+		}
+		if *n.v != math.Trunc(*n.v) || *n.v < n.lo || *n.v > n.hi {
+			return n.prop, fmt.Sprintf("must be a whole number from %v to %v, got %v", n.lo, n.hi, *n.v)
+		}
+		*n.dst = *n.v
+	}
+	return "", ""
 }

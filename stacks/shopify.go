@@ -130,21 +130,11 @@ func shopifySettingsOf(p *ShopifyProps, apiEnabled bool) (shopifySettings, error
 	if lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second); out.maxAge < lo || out.maxAge > hi {
 		return bad("WebhookMaxAge", "must be from %d seconds (5 hours: Shopify retries for 4) to %d (7 days), got %d", lo, hi, out.maxAge)
 	}
-	for _, n := range []struct {
-		prop   string
-		v      *float64
-		dst    *float64
-		lo, hi float64
-	}{
+	if prop, msg := wholeNumbers([]wholeNumber{
 		{"WebhookThrottleRateLimit", p.WebhookThrottleRateLimit, &out.rateLimit, 1, 10000},
 		{"WebhookThrottleBurstLimit", p.WebhookThrottleBurstLimit, &out.burstLimit, 1, 5000},
-	} {
-		if n.v != nil {
-			if *n.v != math.Trunc(*n.v) || *n.v < n.lo || *n.v > n.hi {
-				return bad(n.prop, "must be a whole number from %v to %v, got %v", n.lo, n.hi, *n.v)
-			}
-			*n.dst = *n.v
-		}
+	}); prop != "" {
+		return bad(prop, "%s", msg)
 	}
 	if v := p.WebhookReservedConcurrency; v != nil {
 		if *v != math.Trunc(*v) || *v < 0 || *v > 1000 {
