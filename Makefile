@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 CDK := npx --no-install cdk
 VENV := .venv
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 LOCAL_SCRIPTS := local/scripts
 
 .PHONY: help deps synth synth-full test unit cfn-lint asl-validate checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
