@@ -87,15 +87,7 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 	}
 	p, err := push.Decode(rawPush)
 	if err != nil {
-		var ie *push.InvalidError
-		if errors.As(err, &ie) {
-			field := "push"
-			if ie.Field != "$" {
-				field += "." + ie.Field
-			}
-			return Schedule{}, &push.InvalidError{Field: field, Reason: ie.Reason}
-		}
-		return Schedule{}, err
+		return Schedule{}, InPush(err)
 	}
 	// The one rule the state machine cannot check: the FCM message must fit 4096 bytes. The
 	// push id is the execution name when absent, at most 80 characters.
@@ -106,12 +98,27 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 	if _, err := fcm.BuildMessage(p, id); err != nil {
 		var tl *fcm.TooLargeError
 		if errors.As(err, &tl) {
-			return Schedule{}, bad("push."+tl.Field, "makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize)
+			return Schedule{}, InPush(bad(tl.Field, "makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize))
 		}
 		return Schedule{}, bad("push", "%v", err)
 	}
 	s.Push = p
 	return s, nil
+}
+
+// InPush returns err with an *push.InvalidError's field named as a field of the schedule
+// input's push object: "title" is "push.title", "$" (the push as a whole) is "push". Other
+// errors are returned unchanged.
+func InPush(err error) error {
+	var ie *push.InvalidError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	field := "push"
+	if ie.Field != "$" {
+		field += "." + ie.Field
+	}
+	return &push.InvalidError{Field: field, Reason: ie.Reason}
 }
 
 // Input is the execution input of s, as Parse reads it.

@@ -134,3 +134,15 @@ func TestInputRoundTrip(t *testing.T) {
 		assert.Equal(t, s, back)
 	}
 }
+
+func TestInPush(t *testing.T) {
+	for field, want := range map[string]string{"title": "push.title", "data.k": "push.data.k", "$": "push"} {
+		err := schedule.InPush(&push.InvalidError{Field: field, Reason: "r"})
+		var ie *push.InvalidError
+		require.ErrorAs(t, err, &ie)
+		assert.Equal(t, &push.InvalidError{Field: want, Reason: "r"}, ie)
+	}
+	other := errors.New("other")
+	assert.Same(t, other, schedule.InPush(other))
+	assert.NoError(t, schedule.InPush(nil))
+}
