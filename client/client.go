@@ -359,7 +359,7 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 		pr.now, pr.dueAt = true, now
 		p.DueAt = now.UTC().Format(time.RFC3339Nano)
 		if err := p.Validate(); err != nil {
-			return prepared{}, prefixed(err)
+			return prepared{}, schedule.InPush(err)
 		}
 		pr.push, pr.input = p, string(push.Encode(p))
 		canon["now"] = true
@@ -386,8 +386,8 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 	if _, err := fcm.BuildMessage(pr.push, key); err != nil {
 		var tl *fcm.TooLargeError
 		if errors.As(err, &tl) {
-			return prepared{}, &push.InvalidError{Field: "push." + tl.Field, Reason: fmt.Sprintf(
-				"makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize)}
+			return prepared{}, schedule.InPush(&push.InvalidError{Field: tl.Field, Reason: fmt.Sprintf(
+				"makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize)})
 		}
 		return prepared{}, err
 	}
@@ -400,19 +400,6 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 func withoutRevision(p push.Push) push.Push {
 	p.Revision, p.DueAt = 0, ""
 	return p
-}
-
-// prefixed names a push field as the schedule input does ("push.title").
-func prefixed(err error) error {
-	var ie *push.InvalidError
-	if errors.As(err, &ie) {
-		field := "push"
-		if ie.Field != "$" {
-			field += "." + ie.Field
-		}
-		return &push.InvalidError{Field: field, Reason: ie.Reason}
-	}
-	return err
 }
 
 // create writes the row of a new key and starts the push; an existing row is the same

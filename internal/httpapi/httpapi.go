@@ -321,12 +321,8 @@ func pushOf(raw json.RawMessage) (push.Push, *answer) {
 	p, err := push.Decode(raw)
 	if err != nil {
 		var ie *push.InvalidError
-		if errors.As(err, &ie) {
-			field := "push"
-			if ie.Field != "$" {
-				field += "." + ie.Field
-			}
-			a := fail(http.StatusBadRequest, CodeInvalidPush, field, "invalid %s: %s", field, ie.Reason)
+		if errors.As(schedule.InPush(err), &ie) {
+			a := fail(http.StatusBadRequest, CodeInvalidPush, ie.Field, "%s", ie.Error())
 			return push.Push{}, &a
 		}
 		a := fail(http.StatusBadRequest, CodeInvalidPush, "push", "invalid push: %s", err.Error())
