@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/delayed-push/delayed-push/devices"
@@ -14,11 +15,21 @@ import (
 var ErrDeviceNotFound = devices.ErrNotFound
 
 // SNS is the part of the SNS client the device calls use.
-type SNS = awsadapters.SNSEndpointsAPI
+type SNS interface {
+	CreatePlatformEndpoint(ctx context.Context, in *sns.CreatePlatformEndpointInput, optFns ...func(*sns.Options)) (*sns.CreatePlatformEndpointOutput, error)
+	GetEndpointAttributes(ctx context.Context, in *sns.GetEndpointAttributesInput, optFns ...func(*sns.Options)) (*sns.GetEndpointAttributesOutput, error)
+	SetEndpointAttributes(ctx context.Context, in *sns.SetEndpointAttributesInput, optFns ...func(*sns.Options)) (*sns.SetEndpointAttributesOutput, error)
+	DeleteEndpoint(ctx context.Context, in *sns.DeleteEndpointInput, optFns ...func(*sns.Options)) (*sns.DeleteEndpointOutput, error)
+}
 
 // DevicesDynamoDB is the part of the DynamoDB client the device calls use (they write the
 // registry's two tables in one transaction).
-type DevicesDynamoDB = awsadapters.DeviceStoreAPI
+type DevicesDynamoDB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
 
 // WithDevices gives a client made with NewWith the clients its device calls use (New does it
 // itself). It returns c.
@@ -82,4 +93,8 @@ func (c *Client) UnregisterDevices(ctx context.Context, userID string) ([]device
 	return reg.UnregisterUser(ctx, userID)
 }
 
-var _ SNS = (*sns.Client)(nil)
+// New passes the SDK's clients.
+var (
+	_ SNS             = (*sns.Client)(nil)
+	_ DevicesDynamoDB = (*dynamodb.Client)(nil)
+)
