@@ -2,6 +2,7 @@ package pushctl
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"slices"
@@ -12,6 +13,84 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
+
+var accuracyCommand = command{
+	name:    "accuracy",
+	usage:   "[--since D] [--limit N]",
+	summary: "how late pushes went out: count, mean, p50, p99, max",
+	notes: "Reads the delivery log's sent records of the last --since: lateness is from the due time to\n" +
+		"SNS's confirmation. Percentiles are nearest-rank.",
+	options: func() options { return &accuracyOptions{} },
+}
+
+type accuracyOptions struct {
+	since time.Duration
+	limit int
+}
+
+func (o *accuracyOptions) define(fs *flag.FlagSet) {
+	fs.DurationVar(&o.since, "since", time.Hour, "deliveries sent in this last period")
+	fs.IntVar(&o.limit, "limit", 100000, "at most this many deliveries")
+}
+
+func (o *accuracyOptions) run(ctx context.Context, a *App, common commonFlags, _ []string) error {
+	if o.since <= 0 {
+		return usagef("--since must be positive, got %v", o.since)
+	}
+	if o.limit < 1 {
+		return usagef("--limit must be at least 1, got %d", o.limit)
+	}
+	b, err := a.Connect(ctx, common.target)
+	if err != nil {
+		return err
+	}
+	table := b.Outputs["DeliveriesTableName"]
+	if table == "" {
+		return fmt.Errorf("stack %s has no DeliveriesTableName output", common.target.Stack)
+	}
+	since := now().Add(-o.since).UTC().Format(time.RFC3339Nano)
+	in := &dynamodb.ScanInput{
+		TableName:                aws.String(table),
+		FilterExpression:         aws.String("#s = :sent AND sentAt >= :since AND attribute_exists(latenessMs)"),
+		ProjectionExpression:     aws.String("latenessMs"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":sent": &ddbtypes.AttributeValueMemberS{Value: "sent"}, ":since": &ddbtypes.AttributeValueMemberS{Value: since},
+		},
+	}
+	var ms []int64
+	for len(ms) < o.limit {
+		out, err := b.Scanner.Scan(ctx, in)
+		if err != nil {
+			return fmt.Errorf("read the delivery log %s: %w", table, err)
+		}
+		for _, item := range out.Items {
+			if v, ok := item["latenessMs"].(*ddbtypes.AttributeValueMemberN); ok {
+				if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil && len(ms) < o.limit {
+					ms = append(ms, n)
+				}
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	st := Summarise(ms)
+	if common.json {
+		return a.printJSON(struct {
+			Since string `json:"since"`
+			Stats
+		}{since, st})
+	}
+	if st.Count == 0 {
+		fmt.Fprintf(a.Stdout, "no deliveries sent since %s\n", since)
+		return nil
+	}
+	fmt.Fprintf(a.Stdout, "deliveries sent since %s: %d\nlateness (due time to SNS confirmation), ms: mean %.0f, p50 %d, p99 %d, max %d, min %d\n",
+		since, st.Count, st.Mean, st.P50, st.P99, st.Max, st.Min)
+	return nil
+}
 
 // Stats summarises latenesses in milliseconds.
 type Stats struct {
@@ -40,63 +119,4 @@ func Summarise(ms []int64) Stats {
 		return s[max(i, 0)]
 	}
 	return Stats{Count: len(s), Mean: sum / float64(len(s)), P50: rank(50), P99: rank(99), Min: s[0], Max: s[len(s)-1]}
-}
-
-func runAccuracy(a *App, ctx context.Context, c *call) error {
-	if c.since <= 0 {
-		return usagef("--since must be positive, got %v", c.since)
-	}
-	if c.limit < 1 {
-		return usagef("--limit must be at least 1, got %d", c.limit)
-	}
-	b, err := a.connect(ctx, c)
-	if err != nil {
-		return err
-	}
-	table := b.Outputs["DeliveriesTableName"]
-	if table == "" {
-		return fmt.Errorf("stack %s has no DeliveriesTableName output", c.target.Stack)
-	}
-	since := now().Add(-c.since).UTC().Format(time.RFC3339Nano)
-	in := &dynamodb.ScanInput{
-		TableName:                aws.String(table),
-		FilterExpression:         aws.String("#s = :sent AND sentAt >= :since AND attribute_exists(latenessMs)"),
-		ProjectionExpression:     aws.String("latenessMs"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":sent": &ddbtypes.AttributeValueMemberS{Value: "sent"}, ":since": &ddbtypes.AttributeValueMemberS{Value: since},
-		},
-	}
-	var ms []int64
-	for len(ms) < c.limit {
-		out, err := b.Scanner.Scan(ctx, in)
-		if err != nil {
-			return fmt.Errorf("read the delivery log %s: %w", table, err)
-		}
-		for _, item := range out.Items {
-			if v, ok := item["latenessMs"].(*ddbtypes.AttributeValueMemberN); ok {
-				if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil && len(ms) < c.limit {
-					ms = append(ms, n)
-				}
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
-	st := Summarise(ms)
-	if c.json {
-		return a.printJSON(struct {
-			Since string `json:"since"`
-			Stats
-		}{since, st})
-	}
-	if st.Count == 0 {
-		fmt.Fprintf(a.Stdout, "no deliveries sent since %s\n", since)
-		return nil
-	}
-	fmt.Fprintf(a.Stdout, "deliveries sent since %s: %d\nlateness (due time to SNS confirmation), ms: mean %.0f, p50 %d, p99 %d, max %d, min %d\n",
-		since, st.Count, st.Mean, st.P50, st.P99, st.Max, st.Min)
-	return nil
 }

@@ -17,33 +17,48 @@ type Devices interface {
 	UnregisterDevices(ctx context.Context, userID string) ([]devices.Device, error)
 }
 
-func devicesFlags(fs *flag.FlagSet, c *call) {
-	fs.StringVar(&c.user, "user", "", "the user id (register, list; remove: every device of the user)")
-	fs.StringVar(&c.token, "token", "", "register: the device's FCM registration token")
-	fs.StringVar(&c.platform, "platform", "", "register: the platform (default FCM)")
-	fs.StringVar(&c.deviceID, "device-id", "", "register: the id an earlier registration of this app install returned")
+var devicesCommand = command{
+	name:    "devices",
+	usage:   "register --user ID --token T [--platform P] [--device-id ID] | list --user ID | remove (DEVICE_ID | --user ID)",
+	summary: "register, list and remove a user's devices",
+	notes: "register follows AWS's SNS endpoint flow: the same token again changes nothing; with\n" +
+		"--device-id (from an earlier answer) a refreshed token updates that device; a token another user\n" +
+		"holds moves to --user, whose device it is from then on. remove deletes the SNS endpoint first.",
+	positional: -1,
+	options:    func() options { return &devicesOptions{} },
 }
 
-// runDevices is "devices register|list|remove".
-func runDevices(a *App, ctx context.Context, c *call) error {
-	if len(c.args) == 0 {
+type devicesOptions struct {
+	user, token, platform, deviceID string
+}
+
+func (o *devicesOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.user, "user", "", "the user id (register, list; remove: every device of the user)")
+	fs.StringVar(&o.token, "token", "", "register: the device's FCM registration token")
+	fs.StringVar(&o.platform, "platform", "", "register: the platform (default FCM)")
+	fs.StringVar(&o.deviceID, "device-id", "", "register: the id an earlier registration of this app install returned")
+}
+
+// run is "devices register|list|remove".
+func (o *devicesOptions) run(ctx context.Context, a *App, common commonFlags, args []string) error {
+	if len(args) == 0 {
 		return usagef("give a subcommand: register, list or remove")
 	}
-	sub, rest := c.args[0], c.args[1:]
+	sub, rest := args[0], args[1:]
 	switch sub {
 	case "register":
 		if len(rest) != 0 {
 			return usagef("register takes no arguments, got %d", len(rest))
 		}
-		b, err := a.Connect(ctx, c.target)
+		b, err := a.Connect(ctx, common.target)
 		if err != nil {
 			return err
 		}
-		res, err := b.Devices.RegisterDevice(ctx, devices.Registration{UserID: c.user, Token: c.token, Platform: c.platform, DeviceID: c.deviceID})
+		res, err := b.Devices.RegisterDevice(ctx, devices.Registration{UserID: o.user, Token: o.token, Platform: o.platform, DeviceID: o.deviceID})
 		if err != nil {
 			return err
 		}
-		if c.json {
+		if common.json {
 			return a.printJSON(res)
 		}
 		fmt.Fprintf(a.Stdout, "%s: device %s of user %s (%s)", res.Outcome, res.ID, res.UserID, res.Platform)
@@ -56,22 +71,22 @@ func runDevices(a *App, ctx context.Context, c *call) error {
 		if len(rest) != 0 {
 			return usagef("list takes no arguments, got %d", len(rest))
 		}
-		if c.user == "" {
+		if o.user == "" {
 			return usagef("list needs --user")
 		}
-		b, err := a.Connect(ctx, c.target)
+		b, err := a.Connect(ctx, common.target)
 		if err != nil {
 			return err
 		}
-		list, err := b.Devices.Devices(ctx, c.user)
+		list, err := b.Devices.Devices(ctx, o.user)
 		if err != nil {
 			return err
 		}
-		return a.printDevices(c, list, "user %s has no device\n")
+		return a.printDevices(common.json, o.user, list, "user %s has no device\n")
 	case "remove":
 		switch {
-		case len(rest) == 1 && c.user == "":
-			b, err := a.Connect(ctx, c.target)
+		case len(rest) == 1 && o.user == "":
+			b, err := a.Connect(ctx, common.target)
 			if err != nil {
 				return err
 			}
@@ -79,39 +94,40 @@ func runDevices(a *App, ctx context.Context, c *call) error {
 			if err != nil {
 				return err
 			}
-			if c.json {
+			if common.json {
 				return a.printJSON(d)
 			}
 			fmt.Fprintf(a.Stdout, "removed: device %s of user %s\n", d.ID, d.UserID)
 			return nil
-		case len(rest) == 0 && c.user != "":
-			b, err := a.Connect(ctx, c.target)
+		case len(rest) == 0 && o.user != "":
+			b, err := a.Connect(ctx, common.target)
 			if err != nil {
 				return err
 			}
-			list, err := b.Devices.UnregisterDevices(ctx, c.user)
+			list, err := b.Devices.UnregisterDevices(ctx, o.user)
 			if err != nil {
 				return err
 			}
-			if !c.json {
-				fmt.Fprintf(a.Stdout, "removed %d device(s) of user %s\n", len(list), c.user)
+			if !common.json {
+				fmt.Fprintf(a.Stdout, "removed %d device(s) of user %s\n", len(list), o.user)
 			}
-			return a.printDevices(c, list, "")
+			return a.printDevices(common.json, o.user, list, "")
 		}
 		return usagef("remove takes a DEVICE_ID, or --user to remove every device of a user")
 	}
 	return usagef("unknown subcommand %q: register, list or remove", sub)
 }
 
-func (a *App) printDevices(c *call, list []devices.Device, none string) error {
-	if c.json {
+// printDevices prints user's devices; none, if not empty, is the line for a user without any.
+func (a *App) printDevices(asJSON bool, user string, list []devices.Device, none string) error {
+	if asJSON {
 		if list == nil {
 			list = []devices.Device{}
 		}
 		return a.printJSON(list)
 	}
 	if len(list) == 0 && none != "" {
-		fmt.Fprintf(a.Stdout, none, c.user)
+		fmt.Fprintf(a.Stdout, none, user)
 		return nil
 	}
 	for _, d := range list {

@@ -3,6 +3,7 @@ package pushctl
 import (
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +13,60 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
+
+var redriveCommand = command{
+	name:    "redrive",
+	usage:   "[--dry-run] [--max N] [--include-invalid]",
+	summary: "move parked pushes from the dead-letter queue back to the push queue, each once",
+	notes: "Parking attributes (parkReason, parkedAt, receiveCount, invalidField, requeues) are dropped;\n" +
+		"the body and the other attributes are kept. A message is deleted from the dead-letter queue only\n" +
+		"after it is on the push queue. --dry-run lists what would move and leaves it.\n\n" +
+		"A run moves each message at most once and never what it moved itself, should the sender park it\n" +
+		"again: it leaves what was parked after it started, or holds a push it moved already, and stops\n" +
+		"when a receive brings nothing else (or at --max). Pushes parked as invalid (invalidField, or a\n" +
+		"parkReason \"invalid push: ...\") are skipped and listed with their reason: the sender would park\n" +
+		"them again; --include-invalid moves them too (after a sender fix that accepts them). What the run\n" +
+		"does not move is hidden while it lasts and visible again when it ends (within 5 minutes if it is\n" +
+		"killed). It prints what it moved, skipped and left, and why it stopped.",
+	options: func() options { return &redriveOptions{} },
+}
+
+type redriveOptions struct {
+	dryRun, includeInvalid bool
+	max                    int
+}
+
+func (o *redriveOptions) define(fs *flag.FlagSet) {
+	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would move, move nothing")
+	fs.IntVar(&o.max, "max", 1000, "move at most this many")
+	fs.BoolVar(&o.includeInvalid, "include-invalid", false, "also move pushes parked as invalid (skipped otherwise: the sender would park them again)")
+}
+
+func (o *redriveOptions) run(ctx context.Context, a *App, common commonFlags, _ []string) error {
+	if o.max < 1 {
+		return usagef("--max must be at least 1, got %d", o.max)
+	}
+	b, err := a.Connect(ctx, common.target)
+	if err != nil {
+		return err
+	}
+	dlq, pushQueue := b.Outputs["DeadLetterQueueUrl"], b.Outputs["PushQueueUrl"]
+	if dlq == "" || pushQueue == "" {
+		return fmt.Errorf("stack %s has no DeadLetterQueueUrl or PushQueueUrl output", common.target.Stack)
+	}
+	r := &redrive{q: b.Queues, dlq: dlq, pushQueue: pushQueue, max: o.max, dryRun: o.dryRun, invalid: o.includeInvalid,
+		started: now(), held: map[string]string{}, moved: map[string]bool{}, movedPushes: map[string]bool{},
+		report: redriveReport{DryRun: o.dryRun, Moved: []redriven{}, Skipped: []redriven{}, Left: []redriven{}}}
+	defer func() {
+		if n := r.giveBack(context.WithoutCancel(ctx)); n > 0 {
+			fmt.Fprintf(a.Stderr, "pushctl redrive: could not give back %d messages it did not move: they are visible again within %d s\n", n, redriveVisibility)
+		}
+	}()
+	if err := r.run(ctx); err != nil {
+		return err
+	}
+	return a.printRedrive(common.json, r.report)
+}
 
 // redriveVisibility (seconds) hides each message a redrive receives for longer than a run
 // lasts, so a message it skips or leaves is not received again in the same run (one received
@@ -59,32 +114,6 @@ type redrive struct {
 	moved       map[string]bool   // message ids moved (deleted from the dead-letter queue)
 	movedPushes map[string]bool   // push ids and body hashes moved: what may come back parked again
 	report      redriveReport
-}
-
-func runRedrive(a *App, ctx context.Context, c *call) error {
-	if c.max < 1 {
-		return usagef("--max must be at least 1, got %d", c.max)
-	}
-	b, err := a.connect(ctx, c)
-	if err != nil {
-		return err
-	}
-	dlq, pushQueue := b.Outputs["DeadLetterQueueUrl"], b.Outputs["PushQueueUrl"]
-	if dlq == "" || pushQueue == "" {
-		return fmt.Errorf("stack %s has no DeadLetterQueueUrl or PushQueueUrl output", c.target.Stack)
-	}
-	r := &redrive{q: b.Queues, dlq: dlq, pushQueue: pushQueue, max: c.max, dryRun: c.dryRun, invalid: c.includeInvalid,
-		started: now(), held: map[string]string{}, moved: map[string]bool{}, movedPushes: map[string]bool{},
-		report: redriveReport{DryRun: c.dryRun, Moved: []redriven{}, Skipped: []redriven{}, Left: []redriven{}}}
-	defer func() {
-		if n := r.giveBack(context.WithoutCancel(ctx)); n > 0 {
-			fmt.Fprintf(a.Stderr, "pushctl redrive: could not give back %d messages it did not move: they are visible again within %d s\n", n, redriveVisibility)
-		}
-	}()
-	if err := r.run(ctx); err != nil {
-		return err
-	}
-	return a.printRedrive(c, r.report)
 }
 
 // run receives until the dead-letter queue has nothing left that this run may move, or --max
@@ -262,8 +291,8 @@ func attrValue(m sqstypes.Message, name string) string {
 	return ""
 }
 
-func (a *App) printRedrive(c *call, rep redriveReport) error {
-	if c.json {
+func (a *App) printRedrive(asJSON bool, rep redriveReport) error {
+	if asJSON {
 		return a.printJSON(rep)
 	}
 	verb := "moved to the push queue"

@@ -1,0 +1,73 @@
+package pushctl
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/delayed-push/delayed-push/client"
+)
+
+// printScheduled is the answer of schedule, send and reschedule.
+func (a *App) printScheduled(asJSON bool, s client.Scheduled) error {
+	if asJSON {
+		return a.printJSON(s)
+	}
+	verb := "scheduled"
+	if s.AlreadyScheduled {
+		verb = "already scheduled"
+	}
+	fmt.Fprintf(a.Stdout, "%s: %s (revision %d), due %s", verb, s.Key, s.Revision, s.DueAt.UTC().Format(time.RFC3339))
+	if s.ExecutionName != "" {
+		fmt.Fprintf(a.Stdout, ", execution %s", s.ExecutionName)
+	}
+	fmt.Fprintf(a.Stdout, ", state %s\n", s.State)
+	return nil
+}
+
+// printStatus is the answer of get and cancel.
+func (a *App) printStatus(asJSON bool, st client.Status) error {
+	if asJSON {
+		return a.printJSON(st)
+	}
+	fmt.Fprintf(a.Stdout, "key:       %s\nstate:     %s\nrevision:  %d\ndue:       %s\n", st.Key, st.State, st.Revision, st.DueAt.UTC().Format(time.RFC3339))
+	if st.State == client.StateScheduled {
+		fmt.Fprintf(a.Stdout, "time left: %s\n", st.TimeLeft.Round(time.Second))
+	}
+	rcpt := "user " + st.Push.UserID
+	if st.Push.EndpointARN != "" {
+		rcpt = "endpoint " + st.Push.EndpointARN
+	}
+	fmt.Fprintf(a.Stdout, "to:        %s\ntitle:     %s\nbody:      %s\n", rcpt, st.Push.Title, st.Push.Body)
+	if st.ExecutionName != "" {
+		fmt.Fprintf(a.Stdout, "execution: %s", st.ExecutionName)
+		if st.ExecutionStatus != "" {
+			fmt.Fprintf(a.Stdout, " (%s)", st.ExecutionStatus)
+		}
+		fmt.Fprintln(a.Stdout)
+	}
+	if st.Warning != "" {
+		fmt.Fprintf(a.Stdout, "warning:   %s\n", st.Warning)
+	}
+	if o := st.Outcome; o != nil {
+		fmt.Fprintf(a.Stdout, "outcome:   %s", o.Result)
+		if o.Endpoints > 0 {
+			fmt.Fprintf(a.Stdout, ", %d of %d devices sent, %d failed", o.Sent, o.Endpoints, o.Failed)
+		}
+		if o.LatenessMs != nil {
+			fmt.Fprintf(a.Stdout, ", %d ms after the due time", *o.LatenessMs)
+		}
+		fmt.Fprintln(a.Stdout)
+		if o.Reason != "" {
+			fmt.Fprintf(a.Stdout, "reason:    %s\n", o.Reason)
+		}
+	}
+	return nil
+}
+
+func (a *App) printJSON(v any) error {
+	enc := json.NewEncoder(a.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
