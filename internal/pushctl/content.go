@@ -1,7 +1,6 @@
 package pushctl
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/schedule"
 )
 
 // The flags schedule, send and reschedule share: the key, the push's content, and when.
@@ -71,7 +71,7 @@ func (c *contentFlags) build(base push.Push, given map[string]bool) (push.Push, 
 		}
 		p, err := push.Decode([]byte(raw))
 		if err != nil {
-			return push.Push{}, prefixPush(err)
+			return push.Push{}, schedule.InPush(err)
 		}
 		return p, nil
 	}
@@ -121,18 +121,6 @@ func (c *contentFlags) build(base push.Push, given map[string]bool) (push.Push, 
 		p.MaxLatenessSeconds = int(d / time.Second)
 	}
 	return p, nil
-}
-
-func prefixPush(err error) error {
-	var ie *push.InvalidError
-	if errors.As(err, &ie) {
-		field := "push"
-		if ie.Field != "$" {
-			field += "." + ie.Field
-		}
-		return &push.InvalidError{Field: field, Reason: ie.Reason}
-	}
-	return err
 }
 
 // whenFlags are --delay, --at and --now: at most one.
