@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -202,20 +201,10 @@ func slicesWithout(env []string, name string) []string {
 // jwtAPI is the JWT-mode API's address and the issuer of its tokens.
 func jwtAPI(t *testing.T) (string, *apigw.Issuer) {
 	t.Helper()
-	dir := os.Getenv("LOCAL_STATE")
-	if dir == "" {
-		dir = filepath.Join(root, ".local")
-	}
-	var state struct {
-		APIJwtEndpoint string `json:"apiJwtEndpoint"`
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	require.NotEmpty(t, stack.APIJWTEndpoint, "the local stack serves no JWT-mode API (stack.json has no apiJwtEndpoint)")
+	iss, err := apigw.LoadLocalIssuer(stack.StateDir)
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &state))
-	require.NotEmpty(t, state.APIJwtEndpoint, "the local stack serves no JWT-mode API (stack.json has no apiJwtEndpoint)")
-	iss, err := apigw.LoadLocalIssuer(dir)
-	require.NoError(t, err)
-	return state.APIJwtEndpoint, iss
+	return stack.APIJWTEndpoint, iss
 }
 
 // jwtCaller sends requests with a token of the local issuer, for sub and with these scopes.

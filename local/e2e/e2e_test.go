@@ -43,25 +43,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	endpoint := os.Getenv("LOCAL_ENDPOINT")
-	if endpoint == "" {
-		port := os.Getenv("LOCAL_PORT")
-		if port == "" {
-			port = "4566"
-		}
-		endpoint = "http://127.0.0.1:" + port
-	}
-	state := os.Getenv("LOCAL_STATE")
-	if state == "" {
-		state = filepath.Join(root, ".local")
-	}
-	logPath = filepath.Join(state, "runner.log")
-	var err error
-	stack, err = localrun.Connect(context.Background(), endpoint, state)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err, "- start the local stack with local/scripts/local-up.sh (make e2e does)")
-		os.Exit(1)
-	}
+	stack = localrun.ConnectOrExit("e2e")
+	logPath = stack.LogPath()
 	os.Exit(m.Run())
 }
 

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,49 +19,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/local/localrun"
 	"github.com/delayed-push/delayed-push/push"
 )
 
 // pushctl, built from cmd/pushctl, against the local stack with --local, as a user runs it.
 
-var (
-	pushctlOnce sync.Once
-	pushctlBin  string
-	pushctlErr  error
-)
-
+// pushctl runs it bounded in time: a command that does not end by itself is killed and fails
+// the test.
 func pushctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	pushctlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pushctl")
-		if err != nil {
-			pushctlErr = err
-			return
-		}
-		pushctlBin = filepath.Join(dir, "pushctl")
-		build := exec.Command("go", "build", "-o", pushctlBin, "./cmd/pushctl")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			pushctlErr = err
-			t.Logf("%s", out)
-		}
-	})
-	require.NoError(t, pushctlErr)
-	// Every command ends by itself; one that does not is killed and fails the test.
 	ctx, cancel := context.WithTimeout(context.Background(), pushctlTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pushctlBin, append(args, "--local", "--local-state", filepath.Dir(logPath))...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	require.NoError(t, ctx.Err(), "pushctl %v did not end within %s; output so far: %s %s", args, pushctlTimeout, out.String(), errOut.String())
-	code = 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return out.String(), errOut.String(), code
+	stdout, stderr, code, err := stack.Pushctl(ctx, args...)
+	require.NoError(t, err, "pushctl %v (within %s); output so far: %s %s", args, pushctlTimeout, stdout, stderr)
+	return stdout, stderr, code
 }
 
 // pushctlTimeout bounds one pushctl command.
@@ -189,12 +160,13 @@ func TestPushctlHelpForEveryCommand(t *testing.T) {
 // The README's pushctl example.
 func TestExamplePushctl(t *testing.T) {
 	t.Parallel()
-	pushctl(t, "--help") // builds it
+	bin, err := localrun.PushctlPath()
+	require.NoError(t, err)
 	key := name("example-pushctl")
 	cmd := exec.Command("bash", "examples/pushctl.sh")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(pushctlBin)+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"PUSHCTL_FLAGS=--local --local-state "+filepath.Dir(logPath), "KEY="+key, "USER_ID="+name("example-pushctl-user"))
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PUSHCTL_FLAGS=--local --local-state "+stack.StateDir, "KEY="+key, "USER_ID="+name("example-pushctl-user"))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "scheduled: "+key+" (revision 1)")

@@ -24,36 +24,20 @@ import (
 // it is brought back, because its identity is in its body; and pushctl redrive ends by itself
 // whatever the dead-letter queue holds.
 
-// redriven is one message of a pushctl redrive report.
-type redriven struct {
-	MessageID    string `json:"messageId"`
-	PushID       string `json:"pushId"`
-	ParkReason   string `json:"parkReason"`
-	InvalidField string `json:"invalidField"`
-	Why          string `json:"why"`
-}
-
-// redriveReport is what pushctl redrive --json prints.
-type redriveReport struct {
-	Moved, Skipped, Left []redriven
-	Stopped              string
-}
-
-// pushctlRedrive runs pushctl redrive --json with args; pushctl bounds it in time.
-func pushctlRedrive(t *testing.T, args ...string) redriveReport {
+// pushctlRedrive runs pushctl redrive --json with args, bounded in time.
+func pushctlRedrive(t *testing.T, args ...string) localrun.RedriveReport {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), pushctlTimeout)
+	defer cancel()
 	started := time.Now()
-	out, errOut, code := pushctl(t, append([]string{"redrive", "--json"}, args...)...)
-	require.Equal(t, 0, code, "pushctl redrive %v: %s", args, errOut)
-	var r redriveReport
-	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
-	t.Logf("pushctl redrive %v: %d moved, %d skipped, %d left in %s; stopped: %s", args, len(r.Moved), len(r.Skipped), len(r.Left),
-		time.Since(started).Round(time.Millisecond), r.Stopped)
+	r, err := stack.PushctlRedrive(ctx, args...)
+	require.NoError(t, err)
+	t.Logf("pushctl redrive %v: %s in %s", args, r, time.Since(started).Round(time.Millisecond))
 	return r
 }
 
 // times counts the entries of list by key.
-func times(list []redriven, key func(redriven) string) map[string]int {
+func times(list []localrun.Redriven, key func(localrun.Redriven) string) map[string]int {
 	out := map[string]int{}
 	for _, m := range list {
 		out[key(m)]++
@@ -61,70 +45,27 @@ func times(list []redriven, key func(redriven) string) map[string]int {
 	return out
 }
 
-func byMessageID(m redriven) string { return m.MessageID }
-func byPushID(m redriven) string    { return m.PushID }
+func byMessageID(m localrun.Redriven) string { return m.MessageID }
+func byPushID(m localrun.Redriven) string    { return m.PushID }
 
-// bodyID is the id in a message's body; parkedID the pushId attribute the sender parks with.
+// bodyID is the id in a message's body.
 func bodyID(m sqstypes.Message) string { return push.PeekID([]byte(aws.ToString(m.Body))) }
-func parkedID(m sqstypes.Message) string {
-	if a, ok := m.MessageAttributes["pushId"]; ok {
-		return aws.ToString(a.StringValue)
-	}
-	return ""
-}
 
-// deadLetters polls the dead-letter queue until it has received a message for every key
-// (keyOf tells a message's key) and returns them by key, each message once (by its id, under
-// its latest receipt handle). They stay hidden for two minutes, so that nobody else takes them
-// meanwhile; the caller gives them back or deletes them. Other messages are made visible
-// again at once.
+// deadLetters waits for a dead letter for every key (keyOf tells a message's key) and returns
+// them by key. They stay hidden for two minutes, so that nobody else takes them meanwhile; the
+// caller gives them back or deletes them.
 func deadLetters(t *testing.T, keys []string, keyOf func(sqstypes.Message) string, timeout time.Duration) map[string][]sqstypes.Message {
 	t.Helper()
-	ctx := context.Background()
-	dlq := output(t, "DeadLetterQueueUrl")
-	want := map[string]bool{}
-	for _, k := range keys {
-		want[k] = true
-	}
-	byID := map[string]sqstypes.Message{}
-	found := map[string]bool{}
-	err := localrun.Poll(ctx, timeout, 100*time.Millisecond, func() (bool, error) {
-		out, err := stack.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 120,
-			MessageAttributeNames:       []string{"All"},
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			return false, err
-		}
-		for _, m := range out.Messages {
-			if k := keyOf(m); want[k] {
-				byID[aws.ToString(m.MessageId)] = m
-				found[k] = true
-				continue
-			}
-			_, _ = stack.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-				QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
-		}
-		return len(found) == len(want), nil
-	})
-	require.NoError(t, err, "on the dead-letter queue: %d of %v", len(found), keys)
-	out := map[string][]sqstypes.Message{}
-	for _, m := range byID {
-		out[keyOf(m)] = append(out[keyOf(m)], m)
-	}
-	return out
+	got, err := stack.WaitDeadLetters(context.Background(), keys, keyOf, 2*time.Minute, timeout)
+	require.NoError(t, err)
+	return got
 }
 
 // giveBack makes dead-letter messages visible again at once.
 func giveBack(t *testing.T, msgs map[string][]sqstypes.Message) {
 	t.Helper()
 	for _, list := range msgs {
-		for _, m := range list {
-			_, err := stack.SQS.ChangeMessageVisibility(context.Background(), &sqs.ChangeMessageVisibilityInput{
-				QueueUrl: aws.String(output(t, "DeadLetterQueueUrl")), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
-			require.NoError(t, err)
-		}
+		require.NoError(t, stack.GiveBack(context.Background(), list...))
 	}
 }
 
@@ -314,7 +255,7 @@ func TestRedriveOfInvalidPushesEndsAndLeavesThemParked(t *testing.T) {
 		assert.Equal(t, "parked", reports[0].Action)
 	}
 	// Every one is on the dead-letter queue (the sender parks before it reports).
-	giveBack(t, deadLetters(t, append(append([]string{}, invalid...), valid...), parkedID, 60*time.Second))
+	giveBack(t, deadLetters(t, append(append([]string{}, invalid...), valid...), localrun.ParkedID, 60*time.Second))
 
 	report := pushctlRedrive(t)
 	assert.False(t, strings.HasPrefix(report.Stopped, "--max"), "ended by itself: %s", report.Stopped)
@@ -346,7 +287,7 @@ func TestRedriveOfInvalidPushesEndsAndLeavesThemParked(t *testing.T) {
 	}
 	assert.ElementsMatch(t, valid, delivered, "each valid push delivered once, no invalid one")
 	// The invalid ones are still there, given back by the run.
-	giveBack(t, deadLetters(t, invalid, parkedID, 30*time.Second))
+	giveBack(t, deadLetters(t, invalid, localrun.ParkedID, 30*time.Second))
 
 	// After a sender fix that would accept them, the operator moves them too. This sender
 	// parks each again at once, and the run, which never takes what was parked after it
@@ -364,7 +305,7 @@ func TestRedriveOfInvalidPushesEndsAndLeavesThemParked(t *testing.T) {
 		assert.Equal(t, "parked", reports[len(reports)-1].Action)
 	}
 	// Parked again, with its reason; this test leaves nothing behind.
-	again := deadLetters(t, invalid, parkedID, 60*time.Second)
+	again := deadLetters(t, invalid, localrun.ParkedID, 60*time.Second)
 	for _, id := range invalid {
 		require.Len(t, again[id], 1, "push %s parked once more", id)
 		m := again[id][0]

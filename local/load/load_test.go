@@ -43,23 +43,12 @@ import (
 )
 
 var (
-	stack    *localrun.Stack
-	stateDir string
-	runID    = strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	stack *localrun.Stack
+	runID = strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 )
 
 func TestMain(m *testing.M) {
-	port := os.Getenv("LOCAL_PORT")
-	if port == "" {
-		port = "4566"
-	}
-	stateDir = filepath.Join(localrun.RepoRoot(), ".local")
-	var err error
-	stack, err = localrun.Connect(context.Background(), "http://127.0.0.1:"+port, stateDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load:", err, "- start the local stack with local/scripts/local-up.sh (make load does)")
-		os.Exit(1)
-	}
+	stack = localrun.ConnectOrExit("load")
 	os.Exit(m.Run())
 }
 
@@ -459,7 +448,7 @@ func processTree(root int) []int {
 }
 
 func pidOf(name string) int {
-	raw, _ := os.ReadFile(filepath.Join(stateDir, name))
+	raw, _ := os.ReadFile(filepath.Join(stack.StateDir, name))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
 	return pid
 }
@@ -497,7 +486,7 @@ func (u *usage) stop() {
 // report prints what a scenario did and measured.
 func report(t *testing.T, name string, specs []pushSpec, o outcome, startedAt string, started, lastDelivery time.Time, u *usage, stats map[string]faultproxy.OpStats, rules []faultproxy.Rule, parkedNote string) {
 	t.Helper()
-	reports, err := localrun.AllSenderReports(filepath.Join(stateDir, "runner.log"))
+	reports, err := localrun.AllSenderReports(stack.LogPath())
 	require.NoError(t, err)
 	var direct, scheduled []int64
 	actions := map[string]int{}
@@ -571,7 +560,7 @@ func report(t *testing.T, name string, specs []pushSpec, o outcome, startedAt st
 		}
 	}
 	fmt.Print(b.String())
-	f, err := os.OpenFile(filepath.Join(stateDir, "load-report.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(stack.StateDir, "load-report.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err == nil {
 		_, _ = f.WriteString(b.String())
 		_ = f.Close()

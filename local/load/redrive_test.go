@@ -4,14 +4,9 @@ package load
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,58 +31,26 @@ func TestRedrives(t *testing.T) {
 	t.Run("invalid pushes parked, redriven", func(t *testing.T) { invalidRedrive(t, n/2) })
 }
 
-var (
-	pushctlOnce sync.Once
-	pushctlBin  string
-	pushctlErr  error
-)
-
 // redriveRun is what one pushctl redrive --json run reported, and how long it took.
 type redriveRun struct {
-	Moved, Skipped, Left []struct {
-		MessageID    string `json:"messageId"`
-		PushID       string `json:"pushId"`
-		ParkReason   string `json:"parkReason"`
-		InvalidField string `json:"invalidField"`
-	}
-	Stopped string
-	took    time.Duration
+	localrun.RedriveReport
+	took time.Duration
 }
 
 func (r redriveRun) String() string {
-	return fmt.Sprintf("%d moved, %d skipped, %d left in %.1f s, stopped: %s", len(r.Moved), len(r.Skipped), len(r.Left), r.took.Seconds(), r.Stopped)
+	return fmt.Sprintf("%s, in %.1f s", r.RedriveReport, r.took.Seconds())
 }
 
 // pushctlRedrive runs the real pushctl (built from cmd/pushctl) against the local stack, as an
 // operator would, bounded in time: a run that does not end by itself fails the scenario.
 func pushctlRedrive(t *testing.T, args ...string) redriveRun {
 	t.Helper()
-	pushctlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pushctl")
-		if err != nil {
-			pushctlErr = err
-			return
-		}
-		pushctlBin = filepath.Join(dir, "pushctl")
-		build := exec.Command("go", "build", "-o", pushctlBin, "./cmd/pushctl")
-		build.Dir = localrun.RepoRoot()
-		if out, err := build.CombinedOutput(); err != nil {
-			pushctlErr = fmt.Errorf("building pushctl: %v: %s", err, out)
-		}
-	})
-	require.NoError(t, pushctlErr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pushctlBin, append([]string{"redrive", "--json", "--max", "100000", "--local", "--local-state", stateDir}, args...)...)
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
 	started := time.Now()
-	out, err := cmd.Output()
-	require.NoError(t, ctx.Err(), "pushctl redrive %v did not end by itself", args)
-	require.NoError(t, err, "pushctl redrive %v: %s", args, errOut.String())
-	var r redriveRun
-	require.NoError(t, json.Unmarshal(out, &r), "%s", out)
-	r.took = time.Since(started)
+	report, err := stack.PushctlRedrive(ctx, append([]string{"--max", "100000"}, args...)...)
+	require.NoError(t, err)
+	r := redriveRun{report, time.Since(started)}
 	t.Logf("pushctl redrive %v: %s", args, r)
 	return r
 }
@@ -95,13 +58,7 @@ func pushctlRedrive(t *testing.T, args ...string) redriveRun {
 // giveBackParked makes dead-letter messages received by drainParked visible again at once.
 func giveBackParked(t *testing.T, msgs []sqstypes.Message) {
 	t.Helper()
-	dlq, err := stack.Output("DeadLetterQueueUrl")
-	require.NoError(t, err)
-	for _, m := range msgs {
-		_, err := stack.SQS.ChangeMessageVisibility(context.Background(), &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
-		require.NoError(t, err)
-	}
+	require.NoError(t, stack.GiveBack(context.Background(), msgs...))
 }
 
 func endpointsOf(users map[string][]string) map[string]bool {
@@ -251,7 +208,7 @@ func crashStreakRedrive(t *testing.T, n int) {
 	for _, m := range parked {
 		redriven[push.PeekID([]byte(aws.ToString(m.Body)))] = true
 	}
-	reports, err := localrun.AllSenderReports(filepath.Join(stateDir, "runner.log"))
+	reports, err := localrun.AllSenderReports(stack.LogPath())
 	require.NoError(t, err)
 	duplicates, noID := 0, 0
 	for id := range redriven {
@@ -334,7 +291,7 @@ func invalidRedrive(t *testing.T, n int) {
 	}))
 	// Every invalid push parked by the sender (it parks before it reports).
 	parkedTimes := func() (map[string]int, error) {
-		reports, err := localrun.AllSenderReports(filepath.Join(stateDir, "runner.log"))
+		reports, err := localrun.AllSenderReports(stack.LogPath())
 		out := map[string]int{}
 		for id := range invalidIDs {
 			for _, r := range reports[id] {

@@ -2,6 +2,7 @@ package localrun
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,9 +33,14 @@ const PlatformApplicationName = "delayed-push"
 // see. The demo and the end-to-end tests use it.
 type Stack struct {
 	Endpoint string
-	// APIEndpoint is where the stack's HTTP API is served locally ("" without one).
-	APIEndpoint string
-	Outputs     map[string]string
+	// StateDir is the runner's state directory (.local): the cloud assembly, stack.json and
+	// runner.log.
+	StateDir string
+	// APIEndpoint is where the stack's HTTP API is served locally ("" without one), and
+	// APIJWTEndpoint the same API in JWT mode (apiJwtIssuer; its issuer's key is in StateDir).
+	APIEndpoint    string
+	APIJWTEndpoint string
+	Outputs        map[string]string
 	// Faults drives the fault proxy between the stack's functions and the emulator.
 	Faults   faultproxy.Client
 	SFN      *sfn.Client
@@ -71,24 +77,56 @@ func Connect(ctx context.Context, endpoint, stateDir string) (*Stack, error) {
 		return nil, fmt.Errorf("the stack is not deployed on %s (run make local): %w", endpoint, err)
 	}
 	var state struct {
-		FaultProxy  string `json:"faultProxy"`
-		APIEndpoint string `json:"apiEndpoint"`
+		FaultProxy     string `json:"faultProxy"`
+		APIEndpoint    string `json:"apiEndpoint"`
+		APIJWTEndpoint string `json:"apiJwtEndpoint"`
 	}
 	if raw, err := os.ReadFile(filepath.Join(stateDir, "stack.json")); err == nil {
 		_ = json.Unmarshal(raw, &state)
 	}
 	cfg := localdeploy.NewConfig(endpoint, res.Region)
 	return &Stack{
-		Endpoint:    endpoint,
-		APIEndpoint: state.APIEndpoint,
-		Outputs:     res.Outputs,
-		Faults:      faultproxy.Client{URL: state.FaultProxy},
-		SFN:         sfn.NewFromConfig(cfg),
-		SQS:         sqs.NewFromConfig(cfg),
-		SNS:         sns.NewFromConfig(cfg),
-		DynamoDB:    dynamodb.NewFromConfig(cfg),
+		Endpoint:       endpoint,
+		StateDir:       stateDir,
+		APIEndpoint:    state.APIEndpoint,
+		APIJWTEndpoint: state.APIJWTEndpoint,
+		Outputs:        res.Outputs,
+		Faults:         faultproxy.Client{URL: state.FaultProxy},
+		SFN:            sfn.NewFromConfig(cfg),
+		SQS:            sqs.NewFromConfig(cfg),
+		SNS:            sns.NewFromConfig(cfg),
+		DynamoDB:       dynamodb.NewFromConfig(cfg),
 	}, nil
 }
+
+// ConnectFromEnv connects to the stack where the test suites look for it: LOCAL_ENDPOINT, or
+// 127.0.0.1 on LOCAL_PORT (4566 by default, as in the Makefile), with its state in LOCAL_STATE,
+// or .local at the repository's root (where local/scripts/local-up.sh puts it).
+func ConnectFromEnv(ctx context.Context) (*Stack, error) {
+	endpoint := os.Getenv("LOCAL_ENDPOINT")
+	if endpoint == "" {
+		endpoint = "http://127.0.0.1:" + cmp.Or(os.Getenv("LOCAL_PORT"), "4566")
+	}
+	return Connect(ctx, endpoint, cmp.Or(os.Getenv("LOCAL_STATE"), filepath.Join(RepoRoot(), ".local")))
+}
+
+// ConnectOrExit is ConnectFromEnv for the TestMain of the suite run by `make <suite>`: when
+// the stack is not there it says how to start it and exits.
+func ConnectOrExit(suite string) *Stack {
+	s, err := ConnectFromEnv(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v - start the local stack with local/scripts/local-up.sh (make %s does)\n", suite, err, suite)
+		os.Exit(1)
+	}
+	return s
+}
+
+// RunnerLog is the log of the stack's functions in a state directory (every line prefixed
+// with "[function] "): where the sender reports on each push.
+func RunnerLog(stateDir string) string { return filepath.Join(stateDir, "runner.log") }
+
+// LogPath is the runner's log of this stack (RunnerLog).
+func (s *Stack) LogPath() string { return RunnerLog(s.StateDir) }
 
 // Output returns a stack output, or an error naming it.
 func (s *Stack) Output(key string) (string, error) {
@@ -302,18 +340,47 @@ func WaitForReport(ctx context.Context, logPath, pushID string, timeout time.Dur
 	return reports[len(reports)-1], nil
 }
 
-// WaitParked polls the dead-letter queue until a message parked under pushID (its pushId
-// attribute, set by the sender) is there, and returns it; it stays on the queue (invisible
-// for a few seconds). Other messages it sees are left alone.
+// ParkedID is the pushId attribute the sender parks a message with ("" on a message the queue
+// moved to the dead-letter queue by itself).
+func ParkedID(m sqstypes.Message) string {
+	if a, ok := m.MessageAttributes["pushId"]; ok {
+		return aws.ToString(a.StringValue)
+	}
+	return ""
+}
+
+// WaitParked polls the dead-letter queue until a message parked under pushID (ParkedID) is
+// there, and returns it; it stays on the queue (invisible for a few seconds).
 func (s *Stack) WaitParked(ctx context.Context, pushID string, timeout time.Duration) (sqstypes.Message, error) {
-	dlq, err := s.Output("DeadLetterQueueUrl")
+	got, err := s.WaitDeadLetters(ctx, []string{pushID}, ParkedID, 5*time.Second, timeout)
+	if errors.Is(err, ErrTimeout) {
+		return sqstypes.Message{}, fmt.Errorf("no message parked for push %s within %s", pushID, timeout)
+	}
 	if err != nil {
 		return sqstypes.Message{}, err
 	}
-	var found *sqstypes.Message
+	return got[pushID][0], nil
+}
+
+// WaitDeadLetters polls the dead-letter queue until it has received a message for every key
+// (keyOf tells a message's key) and returns them by key, each message once (by its id, under
+// its latest receipt handle). They stay hidden for hold, so that nobody else takes them
+// meanwhile; the caller gives them back (GiveBack) or deletes them. Other messages are made
+// visible again at once, for whoever looks for them. ErrTimeout (wrapped) when a key is missing.
+func (s *Stack) WaitDeadLetters(ctx context.Context, keys []string, keyOf func(sqstypes.Message) string, hold, timeout time.Duration) (map[string][]sqstypes.Message, error) {
+	dlq, err := s.Output("DeadLetterQueueUrl")
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	byID := map[string]sqstypes.Message{}
+	found := map[string]bool{}
 	err = poll(ctx, timeout, func() (bool, error) {
 		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 5,
+			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: int32(hold.Seconds()),
 			MessageAttributeNames:       []string{"All"},
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})
@@ -321,23 +388,38 @@ func (s *Stack) WaitParked(ctx context.Context, pushID string, timeout time.Dura
 			return false, err
 		}
 		for _, m := range out.Messages {
-			if a, ok := m.MessageAttributes["pushId"]; ok && aws.ToString(a.StringValue) == pushID {
-				found = &m
+			if k := keyOf(m); want[k] {
+				byID[aws.ToString(m.MessageId)] = m
+				found[k] = true
 				continue
 			}
-			// Not ours: make it visible again for whoever looks for it.
-			_, _ = s.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-				QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+			_ = s.GiveBack(ctx, m)
 		}
-		return found != nil, nil
+		return len(found) == len(want), nil
 	})
-	if errors.Is(err, ErrTimeout) {
-		return sqstypes.Message{}, fmt.Errorf("no message parked for push %s within %s", pushID, timeout)
-	}
 	if err != nil {
-		return sqstypes.Message{}, err
+		return nil, fmt.Errorf("on the dead-letter queue: %d of %v: %w", len(found), keys, err)
 	}
-	return *found, nil
+	out := map[string][]sqstypes.Message{}
+	for _, m := range byID {
+		out[keyOf(m)] = append(out[keyOf(m)], m)
+	}
+	return out, nil
+}
+
+// GiveBack makes messages received from the dead-letter queue visible again at once.
+func (s *Stack) GiveBack(ctx context.Context, msgs ...sqstypes.Message) error {
+	dlq, err := s.Output("DeadLetterQueueUrl")
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if _, err := s.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Redrive moves a parked message back to the push queue, as `aws sqs start-message-move-task

@@ -261,7 +261,7 @@ func demo(ctx context.Context, args []string) error {
 	start := aws.ToTime(started.StartDate)
 	got, seen, err := stack.WaitForDeliveries(ctx, endpointArn, len(before)+1, 60*time.Second)
 	if err != nil {
-		return fmt.Errorf("%w; see %s", err, filepath.Join(f.state, "runner.log"))
+		return fmt.Errorf("%w; see %s", err, localrun.RunnerLog(f.state))
 	}
 	gcm, err := got[len(got)-1].GCM()
 	if err != nil {
@@ -270,7 +270,7 @@ func demo(ctx context.Context, args []string) error {
 	pretty, _ := json.MarshalIndent(gcm, "  ", "  ")
 	fmt.Printf("\nThe device's endpoint received (SNS GCM payload, FCM HTTP v1):\n  %s\n", pretty)
 	fmt.Printf("\nScheduled delay %d s; seen on the endpoint %.2f s after StartExecution.\n", delay, seen.Sub(start).Seconds())
-	report, err := localrun.WaitForReport(ctx, filepath.Join(f.state, "runner.log"), pushID, 10*time.Second)
+	report, err := localrun.WaitForReport(ctx, localrun.RunnerLog(f.state), pushID, 10*time.Second)
 	if err == nil {
 		fmt.Printf("The sender reported outcome %q, lateness %d ms past the due time.\n", report.Outcome, int(report.LatenessMs))
 	}
