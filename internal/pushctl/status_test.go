@@ -1,6 +1,7 @@
 package pushctl
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -33,4 +34,43 @@ func TestGetAndPendingShowTheExecutionsWord(t *testing.T) {
 	assert.Regexp(t, `(?m)^a +u +2026-12-01 09:00:00 +cancelled +0s +A$`, out)
 	assert.Regexp(t, `(?m)^b +u +2026-12-01 09:00:00 +scheduled +1h0m0s +B$`, out)
 	assert.Contains(t, out, "warning: b: its execution b could not be described\n")
+}
+
+func TestGetPrintsStateTimeLeftAndOutcome(t *testing.T) {
+	late := int64(840)
+	f := &fakePushes{status: client.Status{Key: "k", State: client.StateSent, Revision: 2, DueAt: t0,
+		Push: push.Push{UserID: "u-1", Title: "Hi"}, ExecutionName: "k--2",
+		Outcome: &client.Outcome{Result: "partial", Endpoints: 3, Sent: 2, Failed: 1, LatenessMs: &late, Reason: "one endpoint disabled"}}}
+	out, _, code := run(t, &Backend{Pushes: f}, "get", "k")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "state:     sent\n")
+	assert.Contains(t, out, "outcome:   partial, 2 of 3 devices sent, 1 failed, 840 ms after the due time\n")
+	assert.Contains(t, out, "reason:    one endpoint disabled\n")
+
+	out, _, code = run(t, &Backend{Pushes: f}, "get", "k", "--json")
+	require.Equal(t, 0, code)
+	var got struct {
+		State   string          `json:"state"`
+		Push    json.RawMessage `json:"push"`
+		Outcome struct {
+			Sent int `json:"sent"`
+		} `json:"outcome"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, "sent", got.State)
+	assert.Equal(t, 2, got.Outcome.Sent)
+	assert.JSONEq(t, `{"userId":"u-1","title":"Hi"}`, string(got.Push))
+}
+
+func TestPendingFollowsPagesWithAll(t *testing.T) {
+	f := &fakePushes{pages: []client.Page{
+		{Pushes: []client.Status{{Key: "a", State: "scheduled", DueAt: t0, TimeLeft: time.Hour, Push: push.Push{UserID: "u", Title: "A"}}}, NextPageToken: "tok"},
+		{Pushes: []client.Status{{Key: "b", State: "scheduled", DueAt: t0, TimeLeft: 2 * time.Hour, Push: push.Push{UserID: "u", Title: "B"}}}},
+	}}
+	out, _, code := run(t, &Backend{Pushes: f}, "pending", "--user", "u", "--limit", "1", "--all")
+	require.Equal(t, 0, code)
+	assert.Equal(t, []client.ListOptions{{UserID: "u", Limit: 1}, {UserID: "u", Limit: 1, PageToken: "tok"}}, f.lists)
+	assert.Contains(t, out, "a ")
+	assert.Contains(t, out, "b ")
+	assert.NotContains(t, out, "more:")
 }
