@@ -18,9 +18,9 @@ import (
 	"github.com/delayed-push/delayed-push/client"
 )
 
-// The README's examples (examples/, shown in the README verbatim: test/readme_test.go) run
-// against the local stack as a backend would run them: each schedules a push, reads its state
-// and cancels it.
+// The examples the docs link (examples/; test/readme_test.go checks each linked one is run
+// here or by another end-to-end test) run against the local stack as a backend would run them:
+// each schedules a push, reads its state and cancels it.
 
 func runExample(t *testing.T, key string, argv ...string) string {
 	t.Helper()
