@@ -27,6 +27,7 @@ import (
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/fcm"
 	"github.com/delayed-push/delayed-push/internal/index"
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 )
@@ -339,7 +340,7 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 	}
 	switch {
 	case p.ID != "" && p.ID != key:
-		return prepared{}, &push.InvalidError{Field: "push.id", Reason: fmt.Sprintf("is %s, not the key %s: leave it empty", push.Quote(p.ID), push.Quote(key))}
+		return prepared{}, &push.InvalidError{Field: "push.id", Reason: fmt.Sprintf("is %s, not the key %s: leave it empty", jsonfield.Quote(p.ID), jsonfield.Quote(key))}
 	case p.Revision != 0 && p.Revision != rev:
 		return prepared{}, &push.InvalidError{Field: "push.revision", Reason: "is set by the client: leave it 0"}
 	case delay != 0 && !at.IsZero():
@@ -411,7 +412,7 @@ func (c *Client) create(ctx context.Context, in prepared) (Scheduled, error) {
 	}
 	if !created {
 		if row.Hash != in.hash {
-			return Scheduled{}, fmt.Errorf("key %s: %w (state %s, revision %d): use Reschedule to change it", push.Quote(in.key), ErrConflict, row.State, row.Revision)
+			return Scheduled{}, fmt.Errorf("key %s: %w (state %s, revision %d): use Reschedule to change it", jsonfield.Quote(in.key), ErrConflict, row.State, row.Revision)
 		}
 		return c.ensure(ctx, row)
 	}
@@ -444,7 +445,7 @@ func (c *Client) start(ctx context.Context, in prepared) (Scheduled, error) {
 	if in.now {
 		_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.res.PushQueueURL), MessageBody: aws.String(in.input)})
 		if err != nil {
-			return s, fmt.Errorf("key %s: queue the push: %w", push.Quote(in.key), err)
+			return s, fmt.Errorf("key %s: queue the push: %w", jsonfield.Quote(in.key), err)
 		}
 		return s, nil
 	}
@@ -457,15 +458,15 @@ func (c *Client) start(ctx context.Context, in prepared) (Scheduled, error) {
 		// Closed already (or another input): it is ours if its input is ours.
 		out, derr := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(s.ExecutionArn)})
 		if derr != nil {
-			return s, fmt.Errorf("key %s: execution %s exists and cannot be read: %w", push.Quote(in.key), s.ExecutionName, derr)
+			return s, fmt.Errorf("key %s: execution %s exists and cannot be read: %w", jsonfield.Quote(in.key), s.ExecutionName, derr)
 		}
 		if !sameJSON(aws.ToString(out.Input), in.input) {
-			return s, fmt.Errorf("key %s: %w: execution %s was started with another input", push.Quote(in.key), ErrConflict, s.ExecutionName)
+			return s, fmt.Errorf("key %s: %w: execution %s was started with another input", jsonfield.Quote(in.key), ErrConflict, s.ExecutionName)
 		}
 		return s, nil
 	}
 	if err != nil {
-		return s, fmt.Errorf("key %s: start execution %s: %w", push.Quote(in.key), s.ExecutionName, err)
+		return s, fmt.Errorf("key %s: start execution %s: %w", jsonfield.Quote(in.key), s.ExecutionName, err)
 	}
 	return s, nil
 }
@@ -501,7 +502,7 @@ func changeable(row *record) error {
 	case StateScheduled:
 		return nil
 	case StateCancelled:
-		return fmt.Errorf("key %s: %w", push.Quote(row.Key), ErrCancelled)
+		return fmt.Errorf("key %s: %w", jsonfield.Quote(row.Key), ErrCancelled)
 	}
-	return fmt.Errorf("key %s: %w: it is %s", push.Quote(row.Key), ErrTooLate, row.State)
+	return fmt.Errorf("key %s: %w: it is %s", jsonfield.Quote(row.Key), ErrTooLate, row.State)
 }

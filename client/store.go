@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/delayed-push/delayed-push/internal/index"
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 )
@@ -72,12 +73,12 @@ func (c *Client) putRow(ctx context.Context, in prepared) (bool, *record, error)
 		row, gerr := c.getRow(ctx, in.key)
 		if errors.Is(gerr, ErrNotFound) {
 			// Written and deleted between the two calls: let the caller retry.
-			return false, nil, fmt.Errorf("key %s: %w: it changed while it was written, try again", push.Quote(in.key), ErrConflict)
+			return false, nil, fmt.Errorf("key %s: %w: it changed while it was written, try again", jsonfield.Quote(in.key), ErrConflict)
 		}
 		return false, row, gerr
 	}
 	if err != nil {
-		return false, nil, fmt.Errorf("key %s: write the schedules table: %w", push.Quote(in.key), err)
+		return false, nil, fmt.Errorf("key %s: write the schedules table: %w", jsonfield.Quote(in.key), err)
 	}
 	return true, nil, nil
 }
@@ -116,10 +117,10 @@ func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
 		if cerr := changeable(now); cerr != nil {
 			return cerr
 		}
-		return fmt.Errorf("key %s: %w: it was changed by another call at the same time (now revision %d)", push.Quote(in.key), ErrConflict, now.Revision)
+		return fmt.Errorf("key %s: %w: it was changed by another call at the same time (now revision %d)", jsonfield.Quote(in.key), ErrConflict, now.Revision)
 	}
 	if err != nil {
-		return fmt.Errorf("key %s: write the schedules table: %w", push.Quote(in.key), err)
+		return fmt.Errorf("key %s: write the schedules table: %w", jsonfield.Quote(in.key), err)
 	}
 	return nil
 }
@@ -151,7 +152,7 @@ func (c *Client) cancelRow(ctx context.Context, key string) (*record, error) {
 		return nil, changeable(row)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("key %s: write the schedules table: %w", push.Quote(key), err)
+		return nil, fmt.Errorf("key %s: write the schedules table: %w", jsonfield.Quote(key), err)
 	}
 	return decodeRecord(out.Attributes)
 }
@@ -173,10 +174,10 @@ func (c *Client) getRow(ctx context.Context, key string) (*record, error) {
 		TableName: aws.String(c.res.SchedulesTable), Key: keyOf(key), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("key %s: read the schedules table: %w", push.Quote(key), err)
+		return nil, fmt.Errorf("key %s: read the schedules table: %w", jsonfield.Quote(key), err)
 	}
 	if len(out.Item) == 0 {
-		return nil, fmt.Errorf("key %s: %w", push.Quote(key), ErrNotFound)
+		return nil, fmt.Errorf("key %s: %w", jsonfield.Quote(key), ErrNotFound)
 	}
 	return decodeRecord(out.Item)
 }
@@ -207,7 +208,7 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 	if raw := str(index.Push); raw != "" {
 		p, err := push.Decode([]byte(raw))
 		if err != nil {
-			return nil, fmt.Errorf("key %s: the schedules table holds an unreadable push: %w", push.Quote(r.Key), err)
+			return nil, fmt.Errorf("key %s: the schedules table holds an unreadable push: %w", jsonfield.Quote(r.Key), err)
 		}
 		r.Push = p
 	}
@@ -263,7 +264,7 @@ func (c *Client) list(ctx context.Context, o ListOptions) (Page, error) {
 			Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start,
 		})
 		if err != nil {
-			return Page{}, fmt.Errorf("list pending pushes of %s: %w", push.Quote(o.UserID), err)
+			return Page{}, fmt.Errorf("list pending pushes of %s: %w", jsonfield.Quote(o.UserID), err)
 		}
 		items, last = out.Items, out.LastEvaluatedKey
 	} else {
@@ -330,10 +331,10 @@ func (c *Client) fromExecution(ctx context.Context, key string) (Status, error) 
 	name := ExecutionName(key, 1)
 	out, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(c.executionArn(name))})
 	if isCode(err, "ExecutionDoesNotExist") {
-		return Status{}, fmt.Errorf("key %s: %w", push.Quote(key), ErrNotFound)
+		return Status{}, fmt.Errorf("key %s: %w", jsonfield.Quote(key), ErrNotFound)
 	}
 	if err != nil {
-		return Status{}, fmt.Errorf("key %s: describe execution %s: %w", push.Quote(key), name, err)
+		return Status{}, fmt.Errorf("key %s: describe execution %s: %w", jsonfield.Quote(key), name, err)
 	}
 	st := Status{Key: key, ExecutionName: name, Revision: 1, ExecutionStatus: string(out.Status)}
 	if out.StartDate != nil {
@@ -374,12 +375,12 @@ func (c *Client) cancelExecution(ctx context.Context, key string) (Status, error
 		_, err := c.sfn.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(c.executionArn(st.ExecutionName)),
 			Error: aws.String("DelayedPush.cancelled"), Cause: aws.String("the push was cancelled through the client")})
 		if err != nil {
-			return Status{}, fmt.Errorf("key %s: stop execution %s: %w", push.Quote(key), st.ExecutionName, err)
+			return Status{}, fmt.Errorf("key %s: stop execution %s: %w", jsonfield.Quote(key), st.ExecutionName, err)
 		}
 		st.State, st.TimeLeft = index.Cancelled, 0
 		return st, nil
 	}
-	return Status{}, fmt.Errorf("key %s: %w: its execution has ended (%s)", push.Quote(key), ErrTooLate, st.State)
+	return Status{}, fmt.Errorf("key %s: %w: its execution has ended (%s)", jsonfield.Quote(key), ErrTooLate, st.State)
 }
 
 // executionArn: arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME from the state

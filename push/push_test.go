@@ -110,10 +110,6 @@ func TestValidateBuiltPush(t *testing.T) {
 	assert.NoError(t, p.Validate())
 }
 
-func TestQuoteIsJSON(t *testing.T) {
-	assert.Equal(t, `"a\"b<&>é"`, push.Quote(`a"b<&>é`))
-}
-
 // FuzzDecode: no input panics, and whatever is accepted is valid and survives a round trip.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/delayed-push/delayed-push/internal/fcm"
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -42,9 +43,9 @@ var fields = []string{"delaySeconds", "sendAt", "push"}
 // A sendAt before now is valid: the push is due at once (a producer's clock a few seconds
 // ahead must not lose it). How late it may still go out is the push's lateness limit.
 func Parse(b []byte, now time.Time) (Schedule, error) {
-	obj, err := push.DecodeObject(b)
+	obj, err := jsonfield.DecodeObject(b)
 	if err != nil {
-		return Schedule{}, err
+		return Schedule{}, bad("$", "%v", err)
 	}
 	if k := obj.Unknown(fields); k != "" {
 		return Schedule{}, bad(k, "unknown field")
@@ -58,7 +59,7 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 	case hasDelay && hasSendAt:
 		return Schedule{}, bad("sendAt", "both delaySeconds and sendAt given: exactly one is allowed")
 	case hasDelay:
-		d, ok := push.Integer(rawDelay)
+		d, ok := jsonfield.Integer(rawDelay)
 		if !ok {
 			return Schedule{}, bad("delaySeconds", "must be an integer")
 		}
@@ -67,17 +68,17 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 		}
 		s.DelaySeconds = &d
 	default:
-		raw, err := push.String("sendAt", rawSendAt)
+		raw, err := jsonfield.String(rawSendAt)
 		if err != nil {
-			return Schedule{}, err
+			return Schedule{}, bad("sendAt", "%v", err)
 		}
-		t, ok := push.ParseTime(raw)
+		t, ok := jsonfield.ParseTime(raw)
 		if !ok {
-			return Schedule{}, bad("sendAt", "is not an RFC 3339 time: %s", push.Quote(raw))
+			return Schedule{}, bad("sendAt", "is not an RFC 3339 time: %s", jsonfield.Quote(raw))
 		}
 		// Whole seconds, as the state machine compares them.
 		if t.Truncate(time.Second).Sub(now.Truncate(time.Millisecond)) > MaxAhead {
-			return Schedule{}, bad("sendAt", "%s is more than %d seconds (365 days less an hour) after the start", push.Quote(raw), MaxDelaySeconds)
+			return Schedule{}, bad("sendAt", "%s is more than %d seconds (365 days less an hour) after the start", jsonfield.Quote(raw), MaxDelaySeconds)
 		}
 		s.SendAt = &t
 	}

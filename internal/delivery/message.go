@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 )
 
@@ -50,7 +51,7 @@ func dueTime(p push.Push, m *events.SQSMessage, trusted bool) (time.Time, string
 		}
 		if start, err := time.Parse(time.RFC3339, attr(m, attrScheduledAt)); err == nil {
 			// Read as JSON reads it: an input's 300.0 or 3e2 arrives as written.
-			if d, ok := push.Integer(json.RawMessage(attr(m, attrDelaySeconds))); ok && d >= 0 && d <= 1e9 {
+			if d, ok := jsonfield.Integer(json.RawMessage(attr(m, attrDelaySeconds))); ok && d >= 0 && d <= 1e9 {
 				return start.Add(time.Duration(d) * time.Second), attrDelaySeconds, true
 			}
 		}

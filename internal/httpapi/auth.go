@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/delayed-push/delayed-push/devices"
-	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 )
 
 // Authorization (issue #18). API Gateway lets a request through once IAM or the JWT authorizer
@@ -95,11 +95,11 @@ func ValidateUserClaim(name string) error {
 	case len(name) > 256:
 		return fmt.Errorf("is %d bytes, at most 256", len(name))
 	case !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return fmt.Errorf("%s must be a claim name without spaces or control characters", push.Quote(name))
+		return fmt.Errorf("%s must be a claim name without spaces or control characters", jsonfield.Quote(name))
 	}
 	for _, c := range registeredClaims {
 		if name == c {
-			return fmt.Errorf("%s does not name one user: it is the same for many users, or never twice the same", push.Quote(name))
+			return fmt.Errorf("%s does not name one user: it is the same for many users, or never twice the same", jsonfield.Quote(name))
 		}
 	}
 	return nil
@@ -114,7 +114,7 @@ func ValidateScope(scope string) error {
 	}
 	for _, r := range scope {
 		if r < 0x21 || r > 0x7e || r == '"' || r == '\\' || r == '[' || r == ']' {
-			return fmt.Errorf("%s must be an OAuth scope: printable ASCII without spaces, quotes, backslashes or brackets", push.Quote(scope))
+			return fmt.Errorf("%s must be an OAuth scope: printable ASCII without spaces, quotes, backslashes or brackets", jsonfield.Quote(scope))
 		}
 	}
 	return nil
@@ -148,7 +148,7 @@ func (h *Handler) authorize(req events.APIGatewayV2HTTPRequest, rule string) (ca
 	}
 	if rule == AuthBackend && !c.backend {
 		return c, forbidden("%s is for backends (IAM authorization, or a token with the scope %s): the token of user %s does not have that scope",
-			req.RouteKey, push.Quote(h.backendScope()), shown(c.user))
+			req.RouteKey, jsonfield.Quote(h.backendScope()), shown(c.user))
 	}
 	return c, nil
 }
@@ -177,14 +177,14 @@ func (h *Handler) jwtCaller(jwt *events.APIGatewayV2HTTPRequestContextAuthorizer
 		sub, why := claim(jwt.Claims, OwnerClaim)
 		if why != "" {
 			return caller{}, forbidden("the token has the backend scope %s, but its %s claim %s: it names the backend, and the owner of the pushes it creates",
-				push.Quote(h.backendScope()), OwnerClaim, why)
+				jsonfield.Quote(h.backendScope()), OwnerClaim, why)
 		}
 		return caller{backend: true, principal: "jwt:" + sub}, nil
 	}
 	name := h.userClaim()
 	user, why := claim(jwt.Claims, name)
 	if why != "" {
-		return caller{}, forbidden("the token's %s claim %s: the API takes the caller's user id from it", push.Quote(name), why)
+		return caller{}, forbidden("the token's %s claim %s: the API takes the caller's user id from it", jsonfield.Quote(name), why)
 	}
 	return caller{user: user}, nil
 }
@@ -270,7 +270,7 @@ func (h *Handler) ownDevice(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	}
 	if owner != c.user {
 		// The owner is not named: a user learns nothing of another's devices.
-		return forbidden("device %s is another user's, not the token's user %s", push.Quote(id), shown(c.user))
+		return forbidden("device %s is another user's, not the token's user %s", jsonfield.Quote(id), shown(c.user))
 	}
 	return nil
 }
@@ -287,7 +287,7 @@ func (h *Handler) recordOwner(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err := h.Owners.RecordPushOwner(ctx, key, c.principal); err != nil {
 		h.logger().WarnContext(ctx, "push owner not recorded", "routeKey", req.RouteKey, "requestId", req.RequestContext.RequestID,
 			"key", key, "caller", c.String(), "error", err.Error())
-		a := fail(http.StatusServiceUnavailable, CodeUnavailable, "", "the push %s is scheduled, but its owner could not be recorded; retry the same request", push.Quote(key))
+		a := fail(http.StatusServiceUnavailable, CodeUnavailable, "", "the push %s is scheduled, but its owner could not be recorded; retry the same request", jsonfield.Quote(key))
 		return &a
 	}
 	return nil
@@ -310,13 +310,13 @@ func (h *Handler) refused(ctx context.Context, req events.APIGatewayV2HTTPReques
 func shown(v string) string {
 	const max = 80
 	if len(v) <= max {
-		return push.Quote(v)
+		return jsonfield.Quote(v)
 	}
 	cut := v[:max]
 	for !utf8.ValidString(cut) && len(cut) > 0 {
 		cut = cut[:len(cut)-1]
 	}
-	return push.Quote(cut) + fmt.Sprintf(" (%d bytes in all)", len(v))
+	return jsonfield.Quote(cut) + fmt.Sprintf(" (%d bytes in all)", len(v))
 }
 
 func errorReasonOf(err error) string {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/devices"
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 )
@@ -228,11 +229,11 @@ func jsonContent(req events.APIGatewayV2HTTPRequest) *answer {
 	mediaType, params, err := mime.ParseMediaType(value)
 	switch {
 	case err != nil:
-		return refuse("Content-Type %s is not a media type (%v)", push.Quote(value), err)
+		return refuse("Content-Type %s is not a media type (%v)", jsonfield.Quote(value), err)
 	case mediaType != "application/json":
-		return refuse("Content-Type %s is not application/json", push.Quote(value))
+		return refuse("Content-Type %s is not application/json", jsonfield.Quote(value))
 	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
-		return refuse("charset %s: JSON is UTF-8", push.Quote(params["charset"]))
+		return refuse("charset %s: JSON is UTF-8", jsonfield.Quote(params["charset"]))
 	}
 	return nil
 }
@@ -257,28 +258,20 @@ func object(b []byte, known map[string]*json.RawMessage) *answer {
 		a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is empty: send a JSON object")
 		return &a
 	}
-	obj, err := push.DecodeObject(b)
+	obj, err := jsonfield.DecodeObject(b)
 	if err != nil {
-		a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is not a JSON object: %s", errorReason(err))
+		a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is not a JSON object: %v", err)
 		return &a
 	}
 	for _, name := range obj.Keys {
 		dst, ok := known[name]
 		if !ok {
-			a := fail(http.StatusBadRequest, CodeInvalidRequest, name, "unknown field %s", push.Quote(name))
+			a := fail(http.StatusBadRequest, CodeInvalidRequest, name, "unknown field %s", jsonfield.Quote(name))
 			return &a
 		}
 		*dst = obj.Members[name]
 	}
 	return nil
-}
-
-func errorReason(err error) string {
-	var ie *push.InvalidError
-	if errors.As(err, &ie) {
-		return ie.Reason
-	}
-	return err.Error()
 }
 
 // when reads delaySeconds or sendAt (checked again by the client, in the state machine's words).
@@ -291,7 +284,7 @@ func when(rawDelay, rawSendAt json.RawMessage) (time.Duration, time.Time, bool, 
 	case rawDelay != nil && rawSendAt != nil:
 		return bad("sendAt", "both delaySeconds and sendAt given: exactly one is allowed")
 	case rawDelay != nil:
-		d, ok := push.Integer(rawDelay)
+		d, ok := jsonfield.Integer(rawDelay)
 		if !ok {
 			return bad("delaySeconds", "must be an integer")
 		}
@@ -300,13 +293,13 @@ func when(rawDelay, rawSendAt json.RawMessage) (time.Duration, time.Time, bool, 
 		}
 		return time.Duration(d) * time.Second, time.Time{}, true, nil
 	case rawSendAt != nil:
-		s, err := push.String("sendAt", rawSendAt)
+		s, err := jsonfield.String(rawSendAt)
 		if err != nil {
-			return bad("sendAt", "%s", errorReason(err))
+			return bad("sendAt", "%v", err)
 		}
-		t, ok := push.ParseTime(s)
+		t, ok := jsonfield.ParseTime(s)
 		if !ok {
-			return bad("sendAt", "is not an RFC 3339 time: %s", push.Quote(s))
+			return bad("sendAt", "is not an RFC 3339 time: %s", jsonfield.Quote(s))
 		}
 		return 0, t, true, nil
 	}
@@ -420,14 +413,14 @@ func (h *Handler) list(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 		switch name {
 		case "userId", "limit", "pageToken":
 		default:
-			return fail(http.StatusBadRequest, CodeInvalidRequest, name, "unknown query parameter %s", push.Quote(name))
+			return fail(http.StatusBadRequest, CodeInvalidRequest, name, "unknown query parameter %s", jsonfield.Quote(name))
 		}
 	}
 	opts := client.ListOptions{UserID: q["userId"], PageToken: q["pageToken"]}
 	if v, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return fail(http.StatusBadRequest, CodeInvalidRequest, "limit", "invalid limit: must be a whole number %s, got %s", maxKeyQueryLimitText, push.Quote(v))
+			return fail(http.StatusBadRequest, CodeInvalidRequest, "limit", "invalid limit: must be a whole number %s, got %s", maxKeyQueryLimitText, jsonfield.Quote(v))
 		}
 		if n < 1 {
 			return fail(http.StatusBadRequest, CodeInvalidRequest, "limit", "invalid limit: must be %s, got %d", maxKeyQueryLimitText, n)

@@ -24,7 +24,7 @@ import (
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/ddbfake"
 	"github.com/delayed-push/delayed-push/internal/index"
-	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -164,7 +164,7 @@ func TestBadInputGetsTheStateMachinesWords(t *testing.T) {
 	require.NoError(t, err)
 	checked := 0
 	for _, c := range raw.Invalid {
-		obj, err := push.DecodeObject(c.Input)
+		obj, err := jsonfield.DecodeObject(c.Input)
 		if err != nil || obj.Unknown([]string{"delaySeconds", "sendAt", "push"}) != "" {
 			continue // not an object, or an unknown top-level field: the API's own body rules
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 )
@@ -162,7 +163,7 @@ func (w *whenFlags) read(given map[string]bool) (when, error) {
 		}
 		t.delay, t.now = d, d == 0
 	case given["at"]:
-		at, ok := push.ParseTime(w.at)
+		at, ok := jsonfield.ParseTime(w.at)
 		if !ok {
 			return when{}, usagef("--at wants an RFC 3339 time (2026-12-01T09:00:00Z), got %q", w.at)
 		}
