@@ -12,12 +12,12 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
+	"github.com/delayed-push/delayed-push/internal/lambdaenv"
 	"github.com/delayed-push/delayed-push/internal/metrics"
 )
 
@@ -66,21 +66,25 @@ func Handler(reg EventHandler, logger *slog.Logger, m *metrics.Emitter) func(con
 	}
 }
 
-// Main serves invocations; a misconfigured function exits at once with the reason logged.
+// Main serves invocations.
 func Main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	slog.SetDefault(logger)
-	devicesTable, owners := os.Getenv(EnvDevicesTable), os.Getenv(EnvDeviceOwnersTable)
-	if devicesTable == "" || owners == "" {
-		logger.Error("device events function misconfigured", "error",
-			fmt.Sprintf("environment variables %s and %s are required", EnvDevicesTable, EnvDeviceOwnersTable))
-		os.Exit(1)
-	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		logger.Error("loading AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	reg := &devices.Registry{Store: &awsadapters.DeviceStore{Client: dynamodb.NewFromConfig(cfg), DevicesTable: devicesTable, OwnersTable: owners}}
-	lambda.Start(Handler(reg, logger, &metrics.Emitter{W: os.Stdout, Function: "deviceevents"}))
+	lambdaenv.Main("device events function", func(getenv func(string) string, logger *slog.Logger) (any, error) {
+		store, err := loadStore(getenv)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := config.LoadDefaultConfig(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		}
+		store.Client = dynamodb.NewFromConfig(cfg)
+		return Handler(&devices.Registry{Store: store}, logger, &metrics.Emitter{W: os.Stdout, Function: "deviceevents"}), nil
+	})
+}
+
+// loadStore reads the registry's tables from the environment.
+func loadStore(getenv func(string) string) (*awsadapters.DeviceStore, error) {
+	env := lambdaenv.New(getenv)
+	store := &awsadapters.DeviceStore{DevicesTable: env.String(EnvDevicesTable), OwnersTable: env.String(EnvDeviceOwnersTable)}
+	return store, env.Err()
 }

@@ -4,10 +4,10 @@
 // also puts the Lambda's dependencies in the module graph of any app that uses the construct,
 // which builds the Lambda from its import path.
 //
-// Environment (docs/CONTRACTS.md, "Sender Lambda environment"): DEVICES_TABLE,
-// DELIVERIES_TABLE, PUSH_QUEUE_URL and DEAD_LETTER_QUEUE_URL (required); MAX_RECEIVE_COUNT,
-// SCHEDULER_ROLE_ID, DELIVERY_GUARANTEE, DELIVERY_RETENTION_DAYS, SCHEDULES_TABLE and
-// MAX_LATENESS_SECONDS (optional).
+// Environment (docs/CONTRACTS.md, "Sender Lambda environment"), all required, as the construct
+// sets every one: DEVICES_TABLE, DELIVERIES_TABLE, SCHEDULES_TABLE, PUSH_QUEUE_URL,
+// DEAD_LETTER_QUEUE_URL, MAX_RECEIVE_COUNT, SCHEDULER_ROLE_ID, DELIVERY_GUARANTEE,
+// DELIVERY_RETENTION_DAYS and MAX_LATENESS_SECONDS.
 // AWS_ENDPOINT_URL, when set, points every SDK client at a local emulator.
 package senderapp
 
@@ -16,10 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -30,6 +28,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
 	"github.com/delayed-push/delayed-push/internal/delivery"
+	"github.com/delayed-push/delayed-push/internal/lambdaenv"
 	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/push"
 )
@@ -65,54 +64,23 @@ type settings struct {
 // loadSettings reads the environment through getenv (os.Getenv in production) so the rules
 // are testable.
 func loadSettings(getenv func(string) string) (settings, error) {
+	env := lambdaenv.New(getenv)
 	st := settings{
-		DevicesTable:    getenv(EnvDevicesTable),
-		DeliveriesTable: getenv(EnvDeliveriesTable),
-		PushQueueURL:    getenv(EnvPushQueueURL),
-		DeadLetterURL:   getenv(EnvDeadLetterQueueURL),
-		SchedulerRoleID: getenv(EnvSchedulerRoleID),
-		SchedulesTable:  getenv(EnvSchedulesTable),
-		Guarantee:       push.DeliveryAtLeastOnce,
-		RetentionDays:   30,
+		DevicesTable:    env.String(EnvDevicesTable),
+		DeliveriesTable: env.String(EnvDeliveriesTable),
+		PushQueueURL:    env.String(EnvPushQueueURL),
+		DeadLetterURL:   env.String(EnvDeadLetterQueueURL),
+		MaxReceiveCount: env.Int(EnvMaxReceiveCount, 1),
+		SchedulerRoleID: env.String(EnvSchedulerRoleID),
+		Guarantee:       env.String(EnvDeliveryGuarantee),
+		RetentionDays:   env.Int(EnvDeliveryRetentionDays, 1),
+		SchedulesTable:  env.String(EnvSchedulesTable),
+		MaxLateness:     env.Int(EnvMaxLatenessSeconds, 0),
 	}
-	for name, v := range map[string]string{
-		EnvDevicesTable:       st.DevicesTable,
-		EnvDeliveriesTable:    st.DeliveriesTable,
-		EnvPushQueueURL:       st.PushQueueURL,
-		EnvDeadLetterQueueURL: st.DeadLetterURL,
-	} {
-		if v == "" {
-			return st, fmt.Errorf("environment variable %s is required", name)
-		}
+	if st.Guarantee != "" && st.Guarantee != push.DeliveryAtLeastOnce && st.Guarantee != push.DeliveryAtMostOnce {
+		env.Check(EnvDeliveryGuarantee, fmt.Errorf("must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, st.Guarantee))
 	}
-	intVar := func(name string, lo, hi int, dst *int) error {
-		v := getenv(name)
-		if v == "" {
-			return nil
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			return fmt.Errorf("environment variable %s must be a whole number from %d to %d, got %q", name, lo, hi, v)
-		}
-		*dst = n
-		return nil
-	}
-	if err := intVar(EnvDeliveryRetentionDays, 1, 3650, &st.RetentionDays); err != nil {
-		return st, err
-	}
-	if err := intVar(EnvMaxReceiveCount, 1, 1000, &st.MaxReceiveCount); err != nil {
-		return st, err
-	}
-	if err := intVar(EnvMaxLatenessSeconds, 0, push.MaxLatenessSeconds, &st.MaxLateness); err != nil {
-		return st, err
-	}
-	if v := getenv(EnvDeliveryGuarantee); v != "" {
-		if v != push.DeliveryAtLeastOnce && v != push.DeliveryAtMostOnce {
-			return st, fmt.Errorf("environment variable %s must be %q or %q, got %q", EnvDeliveryGuarantee, push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, v)
-		}
-		st.Guarantee = v
-	}
-	return st, nil
+	return st, env.Err()
 }
 
 // lambdaConfig is the AWS configuration of a function on Lambda, read from the environment
@@ -150,25 +118,25 @@ func lambdaConfig(getenv func(string) string) (aws.Config, error) {
 }
 
 // Main runs the sender: it reads the environment once, builds the configuration and the clients
-// once and serves invocations with them. A misconfigured function exits at once with the
-// reason logged.
+// once and serves invocations with them.
 func Main() {
-	// Lambda's JSON log format passes JSON lines through as structured records.
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	slog.SetDefault(logger)
+	lambdaenv.Main("sender", func(getenv func(string) string, logger *slog.Logger) (any, error) {
+		st, err := loadSettings(getenv)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := lambdaConfig(getenv)
+		if err != nil {
+			return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		}
+		return newService(st, cfg, logger).Handle, nil
+	})
+}
 
-	st, err := loadSettings(os.Getenv)
-	if err != nil {
-		logger.Error("sender misconfigured", "error", err.Error())
-		os.Exit(1)
-	}
-	cfg, err := lambdaConfig(os.Getenv)
-	if err != nil {
-		logger.Error("loading AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
+// newService is the delivery service on AWS.
+func newService(st settings, cfg aws.Config, logger *slog.Logger) *delivery.Service {
 	ddb := dynamodb.NewFromConfig(cfg)
-	svc := &delivery.Service{
+	return &delivery.Service{
 		Registry: &awsadapters.Registry{Client: ddb, Table: st.DevicesTable},
 		Log: &awsadapters.DeliveryLog{
 			Client:    ddb,
@@ -183,6 +151,7 @@ func Main() {
 			PushQueueURL:    st.PushQueueURL,
 			DeadLetterQueue: st.DeadLetterURL,
 		},
+		Index:             &awsadapters.Schedules{Client: ddb, Table: st.SchedulesTable},
 		Logger:            logger,
 		Metrics:           &metrics.Emitter{W: os.Stdout, Function: "sender"},
 		Guarantee:         st.Guarantee,
@@ -190,8 +159,4 @@ func Main() {
 		SchedulerSenderID: st.SchedulerRoleID,
 		MaxLateness:       time.Duration(st.MaxLateness) * time.Second,
 	}
-	if st.SchedulesTable != "" {
-		svc.Index = &awsadapters.Schedules{Client: ddb, Table: st.SchedulesTable}
-	}
-	lambda.Start(svc.Handle)
 }

@@ -12,30 +12,32 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-var required = map[string]string{
-	"DEVICES_TABLE": "d", "DELIVERIES_TABLE": "l", "PUSH_QUEUE_URL": "https://q/push", "DEAD_LETTER_QUEUE_URL": "https://q/dlq",
+// constructEnv is the environment the construct gives the sender.
+var constructEnv = map[string]string{
+	"DEVICES_TABLE": "d", "DELIVERIES_TABLE": "l", "SCHEDULES_TABLE": "s", "PUSH_QUEUE_URL": "https://q/push",
+	"DEAD_LETTER_QUEUE_URL": "https://q/dlq", "MAX_RECEIVE_COUNT": "5", "SCHEDULER_ROLE_ID": "AROA1",
+	"DELIVERY_GUARANTEE": "at-least-once", "DELIVERY_RETENTION_DAYS": "30", "MAX_LATENESS_SECONDS": "86400",
 }
 
-func with(extra map[string]string) map[string]string {
-	m := maps.Clone(required)
-	maps.Copy(m, extra)
+func with(changes map[string]string) map[string]string {
+	m := maps.Clone(constructEnv)
+	maps.Copy(m, changes)
 	return m
 }
 
 func TestLoadSettings(t *testing.T) {
-	st, err := loadSettings(env(required))
+	st, err := loadSettings(env(constructEnv))
 	require.NoError(t, err)
 	assert.Equal(t, settings{DevicesTable: "d", DeliveriesTable: "l", PushQueueURL: "https://q/push",
-		DeadLetterURL: "https://q/dlq", Guarantee: "at-least-once", RetentionDays: 30}, st)
+		DeadLetterURL: "https://q/dlq", MaxReceiveCount: 5, SchedulerRoleID: "AROA1", Guarantee: "at-least-once",
+		RetentionDays: 30, SchedulesTable: "s", MaxLateness: 86400}, st)
 
 	st, err = loadSettings(env(with(map[string]string{"DELIVERY_RETENTION_DAYS": "7", "MAX_RECEIVE_COUNT": "4",
-		"SCHEDULER_ROLE_ID": "AROA1", "DELIVERY_GUARANTEE": "at-most-once", "SCHEDULES_TABLE": "s", "MAX_LATENESS_SECONDS": "3600"})))
+		"DELIVERY_GUARANTEE": "at-most-once", "MAX_LATENESS_SECONDS": "0"})))
 	require.NoError(t, err)
-	assert.Equal(t, "s", st.SchedulesTable)
-	assert.Equal(t, 3600, st.MaxLateness)
+	assert.Equal(t, 0, st.MaxLateness, "no limit")
 	assert.Equal(t, 7, st.RetentionDays)
 	assert.Equal(t, 4, st.MaxReceiveCount)
-	assert.Equal(t, "AROA1", st.SchedulerRoleID)
 	assert.Equal(t, "at-most-once", st.Guarantee)
 
 	for _, tc := range []struct {
@@ -43,19 +45,29 @@ func TestLoadSettings(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"no devices table", with(map[string]string{"DEVICES_TABLE": ""}), "DEVICES_TABLE is required"},
-		{"no deliveries table", with(map[string]string{"DELIVERIES_TABLE": ""}), "DELIVERIES_TABLE is required"},
-		{"no push queue", with(map[string]string{"PUSH_QUEUE_URL": ""}), "PUSH_QUEUE_URL is required"},
-		{"no dead-letter queue", with(map[string]string{"DEAD_LETTER_QUEUE_URL": ""}), "DEAD_LETTER_QUEUE_URL is required"},
-		{"bad retention", with(map[string]string{"DELIVERY_RETENTION_DAYS": "a month"}), "DELIVERY_RETENTION_DAYS"},
-		{"zero retention", with(map[string]string{"DELIVERY_RETENTION_DAYS": "0"}), "DELIVERY_RETENTION_DAYS"},
-		{"bad receive count", with(map[string]string{"MAX_RECEIVE_COUNT": "0"}), "MAX_RECEIVE_COUNT must be a whole number from 1 to 1000"},
-		{"bad guarantee", with(map[string]string{"DELIVERY_GUARANTEE": "exactly-once"}), `DELIVERY_GUARANTEE must be "at-least-once" or "at-most-once", got "exactly-once"`},
-		{"bad lateness", with(map[string]string{"MAX_LATENESS_SECONDS": "-5"}), "MAX_LATENESS_SECONDS must be a whole number from 0 to 31532400"},
+		{"bad retention", with(map[string]string{"DELIVERY_RETENTION_DAYS": "a month"}), `DELIVERY_RETENTION_DAYS must be a whole number (the DelayedPush construct sets it), got "a month"`},
+		{"zero retention", with(map[string]string{"DELIVERY_RETENTION_DAYS": "0"}), `DELIVERY_RETENTION_DAYS must be at least 1, got "0"`},
+		{"bad receive count", with(map[string]string{"MAX_RECEIVE_COUNT": "0"}), `MAX_RECEIVE_COUNT must be at least 1, got "0"`},
+		{"bad guarantee", with(map[string]string{"DELIVERY_GUARANTEE": "exactly-once"}), `DELIVERY_GUARANTEE: must be "at-least-once" or "at-most-once", got "exactly-once"`},
+		{"bad lateness", with(map[string]string{"MAX_LATENESS_SECONDS": "-5"}), `MAX_LATENESS_SECONDS must be at least 0, got "-5"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadSettings(env(tc.env))
-			assert.ErrorContains(t, err, tc.want)
+			assert.EqualError(t, err, "environment variable "+tc.want)
 		})
+	}
+}
+
+// Every variable the construct sets is required: the construct holds the defaults.
+func TestAMissingVariableIsAnErrorNamingIt(t *testing.T) {
+	for name := range constructEnv {
+		missing := maps.Clone(constructEnv)
+		delete(missing, name)
+		_, err := loadSettings(env(missing))
+		assert.EqualError(t, err, "environment variable "+name+" is not set: the DelayedPush construct sets it")
+	}
+	_, err := loadSettings(env(nil))
+	for name := range constructEnv {
+		assert.ErrorContains(t, err, "environment variable "+name+" is not set", "every missing variable is named at once")
 	}
 }
