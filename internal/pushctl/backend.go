@@ -16,13 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/delayed-push/delayed-push/client"
-	"github.com/delayed-push/delayed-push/push"
 )
 
 // Pushes is what pushctl asks of the client (a *client.Client).
 type Pushes interface {
 	Schedule(ctx context.Context, r client.Request) (client.Scheduled, error)
-	SendNow(ctx context.Context, key string, p push.Push) (client.Scheduled, error)
 	Get(ctx context.Context, key string) (client.Status, error)
 	Cancel(ctx context.Context, key string) (client.Status, error)
 	Reschedule(ctx context.Context, key string, ch client.Change) (client.Scheduled, error)

@@ -22,7 +22,6 @@ var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 type fakePushes struct {
 	requests []client.Request
 	changes  []client.Change
-	sendNow  []push.Push
 	status   client.Status
 	pages    []client.Page
 	lists    []client.ListOptions
@@ -39,11 +38,6 @@ func (f *fakePushes) Schedule(_ context.Context, r client.Request) (client.Sched
 		due = r.At
 	}
 	return client.Scheduled{Key: r.Key, Revision: 1, ExecutionName: r.Key, DueAt: due, State: client.StateScheduled}, nil
-}
-
-func (f *fakePushes) SendNow(_ context.Context, key string, p push.Push) (client.Scheduled, error) {
-	f.sendNow = append(f.sendNow, p)
-	return client.Scheduled{Key: key, Revision: 1, DueAt: t0, State: client.StateScheduled}, f.err
 }
 
 func (f *fakePushes) Get(context.Context, string) (client.Status, error) { return f.status, f.err }

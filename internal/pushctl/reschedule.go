@@ -2,7 +2,6 @@ package pushctl
 
 import (
 	"context"
-	"flag"
 
 	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/push"
@@ -17,17 +16,8 @@ var rescheduleCommand = command{
 	options:    func() options { return &rescheduleOptions{} },
 }
 
-type rescheduleOptions struct {
-	key     string // only to say that the key is the argument
-	when    whenFlags
-	content contentFlags
-}
-
-func (o *rescheduleOptions) define(fs *flag.FlagSet) {
-	defineKey(fs, &o.key)
-	o.when.define(fs)
-	o.content.define(fs)
-}
+// rescheduleOptions are schedule's: --key only to say that the key is the argument.
+type rescheduleOptions struct{ scheduleOptions }
 
 func (o *rescheduleOptions) run(ctx context.Context, a *App, common commonFlags, args []string) error {
 	key := args[0]

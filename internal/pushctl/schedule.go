@@ -34,7 +34,7 @@ func (o *scheduleOptions) define(fs *flag.FlagSet) {
 
 func (o *scheduleOptions) run(ctx context.Context, a *App, common commonFlags, _ []string) error {
 	if o.key == "" {
-		return usagef("--key is required: it names the push and makes a retry safe")
+		return errKeyRequired
 	}
 	t, err := o.when.read(common.given)
 	if err != nil {
@@ -43,23 +43,7 @@ func (o *scheduleOptions) run(ctx context.Context, a *App, common commonFlags, _
 	if !t.ok {
 		return usagef("give --delay, --at or --now")
 	}
-	p, err := o.content.build(push.Push{}, common.given)
-	if err != nil {
-		return err
-	}
-	b, err := a.Connect(ctx, common.target)
-	if err != nil {
-		return err
-	}
-	req := client.Request{Key: o.key, Push: p, Delay: t.delay, At: t.at}
-	if t.now {
-		req.Delay, req.At = 0, time.Time{}
-	}
-	s, err := b.Pushes.Schedule(ctx, req)
-	if err != nil {
-		return err
-	}
-	return a.printScheduled(common.json, s)
+	return a.schedule(ctx, common, o.key, &o.content, t)
 }
 
 var sendCommand = command{
@@ -79,11 +63,20 @@ func (o *sendOptions) define(fs *flag.FlagSet) {
 	o.content.define(fs)
 }
 
+// run is schedule --now: a push with neither a delay nor a time goes straight to the push
+// queue (the client's SendNow is the same call).
 func (o *sendOptions) run(ctx context.Context, a *App, common commonFlags, _ []string) error {
 	if o.key == "" {
-		return usagef("--key is required: it names the push and makes a retry safe")
+		return errKeyRequired
 	}
-	p, err := o.content.build(push.Push{}, common.given)
+	return a.schedule(ctx, common, o.key, &o.content, when{now: true})
+}
+
+var errKeyRequired = usagef("--key is required: it names the push and makes a retry safe")
+
+// schedule builds the push from content and schedules it under key at t.
+func (a *App) schedule(ctx context.Context, common commonFlags, key string, content *contentFlags, t when) error {
+	p, err := content.build(push.Push{}, common.given)
 	if err != nil {
 		return err
 	}
@@ -91,7 +84,11 @@ func (o *sendOptions) run(ctx context.Context, a *App, common commonFlags, _ []s
 	if err != nil {
 		return err
 	}
-	s, err := b.Pushes.SendNow(ctx, o.key, p)
+	req := client.Request{Key: key, Push: p, Delay: t.delay, At: t.at}
+	if t.now {
+		req.Delay, req.At = 0, time.Time{}
+	}
+	s, err := b.Pushes.Schedule(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,19 @@ func TestScheduleTimesAndJSONOutput(t *testing.T) {
 	assert.True(t, f.requests[1].At.IsZero(), "now: neither a delay nor a time")
 }
 
+// send is schedule --now: the request has neither a delay nor a time, as the client's SendNow.
+func TestSendSchedulesNow(t *testing.T) {
+	f := &fakePushes{}
+	out, errOut, code := run(t, &Backend{Pushes: f}, "send", "--key", "k", "--endpoint", "arn:e", "--body", "Now")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, []client.Request{{Key: "k", Push: push.Push{EndpointARN: "arn:e", Body: "Now"}}}, f.requests)
+	assert.Equal(t, "scheduled: k (revision 1), due 2026-12-01T09:00:00Z, execution k, state scheduled\n", out)
+
+	_, errOut, code = run(t, &Backend{Pushes: f}, "send", "--user", "u", "--body", "Now")
+	assert.Equal(t, ExitUsage, code)
+	assert.Equal(t, "pushctl send: --key is required: it names the push and makes a retry safe (pushctl send --help)\n", errOut)
+}
+
 func TestRescheduleChangesOnlyWhatIsGiven(t *testing.T) {
 	f := &fakePushes{status: client.Status{Key: "k", State: client.StateScheduled, Push: push.Push{ID: "k", Revision: 1, UserID: "u", Title: "Old", Body: "b"}}}
 	_, errOut, code := run(t, &Backend{Pushes: f}, "reschedule", "k", "--title", "New")
