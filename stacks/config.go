@@ -21,6 +21,7 @@ import (
 	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/shopify"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 // ContextKey is the CDK context key that holds the whole Delayed Push configuration, as a JSON
@@ -77,7 +78,7 @@ type Config struct {
 	// API is false to leave the HTTP API out. Default true.
 	API bool `json:"api"`
 	// APIDefaultDelaySeconds is the delay of a POST /pushes without delaySeconds or sendAt.
-	// Default 7200 (the seed article's producer API).
+	// Default 7200 (two hours).
 	APIDefaultDelaySeconds int `json:"apiDefaultDelaySeconds"`
 	// APIJwtIssuer and APIJwtAudience put a JWT authorizer on the API instead of IAM
 	// authorization. Give both or neither. Default: IAM.
@@ -160,12 +161,12 @@ func DefaultConfig() Config {
 
 		// The Shopify path's replay, throttle and retention defaults (stacks/shopify.go).
 		ShopifyWebhookMaxAgeSeconds:       int(orders.DefaultMaxAge / time.Second),
-		ShopifyWebhookThrottleRateLimit:   DefaultShopifyWebhookRateLimit,
-		ShopifyWebhookThrottleBurstLimit:  DefaultShopifyWebhookBurstLimit,
-		ShopifyWebhookReservedConcurrency: DefaultShopifyWebhookReservedConcurrency,
-		ShopifyOrderRetentionDays:         DefaultShopifyOrderRetentionDays,
-		ShopifyQueueRetentionDays:         DefaultShopifyQueueRetentionDays,
-		ShopifyDeadLetterRetentionDays:    DefaultShopifyDeadLetterRetentionDays,
+		ShopifyWebhookThrottleRateLimit:   delayedpush.DefaultShopifyWebhookRateLimit,
+		ShopifyWebhookThrottleBurstLimit:  delayedpush.DefaultShopifyWebhookBurstLimit,
+		ShopifyWebhookReservedConcurrency: delayedpush.DefaultShopifyWebhookReservedConcurrency,
+		ShopifyOrderRetentionDays:         delayedpush.DefaultShopifyOrderRetentionDays,
+		ShopifyQueueRetentionDays:         delayedpush.DefaultShopifyQueueRetentionDays,
+		ShopifyDeadLetterRetentionDays:    delayedpush.DefaultShopifyDeadLetterRetentionDays,
 
 		// The device events consumer's event source (stacks/device_events.go).
 		DeviceEventsMaxConcurrency: 5,
@@ -216,6 +217,9 @@ func describeJSONError(err error) string {
 	return err.Error()
 }
 
+// platformAppArn is an SNS FCM platform application ARN.
+var platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app/GCM/[A-Za-z0-9_.-]+$`)
+
 var roleArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 
 // logRetentions maps the retention periods CloudWatch Logs accepts, in days, to the CDK enum.
@@ -242,8 +246,8 @@ func (c Config) VisibilityTimeout() int {
 func (c Config) LogRetention() awslogs.RetentionDays { return logRetentions[c.LogRetentionDays] }
 
 // Props turns a validated configuration into the construct's props.
-func (c Config) Props() *DelayedPushProps {
-	p := &DelayedPushProps{
+func (c Config) Props() *delayedpush.Props {
+	p := &delayedpush.Props{
 		SenderTimeout:        awscdk.Duration_Seconds(jsii.Number(float64(c.SenderTimeoutSeconds))),
 		SenderMemorySize:     jsii.Number(float64(c.SenderMemoryMiB)),
 		SenderMaxConcurrency: jsii.Number(float64(c.SenderMaxConcurrency)),
@@ -264,7 +268,7 @@ func (c Config) Props() *DelayedPushProps {
 	if c.AlarmEmail != "" {
 		p.AlarmEmail = jsii.String(c.AlarmEmail)
 	}
-	p.Api = &ApiProps{
+	p.Api = &delayedpush.ApiProps{
 		Disabled:           jsii.Bool(!c.API),
 		DefaultDelay:       awscdk.Duration_Seconds(jsii.Number(float64(c.APIDefaultDelaySeconds))),
 		MaxBodyBytes:       jsii.Number(float64(c.APIMaxBodyBytes)),
@@ -284,7 +288,7 @@ func (c Config) Props() *DelayedPushProps {
 			owners[shop] = jsii.String(user)
 		}
 		// shopifySecretArn becomes ExistingSecret where a scope exists (NewDelayedPushStack).
-		p.Shopify = &ShopifyProps{ShopOwners: &owners, MaxBodyBytes: jsii.Number(float64(c.ShopifyMaxBodyBytes))}
+		p.Shopify = &delayedpush.ShopifyProps{ShopOwners: &owners, MaxBodyBytes: jsii.Number(float64(c.ShopifyMaxBodyBytes))}
 		c.shopifyProps(p.Shopify)
 	}
 	return p
@@ -317,9 +321,9 @@ func (c Config) Validate() error {
 		return bad("senderTimeoutSeconds", "must be from 1 to 900, got %d", c.SenderTimeoutSeconds)
 	case c.VisibilityTimeoutSeconds < 0 || c.VisibilityTimeout() > 43200:
 		return bad("visibilityTimeoutSeconds", "must fit SQS's 12-hour limit (43200), got %d (the default is 6 × senderTimeoutSeconds)", c.VisibilityTimeout())
-	case c.VisibilityTimeout() < c.SenderTimeoutSeconds+MinVisibilityMarginSeconds:
+	case c.VisibilityTimeout() < c.SenderTimeoutSeconds+delayedpush.MinVisibilityMarginSeconds:
 		return bad("visibilityTimeoutSeconds", "must be at least senderTimeoutSeconds + %d (%d): a push whose sender died must not be handed out before its delivery claim expires, got %d",
-			MinVisibilityMarginSeconds, c.SenderTimeoutSeconds+MinVisibilityMarginSeconds, c.VisibilityTimeout())
+			delayedpush.MinVisibilityMarginSeconds, c.SenderTimeoutSeconds+delayedpush.MinVisibilityMarginSeconds, c.VisibilityTimeout())
 	case c.SenderMemoryMiB < 128 || c.SenderMemoryMiB > 10240:
 		return bad("senderMemoryMiB", "must be from 128 to 10240, got %d", c.SenderMemoryMiB)
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
@@ -382,4 +386,57 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// shopifyTuningDefault reports whether the replay, throttle and retention keys of the Shopify
+// path are all at their defaults.
+func (c Config) shopifyTuningDefault() bool {
+	d := DefaultConfig()
+	return c.ShopifyWebhookMaxAgeSeconds == d.ShopifyWebhookMaxAgeSeconds &&
+		c.ShopifyWebhookThrottleRateLimit == d.ShopifyWebhookThrottleRateLimit &&
+		c.ShopifyWebhookThrottleBurstLimit == d.ShopifyWebhookThrottleBurstLimit &&
+		c.ShopifyWebhookReservedConcurrency == d.ShopifyWebhookReservedConcurrency &&
+		c.ShopifyOrderRetentionDays == d.ShopifyOrderRetentionDays &&
+		c.ShopifyQueueRetentionDays == d.ShopifyQueueRetentionDays &&
+		c.ShopifyDeadLetterRetentionDays == d.ShopifyDeadLetterRetentionDays
+}
+
+// validateShopifyTuning checks the replay, throttle and retention keys; the error names the
+// key.
+func (c Config) validateShopifyTuning() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
+	}
+	lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second)
+	switch {
+	case c.ShopifyWebhookMaxAgeSeconds < lo || c.ShopifyWebhookMaxAgeSeconds > hi:
+		return bad("shopifyWebhookMaxAgeSeconds", "must be from %d (5 hours: Shopify retries a delivery for 4) to %d (7 days), got %d", lo, hi, c.ShopifyWebhookMaxAgeSeconds)
+	case c.ShopifyWebhookThrottleRateLimit < 1 || c.ShopifyWebhookThrottleRateLimit > 10000:
+		return bad("shopifyWebhookThrottleRateLimit", "must be from 1 to 10000, got %d", c.ShopifyWebhookThrottleRateLimit)
+	case c.ShopifyWebhookThrottleBurstLimit < 1 || c.ShopifyWebhookThrottleBurstLimit > 5000:
+		return bad("shopifyWebhookThrottleBurstLimit", "must be from 1 to 5000, got %d", c.ShopifyWebhookThrottleBurstLimit)
+	case c.ShopifyWebhookReservedConcurrency < 0 || c.ShopifyWebhookReservedConcurrency > 1000:
+		return bad("shopifyWebhookReservedConcurrency", "must be from 0 (none) to 1000, got %d", c.ShopifyWebhookReservedConcurrency)
+	case c.ShopifyOrderRetentionDays < 1 || c.ShopifyOrderRetentionDays > 3650:
+		return bad("shopifyOrderRetentionDays", "must be from 1 to 3650, got %d", c.ShopifyOrderRetentionDays)
+	case c.ShopifyQueueRetentionDays < 1 || c.ShopifyQueueRetentionDays > 13:
+		return bad("shopifyQueueRetentionDays", "must be from 1 to 13, got %d", c.ShopifyQueueRetentionDays)
+	case c.ShopifyDeadLetterRetentionDays < 2 || c.ShopifyDeadLetterRetentionDays > 14:
+		return bad("shopifyDeadLetterRetentionDays", "must be from 2 to 14 (SQS keeps a message 14 days at most), got %d", c.ShopifyDeadLetterRetentionDays)
+	case c.ShopifyDeadLetterRetentionDays <= c.ShopifyQueueRetentionDays:
+		return bad("shopifyDeadLetterRetentionDays", "must be longer than shopifyQueueRetentionDays (%d): a message moved to the dead-letter queue keeps its first enqueue time, got %d",
+			c.ShopifyQueueRetentionDays, c.ShopifyDeadLetterRetentionDays)
+	}
+	return nil
+}
+
+// shopifyProps sets the replay, throttle and retention props of a validated configuration.
+func (c Config) shopifyProps(p *delayedpush.ShopifyProps) {
+	p.WebhookMaxAge = awscdk.Duration_Seconds(jsii.Number(float64(c.ShopifyWebhookMaxAgeSeconds)))
+	p.WebhookThrottleRateLimit = jsii.Number(float64(c.ShopifyWebhookThrottleRateLimit))
+	p.WebhookThrottleBurstLimit = jsii.Number(float64(c.ShopifyWebhookThrottleBurstLimit))
+	p.WebhookReservedConcurrency = jsii.Number(float64(c.ShopifyWebhookReservedConcurrency))
+	p.OrderRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyOrderRetentionDays)))
+	p.QueueRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyQueueRetentionDays)))
+	p.DeadLetterQueueRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyDeadLetterRetentionDays)))
 }

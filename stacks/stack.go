@@ -9,12 +9,13 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/delayed-push/delayed-push/internal/index"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
+	"github.com/delayed-push/delayed-push/stacks/internal/nag"
 )
 
-// ConstructID is the id of the DelayedPush construct in this app's stack. The logical ids of
+// constructID is the id of the DelayedPush construct in this app's stack. The logical ids of
 // the stateful resources derive from it (test/logical_ids_test.go pins them).
-const ConstructID = "DelayedPush"
+const constructID = "DelayedPush"
 
 // DelayedPushStackProps configures this repository's app stack.
 type DelayedPushStackProps struct {
@@ -27,7 +28,7 @@ type DelayedPushStackProps struct {
 // construct, a managed policy for producer roles, and outputs that name what producers use.
 type DelayedPushStack struct {
 	awscdk.Stack
-	Push *DelayedPush
+	Push *delayedpush.DelayedPush
 	// ProducerPolicy lets a backend schedule, stop and inspect pushes and send pushes now.
 	ProducerPolicy awsiam.ManagedPolicy
 }
@@ -44,17 +45,12 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	if arn := props.Config.ShopifySecretArn; arn != "" && pushProps.Shopify != nil {
 		pushProps.Shopify.ExistingSecret = awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("ShopifySecret"), jsii.String(arn))
 	}
-	s := &DelayedPushStack{Stack: stack, Push: NewDelayedPush(stack, ConstructID, pushProps)}
-	s.ProducerPolicy = s.newProducerPolicy(props.Config.ProducerPrincipals)
+	s := &DelayedPushStack{Stack: stack, Push: delayedpush.New(stack, constructID, pushProps)}
+	s.ProducerPolicy = s.newProducerPolicy(props.Config)
 	// Under a customer managed data key: through SQS and DynamoDB (the queue, the tables), and
 	// through Step Functions for this state machine's executions only.
-	for i, u := range s.Push.dataKeyThrough(viaSQS, viaDynamoDB) {
-		s.ProducerPolicy.AddStatements(u.statement([]string{"UseTheDataKeyThroughSqsAndDynamoDB", "ReadThePreviousDataKeyThroughSqsAndDynamoDB"}[i]))
-	}
-	for i, u := range s.Push.dataKeyForExecutions() {
-		s.ProducerPolicy.AddStatements(u.statement([]string{"UseTheDataKeyForExecutions", "ReadThePreviousDataKeyForExecutions"}[i]))
-	}
-	nagSuppress(s.ProducerPolicy, endpoints, executions, apiRoutes)
+	s.ProducerPolicy.AddStatements(s.Push.DataKeyStatements()...)
+	nag.Suppress(s.ProducerPolicy, nag.Endpoints, nag.Executions, nag.APIRoutes)
 
 	d := s.Push
 	output := func(id string, value *string, description string) {
@@ -73,7 +69,7 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
 	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
 	if d.ShopifyWebhookFunction != nil {
-		output("ShopifyWebhookUrl", jsii.String(*d.Api.ApiEndpoint()+ShopifyWebhookPath), "Register this as the webhook address of your Shopify app (orders/create and the privacy topics)")
+		output("ShopifyWebhookUrl", jsii.String(*d.Api.ApiEndpoint()+delayedpush.ShopifyWebhookPath), "Register this as the webhook address of your Shopify app (orders/create and the privacy topics)")
 		output("ShopifySecretArn", d.ShopifySecret.SecretArn(), "Put your Shopify app's client secret here")
 		output("OrdersTableName", d.OrdersTable.TableName(), "Shopify orders: one row per shop and order")
 		output("OrdersDeadLetterQueueUrl", d.OrdersDeadLetterQueue.QueueUrl(), "Shopify webhooks the consumer could not use, with their parkReason")
@@ -87,7 +83,8 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 // newProducerPolicy is a managed policy with what GrantSchedule, GrantManage, GrantSendNow,
 // GrantManageDevices, GrantInvokePushRoutes and GrantInvokeDeviceRoutes give, attached to the
 // configured producer roles: roles of other stacks or accounts cannot be granted to directly.
-func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPolicy {
+func (s *DelayedPushStack) newProducerPolicy(cfg Config) awsiam.ManagedPolicy {
+	roleArns := cfg.ProducerPrincipals
 	sm := s.Push.StateMachine
 	executions := awscdk.Stack_Of(sm).FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("states"),
@@ -117,7 +114,7 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 				Sid: jsii.String("KeepTheSchedulesIndex"),
 				Actions: jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
 					"dynamodb:Query", "dynamodb:Scan"),
-				Resources: &[]*string{s.Push.SchedulesTable.TableArn(), jsii.String(*s.Push.SchedulesTable.TableArn() + "/index/" + index.PendingIndex)},
+				Resources: &[]*string{s.Push.SchedulesTable.TableArn(), jsii.String(*s.Push.SchedulesTable.TableArn() + "/index/" + delayedpush.SchedulesPendingIndex)},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("SendPushesNow"),
@@ -132,7 +129,7 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ManageDeviceEndpoints"),
 				Actions:   jsii.Strings("sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"),
-				Resources: jsii.Strings(endpointArnPattern(*s.Push.PlatformApplicationArn)),
+				Resources: &[]*string{s.Push.PlatformEndpointArns()},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("KeepTheDeviceOwners"),
@@ -144,7 +141,7 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 				Actions:   jsii.Strings("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"),
 				Resources: &[]*string{s.Push.DevicesTable.TableArn()},
 			}),
-		}, s.invokeStatements()...)),
+		}, s.invokeStatements(cfg)...)),
 		Roles: &roles,
 	})
 }
@@ -152,17 +149,17 @@ func (s *DelayedPushStack) newProducerPolicy(roleArns []string) awsiam.ManagedPo
 // invokeStatements let a producer call the HTTP API's routes that do what the client does
 // (IAM authorization): the push routes and the device routes. None without the API, or with a
 // JWT authorizer (API Gateway then checks no IAM permission).
-func (s *DelayedPushStack) invokeStatements() []awsiam.PolicyStatement {
+func (s *DelayedPushStack) invokeStatements(cfg Config) []awsiam.PolicyStatement {
 	d := s.Push
-	if d.Api == nil || d.s.api.jwtIssuer != "" {
+	if d.Api == nil || cfg.APIJwtIssuer != "" {
 		return nil
 	}
 	return []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("InvokePushRoutes"), Actions: jsii.Strings("execute-api:Invoke"), Resources: d.invokeArns(PushRoutes...),
+			Sid: jsii.String("InvokePushRoutes"), Actions: jsii.Strings("execute-api:Invoke"), Resources: d.InvokeArns(delayedpush.PushRoutes...),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("InvokeDeviceRoutes"), Actions: jsii.Strings("execute-api:Invoke"), Resources: d.invokeArns(DeviceRoutes...),
+			Sid: jsii.String("InvokeDeviceRoutes"), Actions: jsii.Strings("execute-api:Invoke"), Resources: d.InvokeArns(delayedpush.DeviceRoutes...),
 		}),
 	}
 }

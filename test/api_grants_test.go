@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/internal/httpapi"
-	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 // routeArn is the execute-api ARN of a route of the API api on the $default stage, as a
@@ -45,12 +45,12 @@ func deviceRouteArns(api string, inConsumer bool) []any {
 // Every route of the API is a push route or a device route, never both: a new route must be
 // put in a group (stacks/api_grants.go) before a grant can name it.
 func TestEveryRouteIsInOneGrantGroup(t *testing.T) {
-	assert.ElementsMatch(t, httpapi.Routes, append(append([]string{}, stacks.PushRoutes...), stacks.DeviceRoutes...))
-	for _, r := range stacks.PushRoutes {
-		assert.NotContains(t, stacks.DeviceRoutes, r)
+	assert.ElementsMatch(t, httpapi.Routes, append(append([]string{}, delayedpush.PushRoutes...), delayedpush.DeviceRoutes...))
+	for _, r := range delayedpush.PushRoutes {
+		assert.NotContains(t, delayedpush.DeviceRoutes, r)
 	}
-	assert.Equal(t, []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}"}, stacks.PushRoutes)
-	assert.Equal(t, []string{"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices"}, stacks.DeviceRoutes)
+	assert.Equal(t, []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}"}, delayedpush.PushRoutes)
+	assert.Equal(t, []string{"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices"}, delayedpush.DeviceRoutes)
 }
 
 // IAM mode, narrowed: each grant gives execute-api:Invoke on its routes only, by exact ARN.
@@ -59,7 +59,7 @@ func TestGrantInvokeGivesExactlyTheChosenRoutes(t *testing.T) {
 		return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
 			RoleName: jsii.String(id)})
 	}
-	tpl := inStack(t, nil, func(stack awscdk.Stack, push *stacks.DelayedPush) {
+	tpl := inStack(t, nil, func(stack awscdk.Stack, push *delayedpush.DelayedPush) {
 		push.GrantInvokeDeviceRoutes(role(stack, "AccountsBackend")) // registers devices, cannot create pushes
 		push.GrantInvokePushRoutes(role(stack, "OrdersBackend"))
 		push.GrantInvoke(role(stack, "Reporting"), "GET /pushes", "GET /pushes/{key}")
@@ -88,19 +88,19 @@ func TestGrantInvokeGivesExactlyTheChosenRoutes(t *testing.T) {
 
 func TestGrantInvokeRefusesWhatIAMDoesNotGuard(t *testing.T) {
 	for name, c := range map[string]struct {
-		props  *stacks.DelayedPushProps
+		props  *delayedpush.Props
 		routes []string
 		want   string
 	}{
 		"unknown route":   {nil, []string{"POST /shopify/webhooks"}, `DelayedPush: GrantInvoke: "POST /shopify/webhooks" is not a route of the HTTP API`},
 		"path not a key":  {nil, []string{"GET /pushes/order-42"}, `"GET /pushes/order-42" is not a route of the HTTP API`},
 		"no route":        {nil, nil, "DelayedPush: GrantInvoke: no route given"},
-		"API disabled":    {&stacks.DelayedPushProps{Api: &stacks.ApiProps{Disabled: jsii.Bool(true)}}, []string{"POST /pushes"}, "the HTTP API is disabled"},
-		"JWT authorizers": {&stacks.DelayedPushProps{Api: &stacks.ApiProps{JwtIssuer: jsii.String("https://auth.example.com/"), JwtAudience: jsii.Strings("pushes")}}, []string{"POST /pushes"}, "authorizes with JWTs"},
+		"API disabled":    {&delayedpush.Props{Api: &delayedpush.ApiProps{Disabled: jsii.Bool(true)}}, []string{"POST /pushes"}, "the HTTP API is disabled"},
+		"JWT authorizers": {&delayedpush.Props{Api: &delayedpush.ApiProps{JwtIssuer: jsii.String("https://auth.example.com/"), JwtAudience: jsii.Strings("pushes")}}, []string{"POST /pushes"}, "authorizes with JWTs"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
-			push := stacks.NewDelayedPush(stack, "Push", c.props)
+			push := delayedpush.New(stack, "Push", c.props)
 			grantee := awsiam.NewRole(stack, jsii.String("R"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
 			defer func() {
 				p := recover()

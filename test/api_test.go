@@ -15,6 +15,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/httpapi"
 	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 // templateRoutes are the route keys of the template's HTTP API, with their authorization.
@@ -68,7 +69,7 @@ func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 		withWebhook = append(withWebhook, k)
 	}
 	sort.Strings(withWebhook)
-	all := append(append([]string{}, httpapi.Routes...), "POST "+stacks.ShopifyWebhookPath)
+	all := append(append([]string{}, httpapi.Routes...), "POST "+delayedpush.ShopifyWebhookPath)
 	sort.Strings(all)
 	assert.Equal(t, all, withWebhook)
 	assert.Equal(t, all, openAPIRoutes(t), "docs/openapi.json describes every route and no other")
@@ -264,20 +265,20 @@ func TestAPIConfigurationErrorsNameTheKey(t *testing.T) {
 
 // The construct's props refuse what the configuration refuses.
 func TestApiPropsRefuseAnUnusableUserClaimOrScope(t *testing.T) {
-	jwt := func(p stacks.ApiProps) *stacks.DelayedPushProps {
+	jwt := func(p delayedpush.ApiProps) *delayedpush.Props {
 		p.JwtIssuer, p.JwtAudience = jsii.String("https://auth.example.com/"), jsii.Strings("delayed-push")
-		return &stacks.DelayedPushProps{Api: &p}
+		return &delayedpush.Props{Api: &p}
 	}
 	for name, c := range map[string]struct {
-		props *stacks.DelayedPushProps
+		props *delayedpush.Props
 		want  string
 	}{
-		"user claim without issuer": {&stacks.DelayedPushProps{Api: &stacks.ApiProps{JwtUserClaim: jsii.String("email")}},
+		"user claim without issuer": {&delayedpush.Props{Api: &delayedpush.ApiProps{JwtUserClaim: jsii.String("email")}},
 			"DelayedPush: Api.JwtIssuer is required with JwtUserClaim and BackendScope"},
-		"scope without issuer": {&stacks.DelayedPushProps{Api: &stacks.ApiProps{BackendScope: jsii.String("push:admin")}},
+		"scope without issuer": {&delayedpush.Props{Api: &delayedpush.ApiProps{BackendScope: jsii.String("push:admin")}},
 			"DelayedPush: Api.JwtIssuer is required with JwtUserClaim and BackendScope"},
-		"audience as user claim": {jwt(stacks.ApiProps{JwtUserClaim: jsii.String("aud")}), `DelayedPush: Api.JwtUserClaim is not usable: "aud" does not name one user`},
-		"empty scope":            {jwt(stacks.ApiProps{BackendScope: jsii.String("")}), "DelayedPush: Api.BackendScope is not usable: must be 1 to 256 characters"},
+		"audience as user claim": {jwt(delayedpush.ApiProps{JwtUserClaim: jsii.String("aud")}), `DelayedPush: Api.JwtUserClaim is not usable: "aud" does not name one user`},
+		"empty scope":            {jwt(delayedpush.ApiProps{BackendScope: jsii.String("")}), "DelayedPush: Api.BackendScope is not usable: must be 1 to 256 characters"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
@@ -288,7 +289,7 @@ func TestApiPropsRefuseAnUnusableUserClaimOrScope(t *testing.T) {
 				require.True(t, ok, "panics with an error: %v", p)
 				assert.Contains(t, err.Error(), c.want)
 			}()
-			stacks.NewDelayedPush(stack, "Push", c.props)
+			delayedpush.New(stack, "Push", c.props)
 		})
 	}
 }

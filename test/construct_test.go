@@ -14,16 +14,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 // inStack adds the construct to a stack of its own, as a consumer's app does.
-func inStack(t *testing.T, props *stacks.DelayedPushProps, more func(awscdk.Stack, *stacks.DelayedPush)) assertions.Template {
+func inStack(t *testing.T, props *delayedpush.Props, more func(awscdk.Stack, *delayedpush.DelayedPush)) assertions.Template {
 	t.Helper()
 	stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), &awscdk.StackProps{
 		Env: &awscdk.Environment{Account: jsii.String("111122223333"), Region: jsii.String("eu-west-1")},
 	})
-	d := stacks.NewDelayedPush(stack, "Push", props)
+	d := delayedpush.New(stack, "Push", props)
 	if more != nil {
 		more(stack, d)
 	}
@@ -31,7 +31,7 @@ func inStack(t *testing.T, props *stacks.DelayedPushProps, more func(awscdk.Stac
 }
 
 func TestConstructDefaults(t *testing.T) {
-	tpl := inStack(t, nil, func(_ awscdk.Stack, d *stacks.DelayedPush) {
+	tpl := inStack(t, nil, func(_ awscdk.Stack, d *delayedpush.DelayedPush) {
 		for name, v := range map[string]any{"StateMachine": d.StateMachine, "PushQueue": d.PushQueue, "DeadLetterQueue": d.DeadLetterQueue,
 			"SenderFunction": d.SenderFunction, "DevicesTable": d.DevicesTable, "DeliveriesTable": d.DeliveriesTable,
 			"AlarmTopic": d.AlarmTopic, "EncryptionKey": d.EncryptionKey} {
@@ -54,7 +54,7 @@ func TestConstructDefaults(t *testing.T) {
 }
 
 func TestConstructTakesCDKTypes(t *testing.T) {
-	tpl := inStack(t, &stacks.DelayedPushProps{
+	tpl := inStack(t, &delayedpush.Props{
 		SenderTimeout:        awscdk.Duration_Seconds(jsii.Number(20)),
 		VisibilityTimeout:    awscdk.Duration_Minutes(jsii.Number(1)),
 		SenderMemorySize:     jsii.Number(512),
@@ -83,44 +83,44 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 		return awskms.Key_FromKeyArn(s, jsii.String("K"), jsii.String("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
 	}
 	cases := map[string]struct {
-		props func(awscdk.Stack) *stacks.DelayedPushProps
+		props func(awscdk.Stack) *delayedpush.Props
 		want  string
 	}{
-		"visibility too short": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Seconds(jsii.Number(30)), VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(34))}
+		"visibility too short": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{SenderTimeout: awscdk.Duration_Seconds(jsii.Number(30)), VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(34))}
 		}, "DelayedPush: VisibilityTimeout must be at least SenderTimeout + 5 s (35 s)"},
-		"timeout too long": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Minutes(jsii.Number(16))}
+		"timeout too long": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{SenderTimeout: awscdk.Duration_Minutes(jsii.Number(16))}
 		}, "DelayedPush: SenderTimeout must be from 1 to 900 seconds, got 960"},
-		"fractional timeout": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{SenderTimeout: awscdk.Duration_Millis(jsii.Number(1500))}
+		"fractional timeout": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{SenderTimeout: awscdk.Duration_Millis(jsii.Number(1500))}
 		}, "DelayedPush: SenderTimeout must be whole seconds"},
-		"lateness over a year": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{MaxLateness: awscdk.Duration_Days(jsii.Number(366))}
+		"lateness over a year": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{MaxLateness: awscdk.Duration_Days(jsii.Number(366))}
 		}, "DelayedPush: MaxLateness must be from 0 (no limit) to 31532400 seconds (365 days less an hour), got 31622400"},
-		"fractional lateness": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{MaxLateness: awscdk.Duration_Millis(jsii.Number(2500))}
+		"fractional lateness": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{MaxLateness: awscdk.Duration_Millis(jsii.Number(2500))}
 		}, "DelayedPush: MaxLateness must be whole seconds"},
-		"api jwt without audience": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{Api: &stacks.ApiProps{JwtIssuer: jsii.String("https://auth.example.com/")}}
+		"api jwt without audience": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{Api: &delayedpush.ApiProps{JwtIssuer: jsii.String("https://auth.example.com/")}}
 		}, "DelayedPush: Api.JwtAudience is required with JwtIssuer"},
-		"api body limit": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{Api: &stacks.ApiProps{MaxBodyBytes: jsii.Number(20 << 20)}}
+		"api body limit": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{Api: &delayedpush.ApiProps{MaxBodyBytes: jsii.Number(20 << 20)}}
 		}, "DelayedPush: Api.MaxBodyBytes must be a whole number from 1024 to 10485760"},
-		"concurrency": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{SenderMaxConcurrency: jsii.Number(1)}
+		"concurrency": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{SenderMaxConcurrency: jsii.Number(1)}
 		}, "DelayedPush: SenderMaxConcurrency must be a whole number from 2 to 1000"},
-		"guarantee": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{DeliveryGuarantee: jsii.String("exactly-once")}
+		"guarantee": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{DeliveryGuarantee: jsii.String("exactly-once")}
 		}, `DelayedPush: DeliveryGuarantee must be "at-least-once" or "at-most-once", got "exactly-once"`},
-		"platform application": {func(awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{PlatformApplicationArn: jsii.String("arn:aws:sns:eu-west-1:111122223333:app/APNS/x")}
+		"platform application": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{PlatformApplicationArn: jsii.String("arn:aws:sns:eu-west-1:111122223333:app/APNS/x")}
 		}, "DelayedPush: PlatformApplicationArn must be an SNS FCM platform application ARN"},
-		"topic twice": {func(s awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{ExistingAlarmTopic: topic(s), AlarmTopicProps: &awssns.TopicProps{}}
+		"topic twice": {func(s awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{ExistingAlarmTopic: topic(s), AlarmTopicProps: &awssns.TopicProps{}}
 		}, "DelayedPush: ExistingAlarmTopic and AlarmTopicProps are both given"},
-		"key twice": {func(s awscdk.Stack) *stacks.DelayedPushProps {
-			return &stacks.DelayedPushProps{ExistingEncryptionKey: key(s), EncryptionKeyProps: &awskms.KeyProps{}}
+		"key twice": {func(s awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{ExistingEncryptionKey: key(s), EncryptionKeyProps: &awskms.KeyProps{}}
 		}, "DelayedPush: ExistingEncryptionKey and EncryptionKeyProps are both given"},
 	}
 	for name, c := range cases {
@@ -133,7 +133,7 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 				require.True(t, ok, "panics with an error: %v", p)
 				assert.Contains(t, err.Error(), c.want)
 			}()
-			stacks.NewDelayedPush(stack, "Push", c.props(stack))
+			delayedpush.New(stack, "Push", c.props(stack))
 		})
 	}
 }
@@ -142,12 +142,12 @@ func TestConstructUsesYourTopicOrKey(t *testing.T) {
 	t.Run("topic", func(t *testing.T) {
 		tpl := inStack(t, nil, nil)
 		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(2)) // alarms, device events
-		var got *stacks.DelayedPush
-		tpl = inStack(t, &stacks.DelayedPushProps{
+		var got *delayedpush.DelayedPush
+		tpl = inStack(t, &delayedpush.Props{
 			ExistingAlarmTopic: awssns.Topic_FromTopicArn(awscdk.NewStack(newApp(""), jsii.String("Other"), nil), jsii.String("Ops"),
 				jsii.String("arn:aws:sns:eu-west-1:111122223333:ops-alarms")),
 			AlarmEmail: jsii.String("oncall@example.com"),
-		}, func(_ awscdk.Stack, d *stacks.DelayedPush) { got = d })
+		}, func(_ awscdk.Stack, d *delayedpush.DelayedPush) { got = d })
 		tpl.ResourceCountIs(jsiiStr("AWS::SNS::Topic"), jsiiNum(1)) // device events only
 		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(1))   // its key
 		tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{"arn:aws:sns:eu-west-1:111122223333:ops-alarms"}})
@@ -160,7 +160,7 @@ func TestConstructUsesYourTopicOrKey(t *testing.T) {
 	})
 	t.Run("key", func(t *testing.T) {
 		keyArn := "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-		tpl := inStack(t, &stacks.DelayedPushProps{
+		tpl := inStack(t, &delayedpush.Props{
 			ExistingEncryptionKey: awskms.Key_FromKeyArn(awscdk.NewStack(newApp(""), jsii.String("Keys"), nil), jsii.String("K"), jsii.String(keyArn)),
 		}, nil)
 		tpl.ResourceCountIs(jsiiStr("AWS::KMS::Key"), jsiiNum(0))
@@ -169,7 +169,7 @@ func TestConstructUsesYourTopicOrKey(t *testing.T) {
 	t.Run("a platform application known only at deploy time", func(t *testing.T) {
 		stack := awscdk.NewStack(newApp(""), jsii.String("Consumer"), nil)
 		arn := awsssm.StringParameter_ValueForStringParameter(stack, jsii.String("/push/platform-app-arn"), nil)
-		stacks.NewDelayedPush(stack, "Push", &stacks.DelayedPushProps{PlatformApplicationArn: arn})
+		delayedpush.New(stack, "Push", &delayedpush.Props{PlatformApplicationArn: arn})
 		assertions.Template_FromStack(stack, nil).HasResourceProperties(jsiiStr("AWS::IAM::Policy"), map[string]any{
 			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 				assertions.Match_ObjectLike(&map[string]any{"Action": "sns:Publish", "Resource": map[string]any{"Fn::Join": assertions.Match_AnyValue()}}),
@@ -179,7 +179,7 @@ func TestConstructUsesYourTopicOrKey(t *testing.T) {
 }
 
 func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
-	tpl := inStack(t, nil, func(stack awscdk.Stack, push *stacks.DelayedPush) {
+	tpl := inStack(t, nil, func(stack awscdk.Stack, push *delayedpush.DelayedPush) {
 		producer := awsiam.NewRole(stack, jsii.String("OrdersApi"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
 		push.GrantSchedule(producer)
 		push.GrantManage(producer)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 // SNS's application events reach a queue (raw delivery) that a Lambda drains with partial
@@ -59,7 +60,7 @@ func TestDeviceEventsFlowFromTheTopicToTheFunction(t *testing.T) {
 }
 
 func TestGrantManageDevicesIsScopedToTheApplicationAndTheRegistry(t *testing.T) {
-	tpl := inStack(t, nil, func(stack awscdk.Stack, push *stacks.DelayedPush) {
+	tpl := inStack(t, nil, func(stack awscdk.Stack, push *delayedpush.DelayedPush) {
 		backend := awsiam.NewRole(stack, jsii.String("AccountsApi"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
 		push.GrantManageDevices(backend)
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 var shopifyTemplate assertions.Template
@@ -47,7 +48,7 @@ func actionsOf(t *testing.T, tpl assertions.Template, fn string) map[string][]st
 func TestShopifyIsOffByDefault(t *testing.T) {
 	tpl := defaults(t)
 	assert.Empty(t, ids(tpl, "AWS::SecretsManager::Secret", nil))
-	_, ok := templateRoutes(t, tpl)["POST "+stacks.ShopifyWebhookPath]
+	_, ok := templateRoutes(t, tpl)["POST "+delayedpush.ShopifyWebhookPath]
 	assert.False(t, ok)
 }
 
@@ -55,9 +56,9 @@ func TestShopifyIsOffByDefault(t *testing.T) {
 // the secret and send to the orders queue, nothing else.
 func TestShopifyWebhookRouteAndReceiver(t *testing.T) {
 	tpl := withShopify(t)
-	assert.Equal(t, "NONE", templateRoutes(t, tpl)["POST "+stacks.ShopifyWebhookPath])
+	assert.Equal(t, "NONE", templateRoutes(t, tpl)["POST "+delayedpush.ShopifyWebhookPath])
 	for route, auth := range templateRoutes(t, tpl) {
-		if route != "POST "+stacks.ShopifyWebhookPath {
+		if route != "POST "+delayedpush.ShopifyWebhookPath {
 			assert.Equal(t, "AWS_IAM", auth, route)
 		}
 	}
@@ -284,17 +285,17 @@ func TestShopifyRetention(t *testing.T) {
 // The construct's props name the bad one.
 func TestShopifyPropsErrorsNameTheProp(t *testing.T) {
 	for name, c := range map[string]struct {
-		props stacks.ShopifyProps
+		props delayedpush.ShopifyProps
 		want  string
 	}{
-		"short window":      {stacks.ShopifyProps{WebhookMaxAge: awscdk.Duration_Hours(jsii.Number(4))}, "DelayedPush: Shopify.WebhookMaxAge must be from 18000 seconds"},
-		"fractional window": {stacks.ShopifyProps{WebhookMaxAge: awscdk.Duration_Millis(jsii.Number(18000500))}, "DelayedPush: Shopify.WebhookMaxAge must be whole seconds"},
-		"rate":              {stacks.ShopifyProps{WebhookThrottleRateLimit: jsii.Number(0.5)}, "DelayedPush: Shopify.WebhookThrottleRateLimit must be a whole number from 1 to 10000"},
-		"burst":             {stacks.ShopifyProps{WebhookThrottleBurstLimit: jsii.Number(6000)}, "DelayedPush: Shopify.WebhookThrottleBurstLimit must be a whole number from 1 to 5000"},
-		"concurrency":       {stacks.ShopifyProps{WebhookReservedConcurrency: jsii.Number(-1)}, "DelayedPush: Shopify.WebhookReservedConcurrency must be a whole number from 0 (none) to 1000"},
-		"order retention":   {stacks.ShopifyProps{OrderRetention: awscdk.Duration_Hours(jsii.Number(36))}, "DelayedPush: Shopify.OrderRetention must be whole days from 1 to 3650, got 1.5 days"},
-		"queue retention":   {stacks.ShopifyProps{QueueRetention: awscdk.Duration_Days(jsii.Number(14))}, "DelayedPush: Shopify.QueueRetention must be whole days from 1 to 13"},
-		"dlq not longer": {stacks.ShopifyProps{QueueRetention: awscdk.Duration_Days(jsii.Number(5)), DeadLetterQueueRetention: awscdk.Duration_Days(jsii.Number(5))},
+		"short window":      {delayedpush.ShopifyProps{WebhookMaxAge: awscdk.Duration_Hours(jsii.Number(4))}, "DelayedPush: Shopify.WebhookMaxAge must be from 18000 seconds"},
+		"fractional window": {delayedpush.ShopifyProps{WebhookMaxAge: awscdk.Duration_Millis(jsii.Number(18000500))}, "DelayedPush: Shopify.WebhookMaxAge must be whole seconds"},
+		"rate":              {delayedpush.ShopifyProps{WebhookThrottleRateLimit: jsii.Number(0.5)}, "DelayedPush: Shopify.WebhookThrottleRateLimit must be a whole number from 1 to 10000"},
+		"burst":             {delayedpush.ShopifyProps{WebhookThrottleBurstLimit: jsii.Number(6000)}, "DelayedPush: Shopify.WebhookThrottleBurstLimit must be a whole number from 1 to 5000"},
+		"concurrency":       {delayedpush.ShopifyProps{WebhookReservedConcurrency: jsii.Number(-1)}, "DelayedPush: Shopify.WebhookReservedConcurrency must be a whole number from 0 (none) to 1000"},
+		"order retention":   {delayedpush.ShopifyProps{OrderRetention: awscdk.Duration_Hours(jsii.Number(36))}, "DelayedPush: Shopify.OrderRetention must be whole days from 1 to 3650, got 1.5 days"},
+		"queue retention":   {delayedpush.ShopifyProps{QueueRetention: awscdk.Duration_Days(jsii.Number(14))}, "DelayedPush: Shopify.QueueRetention must be whole days from 1 to 13"},
+		"dlq not longer": {delayedpush.ShopifyProps{QueueRetention: awscdk.Duration_Days(jsii.Number(5)), DeadLetterQueueRetention: awscdk.Duration_Days(jsii.Number(5))},
 			"DelayedPush: Shopify.DeadLetterQueueRetention (5 days) must be longer than QueueRetention (5 days)"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -307,7 +308,7 @@ func TestShopifyPropsErrorsNameTheProp(t *testing.T) {
 				assert.Contains(t, err.Error(), c.want)
 			}()
 			props := c.props
-			stacks.NewDelayedPush(stack, "Push", &stacks.DelayedPushProps{Shopify: &props})
+			delayedpush.New(stack, "Push", &delayedpush.Props{Shopify: &props})
 		})
 	}
 }

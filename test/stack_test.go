@@ -15,6 +15,7 @@ import (
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 	"github.com/delayed-push/delayed-push/statemachines"
 )
 
@@ -230,7 +231,7 @@ func TestVisibilityTimeoutOutlastsEveryClaimLease(t *testing.T) {
 		assert.Greater(t, time.Duration(cfg.VisibilityTimeout())*time.Second, lease, "%+v", c)
 	}
 	// The smallest visibility the configuration accepts still outlasts the lease.
-	assert.Greater(t, time.Duration(stacks.MinVisibilityMarginSeconds)*time.Second, delivery.DefaultLeaseSkew)
+	assert.Greater(t, time.Duration(delayedpush.MinVisibilityMarginSeconds)*time.Second, delivery.DefaultLeaseSkew)
 
 	withConfig(t, func(c *stacks.Config) { c.SenderTimeoutSeconds = 10; c.VisibilityTimeoutSeconds = 15 }).
 		HasResourceProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"VisibilityTimeout": 15, "RedrivePolicy": assertions.Match_AnyValue()})

@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -18,7 +18,7 @@ import (
 // with the construct's key (CloudWatch cannot publish to a topic under the AWS managed SNS
 // key). It returns the topic and the key (yours or a new one), which the device events topic
 // uses too.
-func newAlarms(c constructs.Construct, d *DelayedPush, p *DelayedPushProps, s settings) (awssns.ITopic, awskms.IKey) {
+func newAlarms(c constructs.Construct, d *DelayedPush, p *Props, s settings) (awssns.ITopic, awskms.IKey) {
 	topic, key := p.ExistingAlarmTopic, s.key
 	if topic == nil {
 		tp := awssns.TopicProps{}
@@ -102,7 +102,7 @@ func SenderMetric(name string, period awscdk.Duration, statistic string) awsclou
 
 // newEncryptionKey returns the construct's key: yours, or a new one, rotated yearly, that
 // CloudWatch (alarms), SNS (device events) and CloudWatch Logs (every log group) may use.
-func newEncryptionKey(c constructs.Construct, p *DelayedPushProps, s settings) awskms.IKey {
+func newEncryptionKey(c constructs.Construct, p *Props, s settings) awskms.IKey {
 	if p.ExistingEncryptionKey != nil {
 		return p.ExistingEncryptionKey
 	}

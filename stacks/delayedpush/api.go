@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"encoding/json"
@@ -15,10 +15,11 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/apiapp"
 	"github.com/delayed-push/delayed-push/internal/httpapi"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
 )
 
-// APIPackage is the import path of the HTTP API Lambda's main package.
-const APIPackage = "github.com/delayed-push/delayed-push/lambdas/api"
+// apiPackage is the import path of the HTTP API Lambda's main package.
+const apiPackage = "github.com/delayed-push/delayed-push/lambdas/api"
 
 // newAPI creates the HTTP API (API Gateway HTTP API, payload format 2.0): the routes of
 // internal/httpapi on one Go Lambda with the client's permissions, IAM authorization on every
@@ -27,8 +28,8 @@ const APIPackage = "github.com/delayed-push/delayed-push/lambdas/api"
 func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (awsapigatewayv2.HttpApi, awslambda.Function) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	logs := newLogGroup(c, "FunctionLogs", s)
-	fn := NewGoFunction(c, "Function", &GoFunctionProps{
-		Package: APIPackage,
+	fn := gobuild.NewFunction(c, "Function", &gobuild.FunctionProps{
+		Package: apiPackage,
 		FunctionProps: awslambda.FunctionProps{
 			Description: jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices"),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),

@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"fmt"
@@ -47,7 +47,7 @@ var pathParameter = regexp.MustCompile(`\{[^}]*\}`)
 // JWTs (API Gateway then checks no IAM permission), or when a route is not one of the API's.
 func (d *DelayedPush) GrantInvoke(grantee awsiam.IGrantable, routes ...string) awsiam.Grant {
 	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee: grantee, Actions: jsii.Strings("execute-api:Invoke"), ResourceArns: d.invokeArns(routes...),
+		Grantee: grantee, Actions: jsii.Strings("execute-api:Invoke"), ResourceArns: d.InvokeArns(routes...),
 	})
 }
 
@@ -64,8 +64,9 @@ func (d *DelayedPush) GrantInvokeDeviceRoutes(grantee awsiam.IGrantable) awsiam.
 	return d.GrantInvoke(grantee, DeviceRoutes...)
 }
 
-// invokeArns are the execute-api ARNs of routes (see GrantInvoke).
-func (d *DelayedPush) invokeArns(routes ...string) *[]*string {
+// InvokeArns are the execute-api ARNs of routes, as GrantInvoke grants them (and panics as it
+// does): for a statement of a managed policy.
+func (d *DelayedPush) InvokeArns(routes ...string) *[]*string {
 	switch {
 	case d.Api == nil:
 		panic(fmt.Errorf("DelayedPush: GrantInvoke: the HTTP API is disabled (Api.Disabled)"))

@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"fmt"
@@ -27,10 +27,10 @@ import (
 	"github.com/delayed-push/delayed-push/schedule"
 )
 
-// DelayedPushProps configures a DelayedPush. Every field is optional; each comment gives the
+// Props configures a DelayedPush. Every field is optional; each comment gives the
 // default. Existing* fields bring a resource of your own instead of a new one; giving one
 // together with the props for the new one is an error.
-type DelayedPushProps struct {
+type Props struct {
 	// PlatformApplicationArn is the SNS platform application (FCM) the sender publishes
 	// through; it may publish only to that application's endpoints. The application is not
 	// created here: its FCM credentials must not go into a template.
@@ -112,7 +112,7 @@ type ApiProps struct {
 	// Disabled leaves the HTTP API out. Default: false.
 	Disabled *bool
 	// DefaultDelay is the delay of a POST /pushes that gives neither delaySeconds nor sendAt,
-	// in whole seconds. Default: 2 hours (the seed article's producer API).
+	// in whole seconds. Default: 2 hours.
 	DefaultDelay awscdk.Duration
 	// MaxBodyBytes is the largest request body; a larger one gets 413. 1024 to 10485760.
 	// Default: 65536.
@@ -205,9 +205,9 @@ type settings struct {
 	removal           awscdk.RemovalPolicy
 	api               apiSettings
 	shopify           shopifySettings
-	key               awskms.IKey // the construct's key (set by NewDelayedPush)
+	key               awskms.IKey // the construct's key (set by New)
 	cmkData           bool        // CustomerManagedData
-	dataKey           awskms.IKey // DataKey (set by NewDelayedPush when cmkData)
+	dataKey           awskms.IKey // DataKey (set by New when cmkData)
 	cmkUpgrade        bool        // CustomerManagedDataUpgrade
 	// deviceEventsConcurrency is the device events function's maximum concurrency.
 	deviceEventsConcurrency int
@@ -247,11 +247,11 @@ var platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:a
 // the invocation's deadline) plus room for Lambda's own start-up and clock differences.
 const MinVisibilityMarginSeconds = 5
 
-// settingsOf applies the defaults of DelayedPushProps and checks every value. The error names
+// settingsOf applies the defaults of Props and checks every value. The error names
 // the prop.
-func settingsOf(stack awscdk.Stack, p *DelayedPushProps) (settings, error) {
+func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 	if p == nil {
-		p = &DelayedPushProps{}
+		p = &Props{}
 	}
 	// memory 256 MiB: the sender's CPU per batch of 10 (mostly the SDK's calls: 5 to 11 ms of
 	// one vCPU) takes, at memory/1,769 MB of a vCPU, about as long as the chain of calls the
@@ -433,9 +433,9 @@ func seconds(d awscdk.Duration, def int) (int, error) {
 	return int(s), nil
 }
 
-// NewDelayedPush adds Delayed Push to scope. It panics with an error naming the prop when the
+// New adds Delayed Push to scope. It panics with an error naming the prop when the
 // props are wrong, as the CDK's own constructs do.
-func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushProps) *DelayedPush {
+func New(scope constructs.Construct, id string, props *Props) *DelayedPush {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	s, err := settingsOf(stack, props)
@@ -443,7 +443,7 @@ func NewDelayedPush(scope constructs.Construct, id string, props *DelayedPushPro
 		panic(err)
 	}
 	if props == nil {
-		props = &DelayedPushProps{}
+		props = &Props{}
 	}
 	d := &DelayedPush{Construct: c, PlatformApplicationArn: jsii.String(s.appArn)}
 	alarms := constructs.NewConstruct(c, jsii.String("Alarms"))

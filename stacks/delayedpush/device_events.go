@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -12,10 +12,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/delayed-push/delayed-push/internal/deviceeventsapp"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
 )
 
-// DeviceEventsPackage is the import path of the device events Lambda's main package.
-const DeviceEventsPackage = "github.com/delayed-push/delayed-push/lambdas/deviceevents"
+// deviceEventsPackage is the import path of the device events Lambda's main package.
+const deviceEventsPackage = "github.com/delayed-push/delayed-push/lambdas/deviceevents"
 
 // newDeviceEvents creates the path of SNS's application events: a topic the platform
 // application's event attributes point to, a queue subscribed to it (raw delivery), and a Go
@@ -64,8 +65,8 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 		&awssnssubscriptions.SqsSubscriptionProps{RawMessageDelivery: jsii.Bool(true), DeadLetterQueue: d.DeviceEventsUndeliveredQueue}))
 
 	logs := newLogGroup(c, "Logs", s)
-	fn := NewGoFunction(c, "Function", &GoFunctionProps{
-		Package: DeviceEventsPackage,
+	fn := gobuild.NewFunction(c, "Function", &gobuild.FunctionProps{
+		Package: deviceEventsPackage,
 		FunctionProps: awslambda.FunctionProps{
 			Description: jsii.String("Delayed Push device events: SNS application events -> devices marked disabled"),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),

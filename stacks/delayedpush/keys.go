@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -190,4 +190,20 @@ func grantReadSecret(grantee awsiam.IGrantable, secret awssecretsmanager.ISecret
 		}}}.grant(grantee))
 	}
 	return g
+}
+
+// DataKeyStatements are what GrantSchedule and GrantSendNow give of the customer managed data
+// key, as statements for a managed policy (for roles a grant cannot reach: roles of other
+// stacks or accounts): the key through SQS and DynamoDB, then through Step Functions for this
+// state machine's executions only; with CustomerManagedDataUpgrade, each followed by the
+// topics key on the same terms. None without CustomerManagedData.
+func (d *DelayedPush) DataKeyStatements() []awsiam.PolicyStatement {
+	var out []awsiam.PolicyStatement
+	for i, u := range d.dataKeyThrough(viaSQS, viaDynamoDB) {
+		out = append(out, u.statement([]string{"UseTheDataKeyThroughSqsAndDynamoDB", "ReadThePreviousDataKeyThroughSqsAndDynamoDB"}[i]))
+	}
+	for i, u := range d.dataKeyForExecutions() {
+		out = append(out, u.statement([]string{"UseTheDataKeyForExecutions", "ReadThePreviousDataKeyForExecutions"}[i]))
+	}
+	return out
 }

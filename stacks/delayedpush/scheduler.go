@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"

@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"fmt"
@@ -11,10 +11,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/delayed-push/delayed-push/internal/senderapp"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
 )
 
-// SenderPackage is the import path of the sender Lambda's main package.
-const SenderPackage = "github.com/delayed-push/delayed-push/lambdas/sender"
+// senderPackage is the import path of the sender Lambda's main package.
+const senderPackage = "github.com/delayed-push/delayed-push/lambdas/sender"
 
 // newSender creates the Go Lambda that drains the push queue and publishes through SNS mobile
 // push: its log group, its queue event source (batch 10, no batching window, partial batch
@@ -22,8 +23,8 @@ const SenderPackage = "github.com/delayed-push/delayed-push/lambdas/sender"
 func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings) awslambda.Function {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	logs := newLogGroup(c, "Logs", s)
-	fn := NewGoFunction(c, "Function", &GoFunctionProps{
-		Package: SenderPackage,
+	fn := gobuild.NewFunction(c, "Function", &gobuild.FunctionProps{
+		Package: senderPackage,
 		FunctionProps: awslambda.FunctionProps{
 			Description: jsii.String("Delayed Push sender: push queue -> device registry -> SNS mobile push (FCM v1)"),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(s.timeout))),
@@ -46,8 +47,8 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 		},
 	})
 	consume(fn, d.PushQueue, awslambda.EventSourceMappingOptions{
-		// Batch 10 with no window: larger batches did not lower database load in the seed
-		// article's measurements, and any window made pushes visibly late.
+		// Batch 10 with no window: the pushes on the queue are due now, and a batching window
+		// would make each later by up to its length.
 		BatchSize:               jsii.Number(10),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -69,6 +70,12 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 		Resources: jsii.Strings(endpointArnPattern(s.appArn)),
 	}))
 	return fn
+}
+
+// PlatformEndpointArns is the ARN pattern of the platform application's endpoints,
+// arn:...:endpoint/GCM/NAME/*: the devices the sender may publish to.
+func (d *DelayedPush) PlatformEndpointArns() *string {
+	return jsii.String(endpointArnPattern(*d.PlatformApplicationArn))
 }
 
 // endpointArnPattern turns arn:...:app/GCM/NAME into arn:...:endpoint/GCM/NAME/*, the ARNs of

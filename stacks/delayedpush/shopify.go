@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"encoding/json"
@@ -21,12 +21,14 @@ import (
 	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/internal/shopifyapp"
 	"github.com/delayed-push/delayed-push/shopify"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
+	"github.com/delayed-push/delayed-push/stacks/internal/nag"
 )
 
 // Import paths of the Shopify Lambdas' main packages.
 const (
-	ShopifyWebhookPackage = "github.com/delayed-push/delayed-push/lambdas/shopifywebhook"
-	ShopifyOrdersPackage  = "github.com/delayed-push/delayed-push/lambdas/shopifyorders"
+	shopifyWebhookPackage = "github.com/delayed-push/delayed-push/lambdas/shopifywebhook"
+	shopifyOrdersPackage  = "github.com/delayed-push/delayed-push/lambdas/shopifyorders"
 )
 
 // ShopifyWebhookPath is the webhook route's path on the HTTP API.
@@ -210,9 +212,9 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		RemovalPolicy:                    s.removal,
 		DeletionProtection:               jsii.Bool(s.removal == awscdk.RemovalPolicy_RETAIN),
 	})
-	nagSuppress(d.ShopifyWebhooksTable, backups)
+	nag.Suppress(d.ShopifyWebhooksTable, backups)
 	if !s.cmkData {
-		checkovSkip(d.ShopifyWebhooksTable, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (README, Running in production)."})
+		nag.CheckovSkip(d.ShopifyWebhooksTable, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (README, Running in production)."})
 	}
 	const consumerTimeout = 30
 	qe, qk := s.queueEncryption()
@@ -256,7 +258,7 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		// sender) out of reach of a flood on this unauthenticated route.
 		webhookProps.ReservedConcurrentExecutions = jsii.Number(float64(s.shopify.reservedConcurrency))
 	}
-	d.ShopifyWebhookFunction = NewGoFunction(c, "WebhookFunction", &GoFunctionProps{Package: ShopifyWebhookPackage, FunctionProps: webhookProps})
+	d.ShopifyWebhookFunction = gobuild.NewFunction(c, "WebhookFunction", &gobuild.FunctionProps{Package: shopifyWebhookPackage, FunctionProps: webhookProps})
 	grantReadSecret(d.ShopifyWebhookFunction, secret)
 	grantSend(d.ShopifyWebhookFunction, d.OrdersQueue)
 	// PutItem (the claim), UpdateItem (the "queued" mark), GetItem (a refused claim's record
@@ -265,8 +267,8 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		jsii.String("dynamodb:GetItem"))
 
 	owners, _ := json.Marshal(s.shopify.owners)
-	d.ShopifyOrdersFunction = NewGoFunction(c, "OrdersFunction", &GoFunctionProps{
-		Package: ShopifyOrdersPackage,
+	d.ShopifyOrdersFunction = gobuild.NewFunction(c, "OrdersFunction", &gobuild.FunctionProps{
+		Package: shopifyOrdersPackage,
 		// 256 MB, as the sender: its CPU per message is the SDK's calls, and the shop owner's push
 		// waits on them (BENCHMARKS.md, "Sender overhead", "Memory size").
 		FunctionProps: fnProps("Delayed Push Shopify orders: save the order, then push the shop owner", consumerTimeout, 256, logGroup("OrdersLogs"), map[string]*string{
@@ -294,7 +296,7 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		Authorizer: awsapigatewayv2.NewHttpNoneAuthorizer(),
 	})
 	for _, r := range *routes {
-		nagSuppress(r, nagRule{"AwsSolutions-APIG4", "Shopify cannot sign with IAM or a JWT: it signs the body (X-Shopify-Hmac-Sha256), and the function refuses (401) every request whose signature does not match the client secret.", nil})
+		nag.Suppress(r, nag.NewRule("AwsSolutions-APIG4", "Shopify cannot sign with IAM or a JWT: it signs the body (X-Shopify-Hmac-Sha256), and the function refuses (401) every request whose signature does not match the client secret."))
 	}
 	throttleWebhookRoute(d, *routes, s.shopify)
 
@@ -320,57 +322,4 @@ func throttleWebhookRoute(d *DelayedPush, routes []awsapigatewayv2.HttpRoute, sh
 	for _, r := range routes {
 		stage.Node().AddDependency(r)
 	}
-}
-
-// shopifyTuningDefault reports whether the replay, throttle and retention keys of the Shopify
-// path are all at their defaults.
-func (c Config) shopifyTuningDefault() bool {
-	d := DefaultConfig()
-	return c.ShopifyWebhookMaxAgeSeconds == d.ShopifyWebhookMaxAgeSeconds &&
-		c.ShopifyWebhookThrottleRateLimit == d.ShopifyWebhookThrottleRateLimit &&
-		c.ShopifyWebhookThrottleBurstLimit == d.ShopifyWebhookThrottleBurstLimit &&
-		c.ShopifyWebhookReservedConcurrency == d.ShopifyWebhookReservedConcurrency &&
-		c.ShopifyOrderRetentionDays == d.ShopifyOrderRetentionDays &&
-		c.ShopifyQueueRetentionDays == d.ShopifyQueueRetentionDays &&
-		c.ShopifyDeadLetterRetentionDays == d.ShopifyDeadLetterRetentionDays
-}
-
-// validateShopifyTuning checks the replay, throttle and retention keys; the error names the
-// key.
-func (c Config) validateShopifyTuning() error {
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
-	}
-	lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second)
-	switch {
-	case c.ShopifyWebhookMaxAgeSeconds < lo || c.ShopifyWebhookMaxAgeSeconds > hi:
-		return bad("shopifyWebhookMaxAgeSeconds", "must be from %d (5 hours: Shopify retries a delivery for 4) to %d (7 days), got %d", lo, hi, c.ShopifyWebhookMaxAgeSeconds)
-	case c.ShopifyWebhookThrottleRateLimit < 1 || c.ShopifyWebhookThrottleRateLimit > 10000:
-		return bad("shopifyWebhookThrottleRateLimit", "must be from 1 to 10000, got %d", c.ShopifyWebhookThrottleRateLimit)
-	case c.ShopifyWebhookThrottleBurstLimit < 1 || c.ShopifyWebhookThrottleBurstLimit > 5000:
-		return bad("shopifyWebhookThrottleBurstLimit", "must be from 1 to 5000, got %d", c.ShopifyWebhookThrottleBurstLimit)
-	case c.ShopifyWebhookReservedConcurrency < 0 || c.ShopifyWebhookReservedConcurrency > 1000:
-		return bad("shopifyWebhookReservedConcurrency", "must be from 0 (none) to 1000, got %d", c.ShopifyWebhookReservedConcurrency)
-	case c.ShopifyOrderRetentionDays < 1 || c.ShopifyOrderRetentionDays > 3650:
-		return bad("shopifyOrderRetentionDays", "must be from 1 to 3650, got %d", c.ShopifyOrderRetentionDays)
-	case c.ShopifyQueueRetentionDays < 1 || c.ShopifyQueueRetentionDays > 13:
-		return bad("shopifyQueueRetentionDays", "must be from 1 to 13, got %d", c.ShopifyQueueRetentionDays)
-	case c.ShopifyDeadLetterRetentionDays < 2 || c.ShopifyDeadLetterRetentionDays > 14:
-		return bad("shopifyDeadLetterRetentionDays", "must be from 2 to 14 (SQS keeps a message 14 days at most), got %d", c.ShopifyDeadLetterRetentionDays)
-	case c.ShopifyDeadLetterRetentionDays <= c.ShopifyQueueRetentionDays:
-		return bad("shopifyDeadLetterRetentionDays", "must be longer than shopifyQueueRetentionDays (%d): a message moved to the dead-letter queue keeps its first enqueue time, got %d",
-			c.ShopifyQueueRetentionDays, c.ShopifyDeadLetterRetentionDays)
-	}
-	return nil
-}
-
-// shopifyProps sets the replay, throttle and retention props of a validated configuration.
-func (c Config) shopifyProps(p *ShopifyProps) {
-	p.WebhookMaxAge = awscdk.Duration_Seconds(jsii.Number(float64(c.ShopifyWebhookMaxAgeSeconds)))
-	p.WebhookThrottleRateLimit = jsii.Number(float64(c.ShopifyWebhookThrottleRateLimit))
-	p.WebhookThrottleBurstLimit = jsii.Number(float64(c.ShopifyWebhookThrottleBurstLimit))
-	p.WebhookReservedConcurrency = jsii.Number(float64(c.ShopifyWebhookReservedConcurrency))
-	p.OrderRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyOrderRetentionDays)))
-	p.QueueRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyQueueRetentionDays)))
-	p.DeadLetterQueueRetention = awscdk.Duration_Days(jsii.Number(float64(c.ShopifyDeadLetterRetentionDays)))
 }

@@ -1,4 +1,4 @@
-package stacks
+package delayedpush
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -8,6 +8,10 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/index"
 )
+
+// SchedulesPendingIndex is the schedules table's sparse global index of pending pushes, which
+// listing them queries.
+const SchedulesPendingIndex = index.PendingIndex
 
 // newTables creates the four tables, on demand, encrypted with an AWS managed key (with
 // CustomerManagedData, the data key) and with point-in-time recovery:

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/delayed-push/delayed-push/stacks"
+	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 )
 
 func main() {
@@ -30,7 +30,7 @@ func NewShopStack(scope constructs.Construct, id string) awscdk.Stack {
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
 	})
 
-	push := stacks.NewDelayedPush(stack, "Push", &stacks.DelayedPushProps{
+	push := delayedpush.New(stack, "Push", &delayedpush.Props{
 		SenderTimeout: awscdk.Duration_Seconds(jsii.Number(20)),
 		AlarmEmail:    jsii.String("oncall@example.com"),
 	})

@@ -1,4 +1,5 @@
-package stacks
+// Package gobuild builds the construct's Go Lambdas during synth with the local Go toolchain.
+package gobuild
 
 import (
 	"bytes"
@@ -20,8 +21,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// GoFunctionProps configures a Go Lambda function built during synth.
-type GoFunctionProps struct {
+// FunctionProps configures a Go Lambda function built during synth.
+type FunctionProps struct {
 	awslambda.FunctionProps
 	// Package is the import path of the handler's main package, e.g.
 	// "github.com/delayed-push/delayed-push/lambdas/sender". It is built in the Go module of
@@ -30,12 +31,12 @@ type GoFunctionProps struct {
 	Package string
 }
 
-// NewGoFunction builds Package with the local Go toolchain (no Docker) into a stripped arm64
+// NewFunction builds Package with the local Go toolchain (no Docker) into a stripped arm64
 // `bootstrap` for the provided.al2023 runtime. Code, Runtime, Architecture and Handler of the
 // props are set here; Tracing defaults to active, LoggingFormat to JSON, and a function with a
-// LogGroup and no Role gets a role that writes only to that group; the rest is passed through. The package's sources are only read: they
-// may sit in the read-only module cache.
-func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps) awslambda.Function {
+// LogGroup and no Role gets a role that writes only to that group; the rest is passed through.
+// The package's sources are only read: they may sit in the read-only module cache.
+func NewFunction(scope constructs.Construct, id string, props *FunctionProps) awslambda.Function {
 	b, err := newGoBundler(props.Package, "arm64")
 	if err != nil {
 		panic(err)
