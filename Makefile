@@ -13,10 +13,10 @@ VENV := .venv
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 LOCAL_SCRIPTS := local/scripts
 
-.PHONY: help deps synth synth-full test unit cfn-lint asl-validate checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu e2e e2e-if-available load
+.PHONY: help deps synth synth-full test unit cfn-lint asl-validate checkov security lint fuzz bench deploy diff destroy clean local local-up local-down local-synth qemu emulator-test e2e e2e-if-available load
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 deps: node_modules/.installed $(VENV)/.installed ## Install the pinned CDK CLI, cfn-lint and Go modules
 	go mod download
@@ -72,11 +72,12 @@ lint: synth synth-full cfn-lint asl-validate checkov security ## gofmt, go vet, 
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./... && go run $(STATICCHECK) ./...
 	cd test/consumer && go vet ./... && go run $(STATICCHECK) ./...
-	cd local && go vet -tags e2e,load ./... && go run $(STATICCHECK) -tags e2e,load ./...
+	cd local && go vet -tags e2e,load,emulator ./... && go run $(STATICCHECK) -tags e2e,load,emulator ./...
 
 FUZZTIME ?= 15s
-FUZZ_TARGETS := push:FuzzDecode schedule:FuzzParse shopify:FuzzParseOrder shopify:FuzzDecodeWebhook shopify:FuzzCompliance \
-	shopify:FuzzVerify devices:FuzzValidate devices:FuzzParseEvent internal/httpapi:FuzzHandle
+# Every fuzz target of the product's module as package:Function, read from the source so that
+# none is left out (local/ and test/consumer are modules of their own, without any).
+FUZZ_TARGETS = $(shell git grep -o '^func Fuzz[A-Za-z0-9_]*' -- '*_test.go' ':!local' ':!test/consumer' | sed -E 's|^(.*)/[^/]*:func |\1:|')
 fuzz: ## Run every fuzz target for FUZZTIME each (15s); their seed corpora run in make unit
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
 	  go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/; done
@@ -132,7 +133,16 @@ local: local-up ## Run everything locally, show a scheduled push arrive, leave i
 local-down: ## Stop the local emulator and Lambdas
 	$(LOCAL_SCRIPTS)/local-down.sh
 
-e2e: local-up ## End-to-end tests against the local stack (restarts it, stops it after)
+# The local tooling's tests that need the emulator itself (build tag emulator, so that make unit
+# has none to skip): the deploy through moto's CloudFormation, which resets moto first, and the
+# Lambda host's SQS poller. They get a moto of their own, before make e2e starts the stack.
+emulator-test: local-synth qemu ## The local tooling's tests on a moto of their own (deploy, SQS poller)
+	$(LOCAL_SCRIPTS)/local-down.sh
+	url=$$($(LOCAL_SCRIPTS)/moto-up.sh $(LOCAL_PORT)) && (cd local && MOTO_ENDPOINT=$$url go test -count=1 -tags emulator \
+	  -run '^(TestDeployIntoMoto|TestPollAgainstEmulator)$$' ./localdeploy/ ./lambdahost/); rc=$$?; $(LOCAL_SCRIPTS)/moto-down.sh; exit $$rc
+
+e2e: emulator-test ## The emulator tests, then end-to-end tests against the local stack (restarts it, stops it after)
+	$(MAKE) --no-print-directory local-up
 	set -o pipefail; cd local && go test -count=1 -v -tags e2e -timeout 15m ./e2e/ | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; cd .. && $(LOCAL_SCRIPTS)/local-down.sh; exit $$rc
 
 load: local-up ## Load and fault suite on the local stack (10,000-push burst, each fault; ~20 min)

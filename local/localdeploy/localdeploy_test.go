@@ -1,23 +1,11 @@
 package localdeploy
 
 import (
-	"github.com/delayed-push/delayed-push/local/motoapi"
-
 	"archive/zip"
 	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 func writeFile(t *testing.T, path, body string, mode os.FileMode) {
@@ -151,63 +139,5 @@ func TestStateMachineDefinitionAppliesSubstitutions(t *testing.T) {
 	}
 	if _, err := resolve(res, map[string]any{"Ref": "Missing"}); err == nil {
 		t.Fatal("want an error for a resource that was not created")
-	}
-}
-
-// TestDeployIntoMoto deploys the real cdk.out into a running moto (local/scripts/moto-up.sh) when
-// MOTO_ENDPOINT is set, e.g. MOTO_ENDPOINT=http://127.0.0.1:4566 go test ./local/localdeploy.
-func TestDeployIntoMoto(t *testing.T) {
-	endpoint := os.Getenv("MOTO_ENDPOINT")
-	if endpoint == "" {
-		// Opt-in because it resets the emulator; CI covers this deploy through make e2e (cmd/local serve).
-		t.Skip("MOTO_ENDPOINT not set: opt-in, it resets that emulator; make e2e deploys the same way in CI")
-	}
-	assembly := filepath.Join("..", "..", "cdk.out")
-	if _, err := os.Stat(filepath.Join(assembly, "manifest.json")); err != nil {
-		t.Skip("no cdk.out to deploy: run make synth first")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := motoapi.Reset(ctx, endpoint); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Deploy(ctx, Options{Endpoint: endpoint, Assembly: assembly, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != "CREATE_COMPLETE" || res.Outputs["StateMachineArn"] == "" || res.Outputs["PushQueueUrl"] == "" {
-		t.Fatalf("result = %+v", res)
-	}
-	cfg := NewConfig(endpoint, "us-east-1")
-	sm, err := sfn.NewFromConfig(cfg).DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(res.Outputs["StateMachineArn"])})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(aws.ToString(sm.Definition), "${PushQueueUrl}") || !strings.Contains(aws.ToString(sm.Definition), res.Outputs["PushQueueUrl"]) {
-		t.Fatalf("definition not substituted: %s", aws.ToString(sm.Definition))
-	}
-	esms, err := lambda.NewFromConfig(cfg).ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range esms.EventSourceMappings {
-		if aws.ToString(m.State) != "Disabled" {
-			b, _ := json.Marshal(m)
-			t.Fatalf("event source mapping still enabled: %s", b)
-		}
-	}
-	// The stack's queue URL (https://sqs.<region>.amazonaws.com/...) works against the emulator,
-	// and with the mapping disabled a message is received once, by us.
-	q := sqs.NewFromConfig(cfg)
-	url := aws.String(res.Outputs["PushQueueUrl"])
-	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: url, MessageBody: aws.String(`{"probe":1}`)}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"ApproximateReceiveCount"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Messages) != 1 || got.Messages[0].Attributes["ApproximateReceiveCount"] != "1" {
-		t.Fatalf("received %+v", got.Messages)
 	}
 }
