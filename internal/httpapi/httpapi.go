@@ -8,15 +8,12 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,6 +22,7 @@ import (
 	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
+	"github.com/delayed-push/delayed-push/internal/requestbody"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
 )
@@ -52,24 +50,26 @@ var Routes = []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /
 
 // Defaults.
 const (
-	DefaultDelay        = 2 * time.Hour // as in the seed article's producer API
+	// DefaultDelay is the wait of a POST without a time: two hours, as in the producer API of
+	// one of the four Korean blog articles the project grew from.
+	DefaultDelay        = 2 * time.Hour
 	DefaultMaxBodyBytes = 64 << 10
 )
 
 // Error codes: stable, for programs; the message is for people.
 const (
-	CodeInvalidRequest   = "invalid_request"        // 400: the body is not the JSON object the route takes
-	CodeInvalidPush      = "invalid_push"           // 400: a field of the push or the schedule, named in "field"
-	CodeInvalidDevice    = "invalid_device"         // 400: a field of the device registration, named in "field"
-	CodeNotFound         = "not_found"              // 404: no push with this key, no device with this id
-	CodeRouteNotFound    = "route_not_found"        // 404: no such route
-	CodeConflict         = "conflict"               // 409: the key holds another push; other registrations of the token are changing it
-	CodeTooLate          = "too_late"               // 409: the push is being sent or was sent
-	CodeCancelled        = "cancelled"              // 409: the push was cancelled
-	CodePayloadTooLarge  = "payload_too_large"      // 413
-	CodeUnsupportedMedia = "unsupported_media_type" // 415: a body not sent as Content-Type application/json
-	CodeUnavailable      = "unavailable"            // 503: AWS throttled or failed; retry
-	CodeInternal         = "internal"               // 500
+	CodeInvalidRequest   = requestbody.CodeInvalidRequest   // 400: the body is not the JSON object the route takes
+	CodeInvalidPush      = "invalid_push"                   // 400: a field of the push or the schedule, named in "field"
+	CodeInvalidDevice    = "invalid_device"                 // 400: a field of the device registration, named in "field"
+	CodeNotFound         = "not_found"                      // 404: no push with this key, no device with this id
+	CodeRouteNotFound    = "route_not_found"                // 404: no such route
+	CodeConflict         = "conflict"                       // 409: the key holds another push; other registrations of the token are changing it
+	CodeTooLate          = "too_late"                       // 409: the push is being sent or was sent
+	CodeCancelled        = "cancelled"                      // 409: the push was cancelled
+	CodePayloadTooLarge  = requestbody.CodePayloadTooLarge  // 413
+	CodeUnsupportedMedia = requestbody.CodeUnsupportedMedia // 415: a body not sent as Content-Type application/json
+	CodeUnavailable      = "unavailable"                    // 503: AWS throttled or failed; retry
+	CodeInternal         = "internal"                       // 500
 	headerContentType    = "application/json"
 	maxKeyQueryLimitText = "1..1000"
 )
@@ -183,77 +183,19 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	return fail(http.StatusInternalServerError, CodeInternal, "", "route %s has no handler", req.RouteKey)
 }
 
-// body returns the request body within the size limit, decoded from base64 if need be, once
-// its Content-Type says it is JSON.
-func (h *Handler) body(req events.APIGatewayV2HTTPRequest) ([]byte, *answer) {
-	if bad := jsonContent(req); bad != nil {
-		return nil, bad
-	}
+// object reads the request body (within the size limit, decoded from base64 if need be,
+// declared JSON: requestbody.ReadJSON) as a JSON object into the route's members, rejecting
+// unknown fields.
+func (h *Handler) object(req events.APIGatewayV2HTTPRequest, known map[string]*json.RawMessage) *answer {
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	b := []byte(req.Body)
-	if req.IsBase64Encoded {
-		var err error
-		if b, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is not valid base64")
-			return nil, &a
-		}
-	}
-	if len(b) > limit {
-		a := fail(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "", "the body is %d bytes, at most %d", len(b), limit)
-		return nil, &a
-	}
-	return b, nil
-}
-
-// jsonContent refuses a request body not declared JSON with 415: its Content-Type must be
-// application/json (any case), parameters allowed, a charset only utf-8 (JSON is UTF-8, RFC
-// 8259). A body without a Content-Type is refused too: a caller that does not say JSON may
-// not mean it, and a web page's script can send one so to another site without a CORS
-// preflight. A request without a body is not checked: it is answered as before (an empty body
-// is a 400 on the routes that take one).
-func jsonContent(req events.APIGatewayV2HTTPRequest) *answer {
-	if req.Body == "" {
-		return nil
-	}
-	refuse := func(format string, args ...any) *answer {
-		a := fail(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "", "the body must be JSON: "+format+"; send Content-Type: application/json", args...)
+	b, refused := requestbody.ReadJSON(req, limit)
+	if refused != nil {
+		a := fail(refused.Status, refused.Code, "", "%s", refused.Message)
 		return &a
 	}
-	value, given := header(req.Headers, "content-type")
-	if !given || strings.TrimSpace(value) == "" {
-		return refuse("the request has no Content-Type")
-	}
-	mediaType, params, err := mime.ParseMediaType(value)
-	switch {
-	case err != nil:
-		return refuse("Content-Type %s is not a media type (%v)", jsonfield.Quote(value), err)
-	case mediaType != "application/json":
-		return refuse("Content-Type %s is not application/json", jsonfield.Quote(value))
-	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
-		return refuse("charset %s: JSON is UTF-8", jsonfield.Quote(params["charset"]))
-	}
-	return nil
-}
-
-// header is a request header's value. API Gateway's payload 2.0 gives header names in lower
-// case; the name is matched in any case all the same, for callers that build events by hand.
-func header(headers map[string]string, name string) (string, bool) {
-	if v, ok := headers[name]; ok {
-		return v, true
-	}
-	for k, v := range headers {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// object decodes a JSON object, rejecting unknown fields, into the route's members.
-func object(b []byte, known map[string]*json.RawMessage) *answer {
 	if len(bytes.TrimSpace(b)) == 0 {
 		a := fail(http.StatusBadRequest, CodeInvalidRequest, "", "the body is empty: send a JSON object")
 		return &a
@@ -325,12 +267,8 @@ func pushOf(raw json.RawMessage) (push.Push, *answer) {
 }
 
 func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
-	b, bad := h.body(req)
-	if bad != nil {
-		return *bad
-	}
 	var rawKey, rawPush, rawDelay, rawSendAt json.RawMessage
-	if bad := object(b, map[string]*json.RawMessage{"key": &rawKey, "push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt}); bad != nil {
+	if bad := h.object(req, map[string]*json.RawMessage{"key": &rawKey, "push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt}); bad != nil {
 		return *bad
 	}
 	var key string
@@ -367,12 +305,8 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 }
 
 func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, key string) answer {
-	b, bad := h.body(req)
-	if bad != nil {
-		return *bad
-	}
 	var rawPush, rawDelay, rawSendAt, rawNow json.RawMessage
-	if bad := object(b, map[string]*json.RawMessage{"push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt, "now": &rawNow}); bad != nil {
+	if bad := h.object(req, map[string]*json.RawMessage{"push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt, "now": &rawNow}); bad != nil {
 		return *bad
 	}
 	var ch client.Change
@@ -449,14 +383,10 @@ func nonNil(l []devices.Device) []devices.Device {
 }
 
 func (h *Handler) registerDevice(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
-	b, bad := h.body(req)
-	if bad != nil {
-		return *bad
-	}
 	var raw = map[string]*json.RawMessage{}
 	var userID, token, platform, deviceID json.RawMessage
 	raw["userId"], raw["token"], raw["platform"], raw["deviceId"] = &userID, &token, &platform, &deviceID
-	if bad := object(b, raw); bad != nil {
+	if bad := h.object(req, raw); bad != nil {
 		return *bad
 	}
 	var r devices.Registration

@@ -6,7 +6,6 @@ package orders
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/delayed-push/delayed-push/internal/requestbody"
 	"github.com/delayed-push/delayed-push/shopify"
 )
 
@@ -134,16 +134,11 @@ func (r *Receiver) handle(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		var err error
-		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return fail(http.StatusBadRequest, "invalid_request", "the body is not valid base64")
-		}
-	}
-	if len(body) > limit {
-		log.WarnContext(ctx, "webhook refused: body too large", "bytes", len(body), "limit", limit)
-		return fail(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body is %d bytes, at most %d", len(body), limit))
+	// The Content-Type is not checked: the signature, not a header, says the body is Shopify's.
+	body, bad := requestbody.Read(req, limit)
+	if bad != nil {
+		log.WarnContext(ctx, "webhook refused: body", "code", bad.Code, "reason", bad.Message)
+		return fail(bad.Status, bad.Code, bad.Message)
 	}
 	h := headers(req.Headers)
 	secrets, err := r.Secrets.Secrets(ctx, false)
