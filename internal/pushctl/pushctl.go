@@ -2,8 +2,8 @@
 // reschedule and list pushes through the Go client, measure how late pushes go out, and bring
 // parked pushes back from the dead-letter queue. cmd/pushctl's main calls Main.
 //
-// Each command is a command value in the file named after it, with its own options type:
-// the flags it takes and what it does with them.
+// Each command is a command value in the file named after it (send is with schedule, cancel
+// with get), with its own options type: the flags it takes and what it does with them.
 package pushctl
 
 import (
