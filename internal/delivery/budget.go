@@ -30,7 +30,7 @@ func frac(left time.Duration, f float64, lo, hi time.Duration) time.Duration {
 }
 
 // newBudget divides the time to deadline. slowest seeds what the invocation expects of a
-// delivery: a warm environment remembers the last invocation's (see Service.remember).
+// delivery: a warm environment remembers the last invocation's (Service.recentSlowest).
 func newBudget(now, deadline time.Time, slowest time.Duration) *budget {
 	left := deadline.Sub(now)
 	b := &budget{

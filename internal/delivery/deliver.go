@@ -3,9 +3,11 @@ package delivery
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
+// epKind is what became of one endpoint's delivery; Result.tally counts them.
 type epKind int
 
 const (
@@ -20,6 +22,7 @@ const (
 	epSkipped
 )
 
+// endpointResult is what deliver returns for one endpoint.
 type endpointResult struct {
 	kind       epKind
 	disabled   bool // the device was marked disabled in the registry
@@ -28,131 +31,172 @@ type endpointResult struct {
 	err        error
 }
 
-// deliver is claim → publish → mark for one endpoint. Only a publish SNS confirmed with a
+// deliver is claim → publish → record for one endpoint. Only a publish SNS confirmed with a
 // message id is recorded sent; what a failure means depends on its class and the guarantee.
 func (s *Service) deliver(ctx context.Context, inv *invocation, j *job, dev Endpoint) endpointResult {
-	ep := dev.ARN
 	started := time.Now()
 	if !inv.budget.canStart(started) {
 		return endpointResult{kind: epPending}
 	}
-	log := s.logger().With("pushId", j.id, "endpointArn", ep)
-	k := Key{PushID: j.id, EndpointARN: ep}
+	d, res, claimed := s.claim(ctx, inv, j, dev)
+	if !claimed {
+		return res
+	}
+	if !d.publish {
+		return s.recordUnpublished(ctx, inv, j, dev, d)
+	}
+	id, err := s.publish(ctx, inv, j, d)
+	inv.budget.observe(time.Since(started))
+	if err == nil {
+		return s.recordSent(ctx, inv, j, d, id)
+	}
+	return s.recordFailure(ctx, inv, j, d, err)
+}
+
+// endpointDelivery is one endpoint's delivery, once claimed.
+type endpointDelivery struct {
+	key   Key
+	lease Lease
+	log   *slog.Logger // with the push id and the endpoint
+	// publish: the endpoint is to get the push (its device is enabled, the push not
+	// expired). The claim counted that publish.
+	publish bool
+}
+
+// claim takes the endpoint's delivery record for this attempt. When the attempt must go no
+// further (the delivery is done or held elsewhere, an earlier attempt may have published it
+// under at-most-once, the claim failed or was cut short), claimed is false and res says why.
+func (s *Service) claim(ctx context.Context, inv *invocation, j *job, dev Endpoint) (d *endpointDelivery, res endpointResult, claimed bool) {
+	d = &endpointDelivery{log: s.logger().With("pushId", j.id, "endpointArn", dev.ARN), key: Key{PushID: j.id, EndpointARN: dev.ARN}}
 	now := s.now()
-	lease := inv.newLease(now)
+	d.lease = inv.newLease(now)
 	// The claim counts the publish that follows it, if one does: counted after the fact, a
 	// publish SNS took just before the sender died would be missing from the record.
-	publish := dev.Disabled == "" && j.expired == ""
-	claim, err := s.Log.Claim(inv.work, k, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: lease, Publish: publish})
+	d.publish = dev.Disabled == "" && j.expired == ""
+	claim, err := s.Log.Claim(inv.work, d.key, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: d.lease, Publish: d.publish})
 	if err != nil && inv.interrupted(err) {
 		// Time ran out with the claim in flight. Had it been written, the record would stay
 		// "sending" until the lease ends and then look like a publish that may have happened;
 		// release it instead (a no-op if it was not written): nothing was published.
 		mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), inv.budget.marks)
 		defer cancel()
-		_ = s.Log.Mark(mctx, k, lease, Mark{Status: StatusRetry, Error: "claim interrupted: time budget used up", Now: s.now(),
-			Publishes: uncounted(publish)})
-		return endpointResult{kind: epPending}
+		_ = s.Log.Mark(mctx, d.key, d.lease, Mark{Status: StatusRetry, Error: "claim interrupted: time budget used up", Now: s.now(),
+			Publishes: uncounted(d.publish)})
+		return d, endpointResult{kind: epPending}, false
 	}
 	if err != nil {
 		if ClassifyStore(err) == Permanent {
 			// Nothing can be recorded, so nothing may be sent: the delivery fails for good.
-			log.WarnContext(ctx, "delivery log refused the delivery", "errorClass", string(Permanent), "reason", Reason(err))
-			return endpointResult{kind: epFailed}
+			d.log.WarnContext(ctx, "delivery log refused the delivery", "errorClass", string(Permanent), "reason", Reason(err))
+			return d, endpointResult{kind: epFailed}, false
 		}
-		log.WarnContext(ctx, "delivery claim failed, will retry", "reason", Reason(err))
-		return endpointResult{kind: epRetry, err: err}
+		d.log.WarnContext(ctx, "delivery claim failed, will retry", "reason", Reason(err))
+		return d, endpointResult{kind: epRetry, err: err}, false
 	}
 	switch claim.Outcome {
 	case AlreadyDone:
-		log.InfoContext(ctx, "delivery already done, not publishing again", "status", claim.Status)
-		return endpointResult{kind: epDuplicate}
+		d.log.InfoContext(ctx, "delivery already done, not publishing again", "status", claim.Status)
+		return d, endpointResult{kind: epDuplicate}, false
 	case Busy:
-		log.InfoContext(ctx, "another invocation holds the delivery", "leaseUntil", claim.BusyUntil.UTC().Format(time.RFC3339Nano))
-		return endpointResult{kind: epBusy, busyUntil: claim.BusyUntil}
+		d.log.InfoContext(ctx, "another invocation holds the delivery", "leaseUntil", claim.BusyUntil.UTC().Format(time.RFC3339Nano))
+		return d, endpointResult{kind: epBusy, busyUntil: claim.BusyUntil}, false
 	case Resumed:
 		if j.atMostOnce {
-			log.WarnContext(ctx, "an earlier attempt may have published it: not sent again (at-most-once)")
-			s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Now: s.now(), Publishes: uncounted(publish),
+			d.log.WarnContext(ctx, "an earlier attempt may have published it: not sent again (at-most-once)")
+			s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusUncertain, Now: s.now(), Publishes: uncounted(d.publish),
 				Error: "an earlier attempt ended without recording whether SNS accepted it; not sent again (at-most-once)"})
-			return endpointResult{kind: epUncertain}
+			return d, endpointResult{kind: epUncertain}, false
 		}
 		if j.expired == "" {
-			log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
+			d.log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
 		}
 	}
+	return d, endpointResult{}, true
+}
+
+// recordUnpublished records the outcome of an endpoint that gets nothing: its device is
+// disabled, or the push expired.
+func (s *Service) recordUnpublished(ctx context.Context, inv *invocation, j *job, dev Endpoint, d *endpointDelivery) endpointResult {
 	if dev.Disabled != "" {
 		// Recorded like any outcome, so the delivery log says why this device got nothing.
 		reason := "device disabled: " + dev.Disabled
-		log.InfoContext(ctx, "device disabled: skipped without a publish", "reason", dev.Disabled)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusSkipped, Error: reason, Now: s.now()})
+		d.log.InfoContext(ctx, "device disabled: skipped without a publish", "reason", dev.Disabled)
+		s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusSkipped, Error: reason, Now: s.now()})
 		return endpointResult{kind: epSkipped}
 	}
-	if j.expired != "" {
-		log.WarnContext(ctx, "push expired: not sent", "reason", j.expired)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusExpired, Error: j.expired, Now: s.now()})
-		return endpointResult{kind: epExpired}
-	}
+	d.log.WarnContext(ctx, "push expired: not sent", "reason", j.expired)
+	s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusExpired, Error: j.expired, Now: s.now()})
+	return endpointResult{kind: epExpired}
+}
 
+// publish publishes the push to the endpoint. Under at-least-once a publish whose outcome is
+// unknown is made again, up to PublishAttempts, while time allows; each publish after the
+// first is counted on the record before it is made.
+func (s *Service) publish(ctx context.Context, inv *invocation, j *job, d *endpointDelivery) (id string, err error) {
 	attempts := s.PublishAttempts
 	if attempts <= 0 {
 		attempts = DefaultPublishAttempts
 	}
-	var id string
-	var pubErr error
 	for attempt := 1; ; attempt++ {
 		// The claim counted the first publish; each further one is counted before it is made,
 		// and not made when it cannot be counted (the next attempt publishes again).
 		if attempt > 1 {
-			if err := s.countPublish(inv, k, lease); err != nil {
-				log.WarnContext(ctx, "could not count another publish: not publishing again now", "error", err.Error())
+			if err := s.countPublish(inv, d.key, d.lease); err != nil {
+				d.log.WarnContext(ctx, "could not count another publish: not publishing again now", "error", err.Error())
 				break
 			}
 		}
-		id, pubErr = s.Publisher.Publish(inv.work, ep, j.message)
-		if pubErr == nil && id == "" {
-			pubErr = errors.New("publish returned no message id")
+		id, err = s.Publisher.Publish(inv.work, d.key.EndpointARN, j.message)
+		if err == nil && id == "" {
+			err = errors.New("publish returned no message id")
 		}
-		if pubErr == nil || ClassifyPublish(pubErr) != Ambiguous || j.atMostOnce ||
+		if err == nil || ClassifyPublish(err) != Ambiguous || j.atMostOnce ||
 			attempt >= attempts || !inv.budget.canStart(time.Now()) {
 			break
 		}
-		log.InfoContext(ctx, "publish outcome unknown, publishing again (at-least-once)", "reason", Reason(pubErr))
+		d.log.InfoContext(ctx, "publish outcome unknown, publishing again (at-least-once)", "reason", Reason(err))
 	}
-	inv.budget.observe(time.Since(started))
+	return id, err
+}
 
-	if pubErr == nil {
-		confirmed := s.now()
-		res := endpointResult{kind: epSent}
-		m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed}
-		if j.hasDue {
-			res.latenessMs = confirmed.Sub(j.due).Milliseconds()
-			m.LatenessMs = &res.latenessMs
-		}
-		if err := s.mark(ctx, inv, k, lease, m); err != nil {
-			// The push is out. The record stays "sending"; should the message come back, the
-			// guarantee decides (at least once: sent again, with the same push id).
-			log.ErrorContext(ctx, "published but could not record it", "snsMessageId", id, "error", err.Error())
-		}
-		return res
+// recordSent records a publish SNS confirmed, with the push's lateness.
+func (s *Service) recordSent(ctx context.Context, inv *invocation, j *job, d *endpointDelivery, id string) endpointResult {
+	confirmed := s.now()
+	res := endpointResult{kind: epSent}
+	m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed}
+	if j.hasDue {
+		res.latenessMs = confirmed.Sub(j.due).Milliseconds()
+		m.LatenessMs = &res.latenessMs
 	}
+	if err := s.mark(ctx, inv, d.key, d.lease, m); err != nil {
+		// The push is out. The record stays "sending"; should the message come back, the
+		// guarantee decides (at least once: sent again, with the same push id).
+		d.log.ErrorContext(ctx, "published but could not record it", "snsMessageId", id, "error", err.Error())
+	}
+	return res
+}
+
+// recordFailure records a failed publish by its class: failed for good (and the device marked
+// disabled when SNS says its endpoint is dead), uncertain under at-most-once when the outcome
+// is unknown, else to be retried.
+func (s *Service) recordFailure(ctx context.Context, inv *invocation, j *job, d *endpointDelivery, pubErr error) endpointResult {
 	class, reason := ClassifyPublish(pubErr), Reason(pubErr)
 	switch {
 	case class == Permanent:
-		log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusFailed, Error: reason, Now: s.now()})
+		d.log.WarnContext(ctx, "publish failed permanently", "errorClass", string(class), "reason", reason)
+		s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusFailed, Error: reason, Now: s.now()})
 		res := endpointResult{kind: epFailed}
 		if j.push.UserID != "" && EndpointGone(pubErr) {
-			res.disabled = s.disable(ctx, inv, j.id, j.push.UserID, ep, reason)
+			res.disabled = s.disable(ctx, inv, j.id, j.push.UserID, d.key.EndpointARN, reason)
 		}
 		return res
 	case class == Ambiguous && j.atMostOnce:
-		log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
-		s.mark(ctx, inv, k, lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now()})
+		d.log.WarnContext(ctx, "publish outcome unknown: not sent again (at-most-once)", "errorClass", string(class), "reason", reason)
+		s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusUncertain, Error: "publish outcome unknown: " + reason, Now: s.now()})
 		return endpointResult{kind: epUncertain}
 	}
-	log.WarnContext(ctx, "publish failed, will retry", "errorClass", string(class), "reason", reason)
-	s.mark(ctx, inv, k, lease, Mark{Status: StatusRetry, Error: reason, Now: s.now()})
+	d.log.WarnContext(ctx, "publish failed, will retry", "errorClass", string(class), "reason", reason)
+	s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusRetry, Error: reason, Now: s.now()})
 	return endpointResult{kind: epRetry, err: pubErr}
 }
 

@@ -1,0 +1,32 @@
+package delivery
+
+import "github.com/delayed-push/delayed-push/internal/metrics"
+
+// emitMetrics writes the batch's metrics (EMF): deliveries sent, failed for good or to be
+// retried, devices disabled, pushes expired or parked, and each sent push's lateness.
+func (s *Service) emitMetrics(results []Result) {
+	if s.Metrics == nil {
+		return
+	}
+	counts := map[string]float64{metrics.Sent: 0, metrics.PermanentFailures: 0, metrics.TransientFailures: 0,
+		metrics.EndpointsDisabled: 0, metrics.Expired: 0, metrics.Parked: 0}
+	var lateness []float64
+	for _, r := range results {
+		counts[metrics.Sent] += float64(r.Sent)
+		counts[metrics.PermanentFailures] += float64(r.Failed)
+		counts[metrics.TransientFailures] += float64(r.Retrying)
+		counts[metrics.EndpointsDisabled] += float64(r.Disabled)
+		if r.Outcome == OutcomeExpired {
+			counts[metrics.Expired]++
+		}
+		if r.Action == ActionParked {
+			counts[metrics.Parked]++
+		}
+		if r.Lateness && r.Sent > 0 {
+			lateness = append(lateness, float64(r.LatenessMs))
+		}
+	}
+	if err := s.Metrics.Emit(counts, map[string][]float64{metrics.LatenessMs: lateness}); err != nil {
+		s.logger().Warn("metrics not written", "error", err.Error())
+	}
+}
