@@ -26,7 +26,6 @@ import (
 
 	"github.com/delayed-push/delayed-push/devices"
 	"github.com/delayed-push/delayed-push/internal/fcm"
-	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
@@ -47,14 +46,15 @@ var (
 	ErrCancelled = errors.New("the push was cancelled")
 )
 
-// States of a push, as Get and List report them.
+// States of a push, as Get and List report them: the schedules table's (a test keeps them
+// equal).
 const (
-	StateScheduled = index.Scheduled // waiting for its due time
-	StateSending   = index.Sending   // the sender has it
-	StateSent      = index.Sent      // sent to at least one device (see Outcome)
-	StateFailed    = index.Failed    // not sent: every device failed, or the user has none
-	StateExpired   = index.Expired   // not sent: later than its lateness limit
-	StateCancelled = index.Cancelled // never sent
+	StateScheduled = "scheduled" // waiting for its due time
+	StateSending   = "sending"   // the sender has it
+	StateSent      = "sent"      // sent to at least one device (see Outcome)
+	StateFailed    = "failed"    // not sent: every device failed, or the user has none
+	StateExpired   = "expired"   // not sent: later than its lateness limit
+	StateCancelled = "cancelled" // never sent
 )
 
 // Resources are the stack's resources a client uses: the stack outputs StateMachineArn,
