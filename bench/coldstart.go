@@ -77,8 +77,8 @@ type Probe struct {
 	RSSKiB int
 }
 
-// BuildFlags are the go build flags of stacks/gofunction.go (after "build"; with GOOS=linux,
-// CGO_ENABLED=0 and GOFLAGS=-mod=readonly in the environment).
+// BuildFlags are the go build flags of stacks/delayedpush/internal/gobuild/gobuild.go (after
+// "build"; with GOOS=linux, CGO_ENABLED=0 and GOFLAGS=-mod=readonly in the environment).
 func BuildFlags() []string {
 	return []string{"-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s -w -buildid="}
 }

@@ -35,9 +35,9 @@ func TestColdStartOfTheMinimalHandler(t *testing.T) {
 }
 
 // The benchmark builds the functions as the construct does: the flags are those of
-// stacks/gofunction.go.
+// stacks/delayedpush/internal/gobuild/gobuild.go.
 func TestBuildFlagsAreTheConstructs(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "stacks", "gofunction.go"))
+	src, err := os.ReadFile(filepath.Join("..", "stacks", "delayedpush", "internal", "gobuild", "gobuild.go"))
 	require.NoError(t, err)
 	assert.Contains(t, string(src), `"build", "-trimpath", "-tags", "lambda.norpc",`)
 	assert.Contains(t, string(src), `"-ldflags", "-s -w -buildid=",`)

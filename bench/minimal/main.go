@@ -1,6 +1,7 @@
 // Command minimal is the yardstick of the cold-start benchmark (BENCHMARKS.md): the least an
 // SQS-triggered Go Lambda can be, aws-lambda-go's runtime loop with a handler that does
-// nothing, built as the construct builds every function (stacks/gofunction.go).
+// nothing, built as the construct builds every function
+// (stacks/delayedpush/internal/gobuild/gobuild.go).
 package main
 
 import (

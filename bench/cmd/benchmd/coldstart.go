@@ -130,7 +130,8 @@ func zipSize(dir string) (int64, error) {
 	return int64(buf.Len()), nil
 }
 
-// hostBuild builds pkg as stacks/gofunction.go does, for this host's architecture.
+// hostBuild builds pkg as stacks/delayedpush/internal/gobuild/gobuild.go does, for this host's
+// architecture.
 func hostBuild(pkg, goarch, out string) error {
 	args := append([]string{"build"}, bench.BuildFlags()...)
 	args = append(args, "-o", out, pkg)
@@ -228,7 +229,7 @@ func coldSection(o options) (string, error) {
 	var b strings.Builder
 	how := "the arm64 assets themselves (this host is arm64)"
 	if !native {
-		how = fmt.Sprintf("the same packages built for this host (linux/%s) with the flags of stacks/gofunction.go (`go build %s`, CGO_ENABLED=0): the assets are linux/arm64 and run here only under emulation, which would measure the emulator", runtime.GOARCH, strings.Join(quoteArgs(bench.BuildFlags()), " "))
+		how = fmt.Sprintf("the same packages built for this host (linux/%s) with the flags of stacks/delayedpush/internal/gobuild/gobuild.go (`go build %s`, CGO_ENABLED=0): the assets are linux/arm64 and run here only under emulation, which would measure the emulator", runtime.GOARCH, strings.Join(quoteArgs(bench.BuildFlags()), " "))
 	}
 	fmt.Fprintf(&b, `Every function's `+"`bootstrap`"+` of the synthesized assemblies (%s: `+"`make synth`"+`, and `+"`make synth-full`"+` for the
 optional Shopify functions), from process start to its first request to the Runtime API

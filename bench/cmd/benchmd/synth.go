@@ -135,7 +135,7 @@ once before into the same output directory (its Go build cache and its assets in
 	if !equal(assetsBefore, assetsAfter) {
 		b.WriteString("; the set of asset directories changed between the runs")
 	}
-	b.WriteString(". The asset hash is over what each binary is built from (`stacks/gofunction.go`, `sourceHash`: the build settings, the app's go.mod and go.sum, and the Go and embedded files of the module's packages the function imports), and the CDK skips bundling an asset whose directory for that hash is already in the output directory. A synth still runs `go list` per function to compute the hash.\n")
+	b.WriteString(". The asset hash is over what each binary is built from (`stacks/delayedpush/internal/gobuild/gobuild.go`, `sourceHash`: the build settings, the app's go.mod and go.sum, and the Go and embedded files of the module's packages the function imports), and the CDK skips bundling an asset whose directory for that hash is already in the output directory. A synth still runs `go list` per function to compute the hash.\n")
 	b.WriteString("\nWhat a warm synth of the full app spends beyond the minimal one is the construct itself through jsii (every resource, the policies, the nag checks of `security.AddChecks`) and the hashing; no compiling.\n")
 	return b.String(), nil
 }
