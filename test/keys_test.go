@@ -13,31 +13,28 @@ import (
 	"github.com/delayed-push/delayed-push/stacks"
 )
 
-// canonical is a statement (or any value) as JSON with sorted keys and its Action a sorted list.
-func canonical(v any) string {
-	if m, ok := v.(map[string]any); ok {
-		if a, ok := m["Action"]; ok {
-			var actions []string
-			for _, x := range list(a) {
-				actions = append(actions, x.(string))
+// canonical is a statement's parts as JSON with sorted keys, its Action a sorted list and an
+// absent part left out, so that statements compare as strings.
+func canonical(parts map[string]any) string {
+	c := map[string]any{}
+	for k, v := range parts {
+		if v == nil {
+			continue
+		}
+		if k == "Action" {
+			raw, _ := json.Marshal(v)
+			var l oneOrMany
+			_ = json.Unmarshal(raw, &l)
+			actions := make([]string, len(l))
+			for i, a := range l {
+				actions[i] = bare(a)
 			}
 			slices.Sort(actions)
-			c := map[string]any{}
-			for k, x := range m {
-				c[k] = x
-			}
-			c["Action"] = actions
-			v = c
+			v = actions
 		}
+		c[k] = v
 	}
-	if m, ok := v.(map[string]any); ok {
-		for k, x := range m {
-			if x == nil {
-				delete(m, k) // an absent Condition
-			}
-		}
-	}
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(c)
 	return string(b)
 }
 
@@ -46,41 +43,46 @@ func via(service string) map[string]any {
 	return map[string]any{"Fn::Join": []any{"", []any{service + ".", ref("AWS::Region"), ".", ref("AWS::URLSuffix")}}}
 }
 
-// kmsStatements are the statements with a kms: action of the policies of type typ attached to
-// role (AWS::IAM::Policy), or of the managed policy role names (AWS::IAM::ManagedPolicy), in
-// canonical form without Sid and Effect (every one must Allow).
-func kmsStatements(t *testing.T, tpl assertions.Template, typ, role string) []string {
+// attachedTo is a FindResources filter on the IAM policies attached to a role.
+func attachedTo(role string) map[string]any {
+	return withProperties(map[string]any{"Roles": assertions.Match_ArrayWith(&[]any{ref(role)})})
+}
+
+// kmsStatements are the statements with a kms: action of the policies of type typ that match
+// props (nil: all), canonical, without Sid and Effect (every one must Allow).
+func kmsStatements(t *testing.T, tpl assertions.Template, typ string, props any) []string {
 	t.Helper()
 	var out []string
-	for id, r := range *tpl.FindResources(jsiiStr(typ), nil) {
-		props := (*r)["Properties"].(map[string]any)
-		if typ == "AWS::IAM::ManagedPolicy" && id != role {
+	for _, s := range policyStatements(t, tpl, typ, props) {
+		if !slices.ContainsFunc(s.Action, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
 			continue
 		}
-		if typ == "AWS::IAM::Policy" && !slices.ContainsFunc(list(props["Roles"]), func(x any) bool { return canonical(x) == canonical(ref(role)) }) {
-			continue
-		}
-		for _, s := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			st := s.(map[string]any)
-			if !slices.ContainsFunc(list(st["Action"]), func(a any) bool { return strings.HasPrefix(a.(string), "kms:") }) {
-				continue
-			}
-			require.Equal(t, "Allow", st["Effect"])
-			out = append(out, canonical(map[string]any{"Action": st["Action"], "Resource": st["Resource"], "Condition": st["Condition"]}))
-		}
+		require.Equal(t, "Allow", s.Effect)
+		out = append(out, canonical(map[string]any{"Action": s.Action, "Resource": s.Raw["Resource"], "Condition": s.Raw["Condition"]}))
 	}
 	return out
 }
 
-// keyPolicy is a key's policy statements, canonical, without Sid and Effect (each Allows).
-func keyPolicy(t *testing.T, tpl assertions.Template, key string) []string {
+// keyStatements are a key's policy statements, canonical, without Sid and Effect (each Allows).
+func keyStatements(t *testing.T, tpl assertions.Template, key string) []string {
 	t.Helper()
-	props := (*tpl.ToJSON())["Resources"].(map[string]any)[key].(map[string]any)["Properties"].(map[string]any)
 	var out []string
-	for _, s := range props["KeyPolicy"].(map[string]any)["Statement"].([]any) {
-		st := s.(map[string]any)
-		require.Equal(t, "Allow", st["Effect"])
-		out = append(out, canonical(map[string]any{"Principal": st["Principal"], "Action": st["Action"], "Resource": st["Resource"], "Condition": st["Condition"]}))
+	for _, s := range keyPolicy(t, tpl, key) {
+		require.Equal(t, "Allow", s.Effect)
+		out = append(out, canonical(map[string]any{"Principal": s.Raw["Principal"], "Action": s.Raw["Action"], "Resource": s.Raw["Resource"], "Condition": s.Raw["Condition"]}))
+	}
+	return out
+}
+
+// logDelivery are the statements of a key's policy that admit CloudWatch Logs' delivery (of
+// the state machine's log events), canonical.
+func logDelivery(t *testing.T, tpl assertions.Template, key string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range keyPolicy(t, tpl, key) {
+		if slices.Contains(s.Principals, "delivery.logs.amazonaws.com") {
+			out = append(out, canonical(map[string]any{"Principal": s.Raw["Principal"], "Action": s.Raw["Action"], "Resource": s.Raw["Resource"], "Condition": s.Raw["Condition"]}))
+		}
 	}
 	return out
 }
@@ -127,16 +129,14 @@ func TestDataKeyIsApartFromTheTopicsKey(t *testing.T) {
 	dataArn, topicsArn := getAtt(data, "Arn"), getAtt(topics, "Arn")
 	tpl.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
 		"SSESpecification": map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": dataArn}})
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
-	for _, q := range ids(tpl, "AWS::SQS::Queue", nil) {
-		props := resources[q].(map[string]any)["Properties"].(map[string]any)
-		if strings.Contains(q, "DeviceEvents") { // SNS events, not pushes: SQS-managed (see device_events.go)
-			assert.Equal(t, true, props["SqsManagedSseEnabled"], q)
-			assert.NotContains(t, props, "KmsMasterKeyId", q)
-			continue
-		}
-		assert.Equal(t, dataArn, props["KmsMasterKeyId"], q)
-	}
+	// The device events queues hold SNS events, not pushes: SQS-managed (see device_events.go).
+	queues := ids(tpl, "AWS::SQS::Queue", nil)
+	deviceEvents := slices.DeleteFunc(slices.Clone(queues), func(id string) bool { return !strings.Contains(id, "DeviceEvents") })
+	pushes := slices.DeleteFunc(slices.Clone(queues), func(id string) bool { return strings.Contains(id, "DeviceEvents") })
+	require.Len(t, deviceEvents, 3)
+	assert.Equal(t, pushes, ids(tpl, "AWS::SQS::Queue", withProperties(map[string]any{"KmsMasterKeyId": dataArn})), "under the data key")
+	assert.Equal(t, deviceEvents, ids(tpl, "AWS::SQS::Queue", withProperties(map[string]any{
+		"SqsManagedSseEnabled": true, "KmsMasterKeyId": assertions.Match_Absent()})), "SQS-managed")
 	tpl.HasResourceProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{
 		"EncryptionConfiguration": map[string]any{"Type": "CUSTOMER_MANAGED_KMS_KEY", "KmsKeyId": dataArn, "KmsDataKeyReusePeriodSeconds": 300}})
 	tpl.AllResourcesProperties(jsiiStr("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": topicsArn})
@@ -156,12 +156,14 @@ func TestDataKeyIsApartFromTheTopicsKey(t *testing.T) {
 				"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId"), "kms:EncryptionContext:SourceArn": logs},
 				"ArnLike":      map[string]any{"aws:SourceArn": logs},
 			}}),
-	}, keyPolicy(t, tpl, data))
+	}, keyStatements(t, tpl, data))
 	// The topics key admits CloudWatch, CloudWatch Logs and SNS, never log delivery of the
 	// executions, and no function role by name.
 	for _, s := range keyPolicy(t, tpl, topics) {
-		assert.NotContains(t, s, "delivery.logs", "the topics key")
-		assert.NotContains(t, s, "ServiceRole", "the topics key names no role")
+		assert.NotContains(t, s.Principals, "delivery.logs.amazonaws.com", "the topics key")
+		for _, p := range s.Principals {
+			assert.NotContains(t, p, "ServiceRole", "the topics key names no role")
+		}
 	}
 
 	// The default keeps AWS managed keys (cheaper): one key, the topics key.
@@ -170,9 +172,7 @@ func TestDataKeyIsApartFromTheTopicsKey(t *testing.T) {
 	assert.Empty(t, none)
 	def.AllResourcesProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"SqsManagedSseEnabled": true})
 	def.AllResourcesProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{"EncryptionConfiguration": assertions.Match_Absent()})
-	for _, s := range keyPolicy(t, def, only(t, def, "AWS::KMS::Key", nil)) {
-		assert.NotContains(t, s, "delivery.logs")
-	}
+	assert.Empty(t, logDelivery(t, def, only(t, def, "AWS::KMS::Key", nil)))
 }
 
 // With customerManagedKey, each role may use the data key only with the actions its calls
@@ -217,24 +217,22 @@ func TestKMSStatementsAreExactlyWhatEachRoleCalls(t *testing.T) {
 		} else {
 			fn = functionWith(t, tpl, envVar)
 		}
-		assert.ElementsMatch(t, statements, kmsStatements(t, tpl, "AWS::IAM::Policy", roleOf(t, tpl, fn)), "%s (%s)", fn, envVar)
+		assert.ElementsMatch(t, statements, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(roleOf(t, tpl, fn))), "%s (%s)", fn, envVar)
 	}
 
 	// The state machine's role: its executions (a policy of its own: the ARN is a Ref, and the
 	// state machine waits for its default policy), its log events, and the push queue.
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
-	smRole := resources[sm].(map[string]any)["Properties"].(map[string]any)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
 	logs := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":logs:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":*"}}}
 	assert.ElementsMatch(t, []string{
 		use(map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}),
 		canonical(map[string]any{"Action": []any{"kms:GenerateDataKey"}, "Resource": dataArn,
 			"Condition": map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:SourceArn": logs}}}),
 		through("sqs"),
-	}, kmsStatements(t, tpl, "AWS::IAM::Policy", smRole))
+	}, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(stateMachineRole(t, tpl))))
 	executionsPolicy := only(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
 		"Statement": []any{assertions.Match_ObjectLike(&map[string]any{"Sid": "ItsExecutions"})}})}))
-	deps, _ := json.Marshal(resources[sm].(map[string]any)["DependsOn"])
-	assert.NotContains(t, string(deps), executionsPolicy, "the state machine does not wait for the policy that names it")
+	// The state machine does not wait for the policy that names it.
+	tpl.HasResource(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{"DependsOn": assertions.Match_Not(assertions.Match_ArrayWith(&[]any{executionsPolicy}))})
 
 	// The producer policy: the same as the API's push calls, named.
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
@@ -244,8 +242,8 @@ func TestKMSStatementsAreExactlyWhatEachRoleCalls(t *testing.T) {
 			map[string]any{"Sid": "UseTheDataKeyForExecutions", "Effect": "Allow", "Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": dataArn,
 				"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("states"), "kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}},
 		})})})
-	producer := only(t, tpl, "AWS::IAM::ManagedPolicy", nil)
-	assert.ElementsMatch(t, []string{through("sqs", "dynamodb"), executions}, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", producer))
+	only(t, tpl, "AWS::IAM::ManagedPolicy", nil) // the producer policy
+	assert.ElementsMatch(t, []string{through("sqs", "dynamodb"), executions}, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", nil))
 
 	// No statement anywhere grants Encrypt, ReEncrypt or a wildcard KMS action to a role.
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
@@ -274,30 +272,17 @@ func TestCustomerManagedKeyUpgradeKeepsThePreviousKeyReadable(t *testing.T) {
 		return canonical(map[string]any{"Action": actions, "Resource": getAtt(topics, "Arn"), "Condition": condition})
 	}
 	sender := functionWith(t, tpl, "SCHEDULER_ROLE_ID")
-	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::Policy", roleOf(t, tpl, sender)),
+	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(roleOf(t, tpl, sender))),
 		previous([]any{"kms:Decrypt"}, map[string]any{"StringEquals": map[string]any{"kms:ViaService": []any{via("sqs"), via("dynamodb")}}}))
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
-	smRole := resources[sm].(map[string]any)["Properties"].(map[string]any)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
-	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::Policy", smRole),
+	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(stateMachineRole(t, tpl))),
 		previous([]any{"kms:Decrypt", "kms:GenerateDataKey"}, map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}))
-	producer := only(t, tpl, "AWS::IAM::ManagedPolicy", nil)
-	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", producer),
+	only(t, tpl, "AWS::IAM::ManagedPolicy", nil) // the producer policy
+	assert.Contains(t, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", nil),
 		previous([]any{"kms:Decrypt"}, map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("states"), "kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}))
 	// Log delivery of those executions' events, on the same conditions as the data key's.
-	var delivery []string
-	for _, s := range keyPolicy(t, tpl, data) {
-		if strings.Contains(s, "delivery.logs") {
-			delivery = append(delivery, s)
-		}
-	}
-	var onTopics []string
-	for _, s := range keyPolicy(t, tpl, topics) {
-		if strings.Contains(s, "delivery.logs") {
-			onTopics = append(onTopics, s)
-		}
-	}
+	delivery := logDelivery(t, tpl, data)
 	require.Len(t, delivery, 1)
-	assert.Equal(t, delivery, onTopics)
+	assert.Equal(t, delivery, logDelivery(t, tpl, topics))
 
 	_, err := stacks.ParseConfig(`{"customerManagedKeyUpgrade":true}`)
 	require.Error(t, err)

@@ -15,7 +15,6 @@ import (
 // calls, and a "*" resource only for the APIs that have no resource-level permissions.
 func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	tpl := withShopify(t)
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
 	common := []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 	// What Lambda's SQS poller calls with the function's role; what SendMessage needs. No
 	// GetQueueUrl (the URLs are in the environment), no ChangeMessageVisibility.
@@ -33,20 +32,17 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	for envVar := range want {
 		fns[envVar] = functionWith(t, tpl, envVar)
 	}
-	for _, fn := range ids(tpl, "AWS::Lambda::Function", nil) {
-		if strings.Contains(fn, "DeviceEvents") {
-			fns["device events"] = fn
-			want["device events"] = append(append([]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, consume...), common...)
-		}
-	}
+	fns["device events"] = only(t, tpl, "AWS::Lambda::Function", withProperties(map[string]any{"Description": assertions.Match_StringLikeRegexp(jsiiStr("device events"))}))
+	want["device events"] = append(append([]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, consume...), common...)
 	require.Len(t, fns, 5, "every function is checked")
+	require.Len(t, ids(tpl, "AWS::Lambda::Function", nil), 5, "every function is checked")
 	for envVar, actions := range want {
 		fn := fns[envVar]
 		got := actionsOf(t, tpl, fn)
 		assert.ElementsMatch(t, dedupe(actions), slices.Collect(maps.Keys(got)), "%s (%s)", fn, envVar)
 		for action, res := range got {
 			for _, r := range res {
-				if r == `"*"` {
+				if r == "*" {
 					assert.True(t, strings.HasPrefix(action, "xray:"), "%s: %s on * (only X-Ray has no resource-level permissions)", fn, action)
 				}
 			}
@@ -59,25 +55,21 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 		"Action": []any{"kms:Decrypt"}, "Resource": getAtt(topicsKey, "Arn"),
 		"Condition": map[string]any{"StringEquals": map[string]any{
 			"kms:ViaService": via("secretsmanager"), "kms:EncryptionContext:SecretARN": ref(secret)}},
-	})}, kmsStatements(t, tpl, "AWS::IAM::Policy", roleOf(t, tpl, fns["SHOPIFY_SECRET_ARN"])))
+	})}, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(roleOf(t, tpl, fns["SHOPIFY_SECRET_ARN"]))))
 
 	// No role carries a managed policy (AWSLambdaBasicExecutionRole and the like).
-	roles := ids(tpl, "AWS::IAM::Role", nil)
-	require.NotEmpty(t, roles)
-	for _, id := range roles {
-		props := resources[id].(map[string]any)["Properties"].(map[string]any)
-		assert.NotContains(t, props, "ManagedPolicyArns", id)
-	}
+	require.NotEmpty(t, ids(tpl, "AWS::IAM::Role", nil))
+	tpl.AllResourcesProperties(jsiiStr("AWS::IAM::Role"), map[string]any{"ManagedPolicyArns": assertions.Match_Absent()})
 	// The state machine may send to the push queue and write its logs and traces, nothing else.
-	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
-	smRole := resources[sm].(map[string]any)["Properties"].(map[string]any)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
+	smRole := stateMachineRole(t, tpl)
 	got := map[string]bool{}
 	for _, s := range policyStatements(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"Roles": []any{ref(smRole)}})) {
 		for _, a := range s.Action {
 			got[a] = true
 		}
 		for _, r := range s.Resource {
-			if r == `"*"` {
+			if r == "*" {
 				for _, a := range s.Action {
 					assert.True(t, strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "xray:"), "state machine: %s on *", a)
 				}

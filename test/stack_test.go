@@ -38,15 +38,24 @@ func withConfig(t *testing.T, edit func(*stacks.Config)) assertions.Template {
 	return tpl
 }
 
-// asl is the scheduler's definition, parsed: the same document the template carries inline.
+// asl is the scheduler's definition, parsed: the same document the template carries inline
+// (TestSchedulerDefinitionIsTheEmbeddedASLWithTheQueueURL), for the checks that go through
+// every state.
 func asl(t *testing.T) (def map[string]any, states map[string]map[string]any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal([]byte(statemachines.Scheduler), &def))
-	states = map[string]map[string]any{}
-	for name, s := range def["States"].(map[string]any) {
-		states[name] = s.(map[string]any)
-	}
-	return def, states
+	var doc struct{ States map[string]map[string]any }
+	require.NoError(t, json.Unmarshal([]byte(statemachines.Scheduler), &doc))
+	return def, doc.States
+}
+
+// schedulerHas asserts that the definition the template's state machine carries has these
+// states, each a pattern (objectLike: a state may have more fields).
+func schedulerHas(t *testing.T, states map[string]any) {
+	t.Helper()
+	defaults(t).HasResourceProperties(jsiiStr("AWS::StepFunctions::StateMachine"), map[string]any{
+		"DefinitionString": assertions.Match_SerializedJson(assertions.Match_ObjectLike(&map[string]any{"States": assertions.Match_ObjectLike(&states)})),
+	})
 }
 
 func TestSchedulerDefinitionIsTheEmbeddedASLWithTheQueueURL(t *testing.T) {
@@ -82,20 +91,21 @@ func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
 		"until the due time, rounded up to the second (never early); a bad input does not wait")
 	require.Equal(t, "SendPush", wait["Next"])
 
-	send := states["SendPush"]
-	assert.Equal(t, "Task", send["Type"])
-	assert.Equal(t, "arn:aws:states:::sqs:sendMessage", send["Resource"])
-	assert.Equal(t, true, send["End"])
-	args := send["Arguments"].(map[string]any)
-	assert.Equal(t, "${PushQueueUrl}", args["QueueUrl"])
-	assert.Equal(t, "{% ($invalid := "+statemachines.CheckSchedule+"; $exists($invalid) ? $error($invalid) : "+
-		"$merge([$states.input.push, {'id': $exists($states.input.push.id) and $states.input.push.id != '' ? "+
-		"$states.input.push.id : $states.context.Execution.Name, 'dueAt': $fromMillis("+statemachines.DueMillis+")}])) %}",
-		args["MessageBody"], "the push as given, with its id and due time in the body; a bad input raises the check's answer")
-	attrs := args["MessageAttributes"].(map[string]any)
-	assert.Equal(t, "{% $states.context.Execution.Name %}", attrs["executionName"].(map[string]any)["StringValue"])
-	assert.Equal(t, "{% $states.context.Execution.StartTime %}", attrs["scheduledAt"].(map[string]any)["StringValue"])
-	assert.Len(t, attrs, 2)
+	schedulerHas(t, map[string]any{"SendPush": map[string]any{
+		"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true,
+		"Arguments": map[string]any{
+			"QueueUrl": "${PushQueueUrl}",
+			// The push as given, with its id and due time in the body; a bad input raises the
+			// check's answer.
+			"MessageBody": "{% ($invalid := " + statemachines.CheckSchedule + "; $exists($invalid) ? $error($invalid) : " +
+				"$merge([$states.input.push, {'id': $exists($states.input.push.id) and $states.input.push.id != '' ? " +
+				"$states.input.push.id : $states.context.Execution.Name, 'dueAt': $fromMillis(" + statemachines.DueMillis + ")}])) %}",
+			"MessageAttributes": assertions.Match_Exact(map[string]any{
+				"executionName": map[string]any{"DataType": "String", "StringValue": "{% $states.context.Execution.Name %}"},
+				"scheduledAt":   map[string]any{"DataType": "String", "StringValue": "{% $states.context.Execution.StartTime %}"},
+			}),
+		},
+	}})
 	for name, s := range states {
 		res, _ := s["Resource"].(string)
 		assert.NotContains(t, res, "lambda", "state %s must not call Lambda", name)
@@ -103,32 +113,22 @@ func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
 }
 
 func TestSchedulerRetriesTransientErrorsAndFailsClearly(t *testing.T) {
-	_, states := asl(t)
-	task := states["SendPush"]
-	assert.EqualValues(t, 30, task["TimeoutSeconds"])
-	retry := task["Retry"].([]any)
-	require.Len(t, retry, 1)
-	r := retry[0].(map[string]any)
-	assert.ElementsMatch(t, []any{"States.TaskFailed", "States.Timeout"}, r["ErrorEquals"])
-	assert.EqualValues(t, 2, r["IntervalSeconds"])
-	assert.EqualValues(t, 6, r["MaxAttempts"])
-	assert.EqualValues(t, 2, r["BackoffRate"], "backoff must grow")
-	assert.EqualValues(t, 60, r["MaxDelaySeconds"])
-	assert.Equal(t, "FULL", r["JitterStrategy"])
-
-	catch := task["Catch"].([]any)
-	require.Len(t, catch, 2)
-	invalid := catch[0].(map[string]any)
-	assert.Equal(t, []any{"States.QueryEvaluationError"}, invalid["ErrorEquals"], "the check's answer, raised in the arguments")
-	assert.Equal(t, "InvalidSchedule", invalid["Next"])
-	assert.Equal(t, "{% $states.input %}", invalid["Output"])
-	c := catch[1].(map[string]any)
-	assert.Equal(t, []any{"States.ALL"}, c["ErrorEquals"])
-	assert.Equal(t, "{% $states.errorOutput %}", c["Output"])
-	fail := states[c["Next"].(string)]
-	assert.Equal(t, "Fail", fail["Type"])
-	assert.Equal(t, "DelayedPush.EnqueueFailed", fail["Error"])
-	assert.Equal(t, "{% $states.input.Cause %}", fail["Cause"])
+	failed := assertions.NewCapture(nil)
+	schedulerHas(t, map[string]any{"SendPush": map[string]any{
+		"TimeoutSeconds": 30,
+		"Retry": []any{map[string]any{
+			"ErrorEquals":     []any{"States.TaskFailed", "States.Timeout"},
+			"IntervalSeconds": 2, "MaxAttempts": 6, "MaxDelaySeconds": 60, "JitterStrategy": "FULL",
+			"BackoffRate": 2, // backoff must grow
+		}},
+		"Catch": []any{
+			// The check's answer, raised in the arguments.
+			map[string]any{"ErrorEquals": []any{"States.QueryEvaluationError"}, "Next": "InvalidSchedule", "Output": "{% $states.input %}"},
+			map[string]any{"ErrorEquals": []any{"States.ALL"}, "Output": "{% $states.errorOutput %}", "Next": failed},
+		},
+	}})
+	schedulerHas(t, map[string]any{*failed.AsString(): map[string]any{
+		"Type": "Fail", "Error": "DelayedPush.EnqueueFailed", "Cause": "{% $states.input.Cause %}"}})
 }
 
 func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
@@ -150,7 +150,7 @@ func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
 }
 
 // A valid push takes two state transitions (billed by Step Functions Standard) with a delay
-// as with a time, the seed's design: wait, send.
+// as with a time: wait, send.
 func TestValidPushesTakeTwoTransitionsEitherWay(t *testing.T) {
 	def, states := asl(t)
 	path := []string{}
@@ -355,46 +355,6 @@ var starOnlyActions = map[string]bool{
 	"logs:DescribeResourcePolicies": true, "logs:DescribeLogGroups": true,
 }
 
-// statement is an IAM statement with Action and Resource as lists.
-type statement struct {
-	Sid      string
-	Effect   string
-	Action   []string
-	Resource []string // as JSON, for references
-}
-
-// policyStatements returns the statements of the IAM policies that match props (nil: all).
-// No matcher expresses "every statement of every policy", so this reads them.
-func policyStatements(t *testing.T, tpl assertions.Template, typ string, props any) []statement {
-	t.Helper()
-	var out []statement
-	found := tpl.FindResources(jsiiStr(typ), props)
-	for _, r := range *found {
-		doc := (*r)["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)
-		for _, s := range doc["Statement"].([]any) {
-			m := s.(map[string]any)
-			st := statement{Effect: m["Effect"].(string)}
-			st.Sid, _ = m["Sid"].(string)
-			for _, a := range list(m["Action"]) {
-				st.Action = append(st.Action, a.(string))
-			}
-			for _, r := range list(m["Resource"]) {
-				raw, _ := json.Marshal(r)
-				st.Resource = append(st.Resource, strings.Trim(string(raw), `"`))
-			}
-			out = append(out, st)
-		}
-	}
-	return out
-}
-
-func list(v any) []any {
-	if l, ok := v.([]any); ok {
-		return l
-	}
-	return []any{v}
-}
-
 func TestIAMHasNoWildcardActionsOnDataResources(t *testing.T) {
 	tpl := defaults(t)
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
@@ -447,8 +407,8 @@ func TestSenderGrantsAreLeastPrivilege(t *testing.T) {
 		assert.NotContains(t, strings.Join(byAction[a], ","), owners, "%s: the sender never touches the owners table", a)
 	}
 
-	assert.Len(t, byAction["sns:Publish"], 1)
-	assert.Contains(t, byAction["sns:Publish"][0], ":endpoint/GCM/delayed-push/*", "publish only to the app's endpoints")
+	assert.Equal(t, []string{asResource(map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":sns:", ref("AWS::Region"), ":",
+		ref("AWS::AccountId"), ":endpoint/GCM/delayed-push/*"}}})}, byAction["sns:Publish"], "publish only to the app's endpoints")
 	for _, a := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} { // what Lambda's poller calls
 		assert.Contains(t, byAction, a)
 	}
@@ -477,7 +437,11 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
 	api := only(t, tpl, "AWS::ApiGatewayV2::Api", nil)
-	executions, endpoints := assertions.NewCapture(nil), assertions.NewCapture(nil)
+	// Executions of this state machine only; the application's endpoints only.
+	executions := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:", ref("AWS::Region"), ":", ref("AWS::AccountId"),
+		":execution:", getAtt(sm, "Name"), ":*"}}}
+	endpoints := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":sns:", ref("AWS::Region"), ":", ref("AWS::AccountId"),
+		":endpoint/GCM/delayed-push/*"}}}
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{
 		"Roles": []any{"orders-api", "marketing"},
 		"PolicyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{
@@ -500,11 +464,6 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 			map[string]any{"Sid": "InvokeDeviceRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": deviceRouteArns(api, false)},
 		}},
 	})
-	rawEndpoints, _ := json.Marshal(endpoints.AsObject())
-	assert.Contains(t, string(rawEndpoints), ":endpoint/GCM/delayed-push/*", "the application's endpoints only")
-	raw, _ := json.Marshal(executions.AsObject())
-	assert.Contains(t, string(raw), ":execution:", "executions of this state machine only")
-	assert.Contains(t, string(raw), sm)
 
 	// With no principals the policy exists (for users to attach) but is attached to nobody.
 	defaults(t).HasResourceProperties(jsiiStr("AWS::IAM::ManagedPolicy"), map[string]any{"Roles": assertions.Match_Absent()})
