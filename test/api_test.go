@@ -21,11 +21,13 @@ import (
 // templateRoutes are the route keys of the template's HTTP API, with their authorization.
 func templateRoutes(t *testing.T, tpl assertions.Template) map[string]string {
 	t.Helper()
+	var routes map[string]struct {
+		Properties struct{ RouteKey, AuthorizationType string }
+	}
+	decodeResources(t, tpl, "AWS::ApiGatewayV2::Route", nil, &routes)
 	out := map[string]string{}
-	for _, r := range *tpl.FindResources(jsiiStr("AWS::ApiGatewayV2::Route"), nil) {
-		props := (*r)["Properties"].(map[string]any)
-		auth, _ := props["AuthorizationType"].(string)
-		out[props["RouteKey"].(string)] = auth
+	for _, r := range routes {
+		out[r.Properties.RouteKey] = r.Properties.AuthorizationType
 	}
 	return out
 }
@@ -76,50 +78,38 @@ func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 }
 
 func TestEveryRouteNeedsIAMByDefaultAndAJWTByConfiguration(t *testing.T) {
-	for route, auth := range templateRoutes(t, defaults(t)) {
-		assert.Equal(t, "AWS_IAM", auth, route)
-	}
+	defaults(t).AllResourcesProperties(jsiiStr("AWS::ApiGatewayV2::Route"), map[string]any{"AuthorizationType": "AWS_IAM"})
 	jwt := withConfig(t, func(c *stacks.Config) {
 		c.APIJwtIssuer, c.APIJwtAudience = "https://auth.example.com/", []string{"delayed-push"}
 	})
-	for route, auth := range templateRoutes(t, jwt) {
-		assert.Equal(t, "JWT", auth, route)
-	}
+	jwt.AllResourcesProperties(jsiiStr("AWS::ApiGatewayV2::Route"), map[string]any{"AuthorizationType": "JWT"})
 	jwt.HasResourceProperties(jsiiStr("AWS::ApiGatewayV2::Authorizer"), map[string]any{
 		"AuthorizerType":   "JWT",
 		"JwtConfiguration": map[string]any{"Issuer": "https://auth.example.com/", "Audience": []any{"delayed-push"}},
 	})
 }
 
-// apiVariables are the API function's environment variables.
-func apiVariables(t *testing.T, tpl assertions.Template) map[string]any {
+// apiFunctionHas asserts that the API function (the one function with DEFAULT_DELAY_SECONDS)
+// has these environment variables, values or matchers.
+func apiFunctionHas(t *testing.T, tpl assertions.Template, vars map[string]any) {
 	t.Helper()
-	fn := only(t, tpl, "AWS::Lambda::Function", withProperties(map[string]any{
-		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"DEFAULT_DELAY_SECONDS": assertions.Match_AnyValue()})}}))
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
-	props := resources[fn].(map[string]any)["Properties"].(map[string]any)
-	return props["Environment"].(map[string]any)["Variables"].(map[string]any)
+	fn := functionWith(t, tpl, "DEFAULT_DELAY_SECONDS")
+	hasProperties(t, tpl, "AWS::Lambda::Function", fn, map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&vars)}})
 }
 
 // In JWT mode the function learns which claim names the user and which scope makes a backend
 // (it decides what each token may do); with IAM it needs neither.
 func TestJWTModeTellsTheFunctionTheUserClaimAndTheBackendScope(t *testing.T) {
-	vars := apiVariables(t, defaults(t))
-	assert.NotContains(t, vars, "JWT_USER_CLAIM")
-	assert.NotContains(t, vars, "BACKEND_SCOPE")
+	apiFunctionHas(t, defaults(t), map[string]any{"JWT_USER_CLAIM": assertions.Match_Absent(), "BACKEND_SCOPE": assertions.Match_Absent()})
 
-	vars = apiVariables(t, withConfig(t, func(c *stacks.Config) {
+	apiFunctionHas(t, withConfig(t, func(c *stacks.Config) {
 		c.APIJwtIssuer, c.APIJwtAudience = "https://auth.example.com/", []string{"delayed-push"}
-	}))
-	assert.Equal(t, "sub", vars["JWT_USER_CLAIM"])
-	assert.Equal(t, "delayed-push/backend", vars["BACKEND_SCOPE"])
+	}), map[string]any{"JWT_USER_CLAIM": "sub", "BACKEND_SCOPE": "delayed-push/backend"})
 
-	vars = apiVariables(t, withConfig(t, func(c *stacks.Config) {
+	apiFunctionHas(t, withConfig(t, func(c *stacks.Config) {
 		c.APIJwtIssuer, c.APIJwtAudience = "https://auth.example.com/", []string{"delayed-push"}
 		c.APIJwtUserClaim, c.APIBackendScope = "email", "push:admin"
-	}))
-	assert.Equal(t, "email", vars["JWT_USER_CLAIM"])
-	assert.Equal(t, "push:admin", vars["BACKEND_SCOPE"])
+	}), map[string]any{"JWT_USER_CLAIM": "email", "BACKEND_SCOPE": "push:admin"})
 }
 
 // docs/openapi.json states, per operation, who may call it (x-delayed-push-authorization, as
@@ -214,11 +204,8 @@ func TestTheAPIFunctionHasTheClientsPermissionsOnly(t *testing.T) {
 	tpl := defaults(t)
 	fn := only(t, tpl, "AWS::Lambda::Function", withProperties(map[string]any{
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"DEFAULT_DELAY_SECONDS": "7200"})}}))
-	role := tpl.ToJSON()
-	resources := (*role)["Resources"].(map[string]any)
-	roleID := resources[fn].(map[string]any)["Properties"].(map[string]any)["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
 	got := map[string]bool{}
-	for _, s := range policyStatements(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"Roles": []any{ref(roleID)}})) {
+	for _, s := range policyStatements(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"Roles": []any{ref(roleOf(t, tpl, fn))}})) {
 		for _, a := range s.Action {
 			got[a] = true
 		}

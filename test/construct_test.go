@@ -1,7 +1,6 @@
 package test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -41,13 +40,12 @@ func TestConstructDefaults(t *testing.T) {
 	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"Timeout": 30, "MemorySize": 256})
 	tpl.HasResourceProperties(jsiiStr("AWS::SQS::Queue"), map[string]any{"VisibilityTimeout": 180,
 		"RedrivePolicy": assertions.Match_ObjectLike(&map[string]any{"maxReceiveCount": 5})})
-	endpoints := assertions.NewCapture(nil)
+	// The default application's endpoints.
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::Policy"), map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
 		"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
-			"Action": "sns:Publish", "Resource": endpoints})}),
+			"Action": "sns:Publish", "Resource": assertions.Match_Exact(map[string]any{"Fn::Join": []any{"", []any{
+				"arn:", ref("AWS::Partition"), ":sns:eu-west-1:111122223333:endpoint/GCM/delayed-push/*"}}})})}),
 	})})
-	raw, _ := json.Marshal(endpoints.AsObject())
-	assert.Contains(t, string(raw), ":sns:eu-west-1:111122223333:endpoint/GCM/delayed-push/*", "the default application's endpoints")
 	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
 	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(9))
@@ -153,10 +151,12 @@ func TestConstructUsesYourTopicOrKey(t *testing.T) {
 		tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{"arn:aws:sns:eu-west-1:111122223333:ops-alarms"}})
 		tpl.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{"TopicArn": "arn:aws:sns:eu-west-1:111122223333:ops-alarms", "Endpoint": "oncall@example.com"})
 		require.NotNil(t, got.EncryptionKey)
-		keys := tpl.FindResources(jsiiStr("AWS::KMS::Key"), nil)
-		raw, _ := json.Marshal(keys)
-		assert.NotContains(t, string(raw), "cloudwatch.amazonaws.com", "CloudWatch publishes to your topic, not under this key")
-		assert.Contains(t, string(raw), "sns.amazonaws.com")
+		for _, s := range keyPolicy(t, tpl, only(t, tpl, "AWS::KMS::Key", nil)) {
+			assert.NotContains(t, s.Principals, "cloudwatch.amazonaws.com", "CloudWatch publishes to your topic, not under this key")
+		}
+		tpl.HasResourceProperties(jsiiStr("AWS::KMS::Key"), map[string]any{"KeyPolicy": assertions.Match_ObjectLike(&map[string]any{
+			"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Principal": map[string]any{"Service": "sns.amazonaws.com"}})}),
+		})})
 	})
 	t.Run("key", func(t *testing.T) {
 		keyArn := "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -201,15 +201,18 @@ func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"}, keys(got))
 	assert.Equal(t, []string{`{"Ref":"` + sm + `"}`}, got["states:StartExecution"])
 	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
+	table := asResource(getAtt(schedules, "Arn"))
+	index := asResource(map[string]any{"Fn::Join": []any{"", []any{getAtt(schedules, "Arn"), "/index/*"}}})
 	for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"} {
+		assert.Contains(t, got[a], table, a)
 		for _, r := range got[a] {
-			assert.Contains(t, r, schedules, "%s on the schedules table (and its index) only", a)
+			assert.Contains(t, []string{table, index}, r, "%s on the schedules table (and its index) only", a)
 		}
 	}
+	executions := asResource(map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:eu-west-1:111122223333:execution:",
+		map[string]any{"Fn::Select": []any{6, map[string]any{"Fn::Split": []any{":", ref(sm)}}}}, ":*"}}})
 	for _, a := range []string{"states:DescribeExecution", "states:StopExecution"} {
-		for _, r := range got[a] {
-			assert.Contains(t, r, ":execution:", "%s on executions of this state machine only", a)
-		}
+		assert.Equal(t, []string{executions}, got[a], "%s on executions of this state machine only", a)
 	}
 	assert.Equal(t, []string{`{"Fn::GetAtt":["` + queueID + `","Arn"]}`}, got["sqs:SendMessage"], "the push queue only")
 }
