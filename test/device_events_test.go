@@ -1,8 +1,6 @@
 package test
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -54,9 +52,12 @@ func TestDeviceEventsFlowFromTheTopicToTheFunction(t *testing.T) {
 		"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true}, got)
 
 	// SNS may use the topic's key to publish the events, from this account only.
-	keys, _ := json.Marshal(tpl.FindResources(jsiiStr("AWS::KMS::Key"), nil))
-	assert.Contains(t, string(keys), `"Service":"sns.amazonaws.com"`)
-	assert.Contains(t, string(keys), `"aws:SourceAccount"`)
+	tpl.HasResourceProperties(jsiiStr("AWS::KMS::Key"), map[string]any{"KeyPolicy": assertions.Match_ObjectLike(&map[string]any{
+		"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Principal": map[string]any{"Service": "sns.amazonaws.com"},
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}},
+		})}),
+	})})
 }
 
 func TestGrantManageDevicesIsScopedToTheApplicationAndTheRegistry(t *testing.T) {
@@ -77,18 +78,20 @@ func TestGrantManageDevicesIsScopedToTheApplicationAndTheRegistry(t *testing.T) 
 	// (only the device events path and the sender update them).
 	assert.ElementsMatch(t, []string{"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, keys(got))
-	require.Len(t, got["sns:CreatePlatformEndpoint"], 1)
-	assert.Contains(t, got["sns:CreatePlatformEndpoint"][0], ":sns:eu-west-1:111122223333:app/GCM/delayed-push\"", "the application only")
+	sns := func(resource string) string {
+		return asResource(map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":sns:eu-west-1:111122223333:" + resource}}})
+	}
+	assert.Equal(t, []string{sns("app/GCM/delayed-push")}, got["sns:CreatePlatformEndpoint"], "the application only")
 	for _, a := range []string{"sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"} {
-		require.Len(t, got[a], 1)
-		assert.Contains(t, got[a][0], ":sns:eu-west-1:111122223333:endpoint/GCM/delayed-push/*", "%s: its endpoints only", a)
+		assert.Equal(t, []string{sns("endpoint/GCM/delayed-push/*")}, got[a], "%s: its endpoints only", a)
 	}
-	for _, r := range got["dynamodb:PutItem"] {
-		assert.Regexp(t, "Devices|DeviceOwners", r)
-	}
-	for a, table := range map[string]string{"dynamodb:GetItem": "DeviceOwners", "dynamodb:Query": "Devices[A-Z0-9]", "dynamodb:DeleteItem": "Devices[A-Z0-9]"} {
-		require.Len(t, got[a], 1, a)
-		assert.Regexp(t, table, got[a][0], "%s on one table", a)
+	devices := asResource(getAtt(only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
+		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})})), "Arn"))
+	owners := asResource(getAtt(only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
+		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}})), "Arn"))
+	assert.ElementsMatch(t, []string{devices, owners}, got["dynamodb:PutItem"])
+	for a, table := range map[string]string{"dynamodb:GetItem": owners, "dynamodb:Query": devices, "dynamodb:DeleteItem": devices} {
+		assert.Equal(t, []string{table}, got[a], "%s on one table", a)
 	}
 }
 
@@ -97,26 +100,14 @@ func TestGrantManageDevicesIsScopedToTheApplicationAndTheRegistry(t *testing.T) 
 // with an alarm; and the consumer's concurrency is configurable.
 func TestDeviceEventsSNSCannotLoseEvents(t *testing.T) {
 	tpl := defaults(t)
-	undelivered := ""
-	for _, id := range ids(tpl, "AWS::SQS::Queue", nil) {
-		if strings.Contains(id, "DeviceEventsUndelivered") {
-			undelivered = id
-		}
-	}
-	require.NotEmpty(t, undelivered)
-	topic := ""
-	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
-		if strings.Contains(id, "DeviceEvents") {
-			topic = id
-		}
-	}
-	require.NotEmpty(t, topic)
+	undelivered := idContaining(t, tpl, "AWS::SQS::Queue", "DeviceEventsUndelivered")
+	topic := idContaining(t, tpl, "AWS::SNS::Topic", "DeviceEvents")
 	tpl.HasResourceProperties(jsiiStr("AWS::SNS::Subscription"), map[string]any{
 		"Protocol": "sqs", "TopicArn": ref(topic), "RawMessageDelivery": true,
 		"RedrivePolicy": map[string]any{"deadLetterTargetArn": getAtt(undelivered, "Arn")},
 	})
-	assert.Equal(t, map[string]any{"MessageRetentionPeriod": float64(14 * 24 * 3600), "SqsManagedSseEnabled": true},
-		(*tpl.ToJSON())["Resources"].(map[string]any)[undelivered].(map[string]any)["Properties"], "kept 14 days, SQS-managed SSE")
+	assert.Contains(t, ids(tpl, "AWS::SQS::Queue", map[string]any{"Properties": assertions.Match_Exact(map[string]any{
+		"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": true})}), undelivered, "kept 14 days, SQS-managed SSE, nothing else")
 	tpl.HasResourceProperties(jsiiStr("AWS::SQS::QueuePolicy"), map[string]any{
 		"Queues": []any{ref(undelivered)},
 		"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": []any{
@@ -126,12 +117,7 @@ func TestDeviceEventsSNSCannotLoseEvents(t *testing.T) {
 				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": ref(topic)}}},
 		}}),
 	})
-	alarmTopic := ""
-	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
-		if strings.Contains(id, "Alarms") {
-			alarmTopic = id
-		}
-	}
+	alarmTopic := idContaining(t, tpl, "AWS::SNS::Topic", "Alarms")
 	tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{
 		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS", "Threshold": 1, "Statistic": "Maximum",
 		"Dimensions":   []any{map[string]any{"Name": "QueueName", "Value": getAtt(undelivered, "QueueName")}},

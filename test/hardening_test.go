@@ -1,8 +1,7 @@
 package test
 
 import (
-	"encoding/json"
-	"strings"
+	"regexp"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -16,14 +15,10 @@ import (
 // could reach anyone. It admits CloudWatch for this account's alarms of this stack only.
 func TestAlarmsCanPublishToTheAlarmTopic(t *testing.T) {
 	tpl := defaults(t)
-	alarmTopic := ""
-	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
-		if strings.Contains(id, "Alarms") {
-			alarmTopic = id
-		}
-	}
-	require.NotEmpty(t, alarmTopic)
-	sourceArn := assertions.NewCapture(nil)
+	alarmTopic := idContaining(t, tpl, "AWS::SNS::Topic", "Alarms")
+	// This account's alarms of this stack.
+	sourceArn := assertions.Match_Exact(map[string]any{"Fn::Join": []any{"", []any{
+		"arn:", ref("AWS::Partition"), ":cloudwatch:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":alarm:DelayedPush-*"}}})
 	tpl.HasResourceProperties(jsiiStr("AWS::SNS::TopicPolicy"), map[string]any{
 		"Topics": []any{ref(alarmTopic)},
 		"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
@@ -37,14 +32,10 @@ func TestAlarmsCanPublishToTheAlarmTopic(t *testing.T) {
 			},
 		})}),
 	})
-	raw, _ := json.Marshal(sourceArn.AsObject())
-	assert.Equal(t, `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:DelayedPush-*"]]}`,
-		string(raw), "this account's alarms of this stack")
-	// Every alarm is named by CloudFormation after the stack, so the condition admits them.
-	for _, id := range ids(tpl, "AWS::CloudWatch::Alarm", nil) {
-		raw, _ := json.Marshal((*tpl.ToJSON())["Resources"].(map[string]any)[id])
-		assert.NotContains(t, string(raw), `"AlarmName"`, "%s: a fixed name would escape the SourceArn condition", id)
-	}
+	// Every alarm is named by CloudFormation after the stack, so the condition admits them (a
+	// fixed name would escape it).
+	require.NotEmpty(t, ids(tpl, "AWS::CloudWatch::Alarm", nil))
+	tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmName": assertions.Match_Absent()})
 	// The key CloudWatch encrypts with is scoped to the account too.
 	tpl.HasResourceProperties(jsiiStr("AWS::KMS::Key"), map[string]any{"KeyPolicy": assertions.Match_ObjectLike(&map[string]any{
 		"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
@@ -58,14 +49,13 @@ func TestAlarmsCanPublishToTheAlarmTopic(t *testing.T) {
 // writes to its own log group only.
 func TestFunctionsWriteOnlyToTheirOwnLogGroup(t *testing.T) {
 	tpl := withShopify(t)
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
 	fns := ids(tpl, "AWS::Lambda::Function", nil)
 	require.Len(t, fns, 5)
 	for _, fn := range fns {
-		role := roleOf(t, tpl, fn)
-		props := resources[role].(map[string]any)["Properties"].(map[string]any)
-		assert.NotContains(t, props, "ManagedPolicyArns", "%s: no managed policy", fn)
-		logGroup := resources[fn].(map[string]any)["Properties"].(map[string]any)["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
+		hasProperties(t, tpl, "AWS::IAM::Role", roleOf(t, tpl, fn), map[string]any{"ManagedPolicyArns": assertions.Match_Absent()}, "%s: no managed policy", fn)
+		logGroup := referenced(t, tpl, "AWS::Lambda::Function", fn, "AWS::Logs::LogGroup", func(lg string) map[string]any {
+			return map[string]any{"LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"LogGroup": ref(lg)})}
+		})
 		got := actionsOf(t, tpl, fn)
 		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 			assert.Equal(t, []string{`{"Fn::GetAtt":["` + logGroup + `","Arn"]}`}, got[a], "%s: %s on its own log group only", fn, a)
@@ -101,41 +91,42 @@ func TestAlarmsCoverThePipeline(t *testing.T) {
 		a["AlarmActions"] = assertions.Match_AnyValue()
 		tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Alarm"), a)
 	}
-	alarmTopic := ""
-	for _, id := range ids(tpl, "AWS::SNS::Topic", nil) {
-		if strings.Contains(id, "Alarms") {
-			alarmTopic = id
-		}
-	}
+	alarmTopic := idContaining(t, tpl, "AWS::SNS::Topic", "Alarms")
 	tpl.AllResourcesProperties(jsiiStr("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{ref(alarmTopic)}})
 }
 
 // One dashboard shows the whole pipeline, the side paths included when they exist.
 func TestADashboardShowsThePipeline(t *testing.T) {
-	body := func(tpl assertions.Template) string {
-		db := only(t, tpl, "AWS::CloudWatch::Dashboard", nil)
-		raw, _ := json.Marshal((*tpl.ToJSON())["Resources"].(map[string]any)[db].(map[string]any)["Properties"].(map[string]any)["DashboardBody"])
-		return string(raw)
+	// The body is a Fn::Join of JSON text and references: a title or a metric name is in one
+	// of its texts.
+	shows := func(text string) map[string]any {
+		return map[string]any{"DashboardBody": map[string]any{"Fn::Join": []any{"", assertions.Match_ArrayWith(&[]any{
+			assertions.Match_StringLikeRegexp(jsiiStr(regexp.QuoteMeta(`"` + text + `"`)))})}}}
 	}
-	b := body(defaults(t))
+	tpl := defaults(t)
+	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Dashboard"), jsiiNum(1))
 	for _, title := range []string{"Schedules (executions)", "Push queue", "Sender", "Deliveries", "Lateness (due time to SNS, ms)", "Device events", "HTTP API function"} {
-		assert.Contains(t, b, title)
+		tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Dashboard"), shows(title))
 	}
 	for _, metric := range []string{"ExecutionsStarted", "ApproximateAgeOfOldestMessage", "Throttles", "Sent", "PermanentFailures", "EndpointsDisabled", "LatenessMs"} {
-		assert.Contains(t, b, metric)
+		tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Dashboard"), shows(metric))
 	}
-	assert.NotContains(t, b, "Shopify orders")
-	assert.Contains(t, body(withShopify(t)), "Shopify orders")
+	tpl.HasResourceProperties(jsiiStr("AWS::CloudWatch::Dashboard"), map[string]any{"DashboardBody": map[string]any{"Fn::Join": []any{"",
+		assertions.Match_Not(assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsiiStr("Shopify orders"))}))}}})
+	withShopify(t).HasResourceProperties(jsiiStr("AWS::CloudWatch::Dashboard"), shows("Shopify orders"))
 }
 
 // Step Functions may assume the scheduler's role only for this account's state machines, and
 // Lambda the functions' roles only for this account's functions.
 func TestTheSchedulerRoleHasConfusedDeputyConditions(t *testing.T) {
 	tpl := defaults(t)
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
 	for _, fn := range ids(tpl, "AWS::Lambda::Function", nil) {
-		trust, _ := json.Marshal(resources[roleOf(t, tpl, fn)].(map[string]any)["Properties"].(map[string]any)["AssumeRolePolicyDocument"])
-		assert.Contains(t, string(trust), `"Condition":{"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}`, fn)
+		hasProperties(t, tpl, "AWS::IAM::Role", roleOf(t, tpl, fn), map[string]any{"AssumeRolePolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+			"Statement": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Principal": map[string]any{"Service": "lambda.amazonaws.com"},
+				"Condition": assertions.Match_Exact(map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}}),
+			})},
+		})}, fn)
 	}
 	tpl.HasResourceProperties(jsiiStr("AWS::IAM::Role"), map[string]any{"AssumeRolePolicyDocument": map[string]any{
 		"Version": "2012-10-17",
