@@ -2,6 +2,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/delayed-push/delayed-push/security"
 	"github.com/delayed-push/delayed-push/stacks"
@@ -36,6 +38,36 @@ func nagFindings(t *testing.T, cfg stacks.Config) ([]string, assertions.Template
 	return out, assertions.Template_FromStack(stack.Stack, nil)
 }
 
+// nagSuppression is a rule a resource tells cdk-nag not to report, and why.
+type nagSuppression struct {
+	ID        string `json:"id"`
+	Reason    string `json:"reason"`
+	AppliesTo []any  `json:"applies_to"`
+}
+
+// suppressions are the cdk-nag suppressions of the template's resources, by logical id: of
+// every type, so the template is read whole (FindResources takes one type).
+func suppressions(t *testing.T, tpl assertions.Template) map[string][]nagSuppression {
+	t.Helper()
+	raw, err := json.Marshal(tpl.ToJSON())
+	require.NoError(t, err)
+	var doc struct {
+		Resources map[string]struct {
+			Metadata struct {
+				CdkNag struct {
+					RulesToSuppress []nagSuppression `json:"rules_to_suppress"`
+				} `json:"cdk_nag"`
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	out := map[string][]nagSuppression{}
+	for id, r := range doc.Resources {
+		out[id] = r.Metadata.CdkNag.RulesToSuppress
+	}
+	return out
+}
+
 func TestNoUnsuppressedSecurityFindings(t *testing.T) {
 	full := stacks.DefaultConfig()
 	full.Shopify, full.ShopifyShopOwners = true, map[string]string{"a.myshopify.com": "u"}
@@ -47,17 +79,16 @@ func TestNoUnsuppressedSecurityFindings(t *testing.T) {
 		assert.Empty(t, got, "%s: %d findings:\n%s", name, len(got), strings.Join(got, "\n"))
 
 		// Every suppression gives a reason; a wildcard (IAM5) is admitted by name only.
-		for id, r := range (*tpl.ToJSON())["Resources"].(map[string]any) {
-			meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
-			nag, _ := meta["cdk_nag"].(map[string]any)
-			rules, _ := nag["rules_to_suppress"].([]any)
+		suppressed := 0
+		for id, rules := range suppressions(t, tpl) {
 			for _, rule := range rules {
-				m := rule.(map[string]any)
-				assert.Greater(t, len(m["reason"].(string)), 40, "%s %s: a reason a reviewer would accept", id, m["id"])
-				if m["id"] == "AwsSolutions-IAM5" {
-					assert.NotEmpty(t, m["applies_to"], "%s: IAM5 only for the named wildcards", id)
+				suppressed++
+				assert.Greater(t, len(rule.Reason), 40, "%s %s: a reason a reviewer would accept", id, rule.ID)
+				if rule.ID == "AwsSolutions-IAM5" {
+					assert.NotEmpty(t, rule.AppliesTo, "%s: IAM5 only for the named wildcards", id)
 				}
 			}
 		}
+		assert.NotZero(t, suppressed, "%s: the suppressions are read", name)
 	}
 }

@@ -63,13 +63,8 @@ func TestShopifyWebhookRouteAndReceiver(t *testing.T) {
 		}
 	}
 	secret := only(t, tpl, "AWS::SecretsManager::Secret", nil)
-	ordersQueue := ""
-	for _, id := range ids(tpl, "AWS::SQS::Queue", withProperties(map[string]any{"VisibilityTimeout": 180, "RedrivePolicy": assertions.Match_AnyValue()})) {
-		if strings.Contains(id, "Shopify") {
-			ordersQueue = id
-		}
-	}
-	require.NotEmpty(t, ordersQueue)
+	ordersQueue := idContaining(t, tpl, "AWS::SQS::Queue", "ShopifyQueue")
+	hasProperties(t, tpl, "AWS::SQS::Queue", ordersQueue, map[string]any{"VisibilityTimeout": 180, "RedrivePolicy": assertions.Match_AnyValue()})
 	fn := functionWith(t, tpl, "SHOPIFY_SECRET_ARN")
 	webhooks := webhooksTable(t, tpl)
 	tpl.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{
@@ -119,10 +114,7 @@ func TestShopifyOrdersConsumerTableAndAlarm(t *testing.T) {
 	})
 	got := actionsOf(t, tpl, fn)
 	for _, a := range []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:GetItem"} {
-		require.Contains(t, got, a)
-		for _, r := range got[a] {
-			assert.Contains(t, r, table, "%s on the orders table only", a)
-		}
+		assert.Equal(t, []string{asResource(getAtt(table, "Arn"))}, got[a], "%s on the orders table only", a)
 	}
 	pushQueueID, _ := pushQueue(t, tpl)
 	assert.Contains(t, got["sqs:SendMessage"], `{"Fn::GetAtt":["`+pushQueueID+`","Arn"]}`, "it queues the owner's push")
@@ -204,27 +196,19 @@ func TestShopifyReplayTableRouteThrottleAndConcurrency(t *testing.T) {
 
 	// The stage keeps the API's limits and gives the webhook route its own; it waits for the
 	// route (API Gateway refuses settings of a route key it does not have).
-	stages := *tpl.FindResources(jsiiStr("AWS::ApiGatewayV2::Stage"), nil)
-	require.Len(t, stages, 1)
-	for _, st := range stages {
-		props := (*st)["Properties"].(map[string]any)
-		assert.Equal(t, map[string]any{"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 100.0}, props["DefaultRouteSettings"])
-		assert.Equal(t, map[string]any{"POST /shopify/webhooks": map[string]any{"ThrottlingRateLimit": 25.0, "ThrottlingBurstLimit": 50.0}},
-			props["RouteSettings"])
-		route := ""
-		for id, r := range *tpl.FindResources(jsiiStr("AWS::ApiGatewayV2::Route"), nil) {
-			if (*r)["Properties"].(map[string]any)["RouteKey"] == "POST /shopify/webhooks" {
-				route = id
-			}
-		}
-		require.NotEmpty(t, route)
-		assert.Contains(t, (*st)["DependsOn"], route)
-	}
+	tpl.ResourceCountIs(jsiiStr("AWS::ApiGatewayV2::Stage"), jsiiNum(1))
+	route := only(t, tpl, "AWS::ApiGatewayV2::Route", withProperties(map[string]any{"RouteKey": "POST /shopify/webhooks"}))
+	tpl.HasResource(jsiiStr("AWS::ApiGatewayV2::Stage"), map[string]any{
+		"Properties": assertions.Match_ObjectLike(&map[string]any{
+			"DefaultRouteSettings": assertions.Match_Exact(map[string]any{"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}),
+			"RouteSettings":        assertions.Match_Exact(map[string]any{"POST /shopify/webhooks": map[string]any{"ThrottlingRateLimit": 25, "ThrottlingBurstLimit": 50}}),
+		}),
+		"DependsOn": assertions.Match_ArrayWith(&[]any{route}),
+	})
 	// The API's own routes keep the stage's limits: no settings of their own.
 	off := defaults(t)
-	for _, st := range *off.FindResources(jsiiStr("AWS::ApiGatewayV2::Stage"), nil) {
-		assert.NotContains(t, (*st)["Properties"].(map[string]any), "RouteSettings", "without Shopify")
-	}
+	off.ResourceCountIs(jsiiStr("AWS::ApiGatewayV2::Stage"), jsiiNum(1))
+	off.AllResourcesProperties(jsiiStr("AWS::ApiGatewayV2::Stage"), map[string]any{"RouteSettings": assertions.Match_Absent()})
 	assert.Len(t, ids(off, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "webhookId", "KeyType": "HASH"}}})), 0)
 
@@ -250,34 +234,25 @@ func TestShopifyRetention(t *testing.T) {
 		"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true},
 	})
 	const day = 24 * 3600
-	retention := func(tpl assertions.Template) (queue, dlq any) {
-		for id, q := range *tpl.FindResources(jsiiStr("AWS::SQS::Queue"), nil) {
-			props := (*q)["Properties"].(map[string]any)
-			switch id {
-			case "DelayedPushShopifyQueueA596F8CD":
-				queue = props["MessageRetentionPeriod"]
-			case "DelayedPushShopifyDeadLetterQueue6762CF92":
-				dlq = props["MessageRetentionPeriod"]
-			}
-		}
-		return queue, dlq
+	// keeps asserts how long a queue (by logical id) keeps its messages.
+	keeps := func(tpl assertions.Template, queue string, seconds int, msgAndArgs ...any) {
+		t.Helper()
+		hasProperties(t, tpl, "AWS::SQS::Queue", queue, map[string]any{"MessageRetentionPeriod": seconds}, msgAndArgs...)
 	}
-	q, dlq := retention(tpl)
-	assert.Equal(t, float64(4*day), q)
-	assert.Equal(t, float64(7*day), dlq, "longer than the queue's: a message moved there keeps its first enqueue time")
-	resources := (*tpl.ToJSON())["Resources"].(map[string]any)
+	const ordersQueue, ordersDLQ = "DelayedPushShopifyQueueA596F8CD", "DelayedPushShopifyDeadLetterQueue6762CF92"
+	keeps(tpl, ordersQueue, 4*day)
+	keeps(tpl, ordersDLQ, 7*day, "longer than the queue's: a message moved there keeps its first enqueue time")
 	pushQueueID, pushDLQ := pushQueue(t, tpl)
 	for _, id := range []string{pushQueueID, pushDLQ} {
-		assert.Equal(t, float64(14*day), resources[id].(map[string]any)["Properties"].(map[string]any)["MessageRetentionPeriod"], "%s: pushes keep 14 days", id)
+		keeps(tpl, id, 14*day, "%s: pushes keep 14 days", id)
 	}
 
 	tuned := withConfig(t, func(c *stacks.Config) {
 		c.Shopify = true
 		c.ShopifyOrderRetentionDays, c.ShopifyQueueRetentionDays, c.ShopifyDeadLetterRetentionDays = 30, 1, 2
 	})
-	q, dlq = retention(tuned)
-	assert.Equal(t, float64(1*day), q)
-	assert.Equal(t, float64(2*day), dlq)
+	keeps(tuned, ordersQueue, 1*day)
+	keeps(tuned, ordersDLQ, 2*day)
 	tuned.HasResourceProperties(jsiiStr("AWS::Lambda::Function"), map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 		"ORDER_RETENTION_DAYS": "30"})}})
 }
