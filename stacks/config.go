@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"maps"
 	"net/mail"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -18,10 +18,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/delayed-push/delayed-push/internal/httpapi"
-	"github.com/delayed-push/delayed-push/internal/orders"
-	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/shopify"
 	"github.com/delayed-push/delayed-push/stacks/delayedpush"
+	"github.com/delayed-push/delayed-push/stacks/internal/settings"
 )
 
 // ContextKey is the CDK context key that holds the whole Delayed Push configuration, as a JSON
@@ -78,7 +77,7 @@ type Config struct {
 	// API is false to leave the HTTP API out. Default true.
 	API bool `json:"api"`
 	// APIDefaultDelaySeconds is the delay of a POST /pushes without delaySeconds or sendAt.
-	// Default 7200 (two hours).
+	// Default 7200 (two hours), at most a push's delay (schedule.MaxDelaySeconds).
 	APIDefaultDelaySeconds int `json:"apiDefaultDelaySeconds"`
 	// APIJwtIssuer and APIJwtAudience put a JWT authorizer on the API instead of IAM
 	// authorization. Give both or neither. Default: IAM.
@@ -138,39 +137,57 @@ type Config struct {
 	DeviceEventsMaxConcurrency int `json:"deviceEventsMaxConcurrency"`
 }
 
-// DefaultConfig returns the configuration used for every setting the context leaves out.
+// DefaultConfig returns the configuration used for every setting the context leaves out: each
+// key's default in the settings table.
 func DefaultConfig() Config {
-	return Config{
-		SenderMaxConcurrency:   10,
-		SenderTimeoutSeconds:   30,
-		SenderMemoryMiB:        256, // see the default in stacks/delayedpush.go (settingsOf): why 256
-		MaxReceiveCount:        5,
-		LogRetentionDays:       30,
-		RemovalPolicy:          "retain",
-		DeliveryRetentionDays:  30,
-		DeliveryGuarantee:      push.DeliveryAtLeastOnce,
-		MaxLatenessSeconds:     86400,
-		API:                    true,
-		APIDefaultDelaySeconds: 7200,
-		APIThrottleRateLimit:   50,
-		APIThrottleBurstLimit:  100,
-		APIMaxBodyBytes:        65536,
-		APIJwtUserClaim:        httpapi.DefaultUserClaim,
-		APIBackendScope:        httpapi.DefaultBackendScope,
-		ShopifyMaxBodyBytes:    orders.DefaultMaxBodyBytes,
-
-		// The Shopify path's replay, throttle and retention defaults (stacks/shopify.go).
-		ShopifyWebhookMaxAgeSeconds:       int(orders.DefaultMaxAge / time.Second),
-		ShopifyWebhookThrottleRateLimit:   delayedpush.DefaultShopifyWebhookRateLimit,
-		ShopifyWebhookThrottleBurstLimit:  delayedpush.DefaultShopifyWebhookBurstLimit,
-		ShopifyWebhookReservedConcurrency: delayedpush.DefaultShopifyWebhookReservedConcurrency,
-		ShopifyOrderRetentionDays:         delayedpush.DefaultShopifyOrderRetentionDays,
-		ShopifyQueueRetentionDays:         delayedpush.DefaultShopifyQueueRetentionDays,
-		ShopifyDeadLetterRetentionDays:    delayedpush.DefaultShopifyDeadLetterRetentionDays,
-
-		// The device events consumer's event source (stacks/device_events.go).
-		DeviceEventsMaxConcurrency: 5,
+	var c Config
+	fields := configFields(&c)
+	for _, st := range settings.All {
+		if st.Default != nil {
+			fields[st.Key].Set(reflect.ValueOf(st.Default))
+		}
 	}
+	return c
+}
+
+// configFields are c's fields by key (their JSON names).
+func configFields(c *Config) map[string]reflect.Value {
+	v := reflect.ValueOf(c).Elem()
+	out := map[string]reflect.Value{}
+	for i := range v.NumField() {
+		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		out[key] = v.Field(i)
+	}
+	return out
+}
+
+// checkSettings checks each key against its limits or allowed values in the settings table.
+func (c Config) checkSettings() error {
+	fields := configFields(&c)
+	for _, st := range settings.All {
+		if st == settings.VisibilityTimeoutSeconds {
+			continue // its limit applies to the value with its default (6 × senderTimeoutSeconds) applied: Validate
+		}
+		switch f := fields[st.Key]; f.Kind() {
+		case reflect.Int:
+			v := int(f.Int())
+			if st.Ranged() && !st.InRange(v) {
+				return badKey(st.Key, "must be %s, got %d", st.Limits(""), v)
+			}
+			if len(st.Allowed) > 0 && !st.IsAllowed(fmt.Sprint(v)) {
+				return badKey(st.Key, "must be %s, got %d", st.OneOf(), v)
+			}
+		case reflect.String:
+			if v := f.String(); len(st.Allowed) > 0 && !st.IsAllowed(v) {
+				return badKey(st.Key, "must be %s, got %q", st.OneOf(), v)
+			}
+		}
+	}
+	return nil
+}
+
+func badKey(key, format string, args ...any) error {
+	return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
 }
 
 // ConfigFromContext reads the ContextKey context value of scope, fills defaults and validates.
@@ -222,18 +239,6 @@ var platformAppArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:a
 
 var roleArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 
-// logRetentions maps the retention periods CloudWatch Logs accepts, in days, to the CDK enum.
-var logRetentions = map[int]awslogs.RetentionDays{
-	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
-	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
-	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
-	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
-	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
-	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
-	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
-	3653: awslogs.RetentionDays_TEN_YEARS,
-}
-
 // VisibilityTimeout is the push queue's visibility timeout in seconds, default applied.
 func (c Config) VisibilityTimeout() int {
 	if c.VisibilityTimeoutSeconds == 0 {
@@ -243,7 +248,9 @@ func (c Config) VisibilityTimeout() int {
 }
 
 // LogRetention returns the CDK retention of LogRetentionDays (validated by Validate).
-func (c Config) LogRetention() awslogs.RetentionDays { return logRetentions[c.LogRetentionDays] }
+func (c Config) LogRetention() awslogs.RetentionDays {
+	return settings.LogRetentions[c.LogRetentionDays]
+}
 
 // Props turns a validated configuration into the construct's props.
 func (c Config) Props() *delayedpush.Props {
@@ -257,10 +264,7 @@ func (c Config) Props() *delayedpush.Props {
 		DeliveryRetention:    awscdk.Duration_Days(jsii.Number(float64(c.DeliveryRetentionDays))),
 		LogRetention:         c.LogRetention(),
 		MaxLateness:          awscdk.Duration_Seconds(jsii.Number(float64(c.MaxLatenessSeconds))),
-		RemovalPolicy:        awscdk.RemovalPolicy_RETAIN,
-	}
-	if c.RemovalPolicy == "destroy" {
-		p.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
+		RemovalPolicy:        settings.RemovalPolicies[c.RemovalPolicy],
 	}
 	if c.PlatformApplicationArn != "" {
 		p.PlatformApplicationArn = jsii.String(c.PlatformApplicationArn)
@@ -298,8 +302,12 @@ var secretArn = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d
 
 // Validate checks every setting and names the first bad key.
 func (c Config) Validate() error {
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
+	bad := badKey
+	if !c.Shopify && (c.ShopifySecretArn != "" || len(c.ShopifyShopOwners) > 0 || c.ShopifyMaxBodyBytes != settings.ShopifyMaxBodyBytes.Int() || !c.shopifyTuningDefault()) {
+		return bad("shopify", "must be true for the shopify* keys to apply")
+	}
+	if err := c.checkSettings(); err != nil {
+		return err
 	}
 	if c.PlatformApplicationArn != "" && !platformAppArn.MatchString(c.PlatformApplicationArn) {
 		return bad("platformApplicationArn", "must be an SNS FCM platform application ARN (arn:aws:sns:REGION:ACCOUNT:app/GCM/NAME), got %q", c.PlatformApplicationArn)
@@ -310,49 +318,21 @@ func (c Config) Validate() error {
 		}
 	}
 	switch {
-	case c.SenderMaxConcurrency < 2 || c.SenderMaxConcurrency > 1000:
-		// 2 is the smallest maximum concurrency an SQS event source accepts.
-		return bad("senderMaxConcurrency", "must be from 2 to 1000, got %d", c.SenderMaxConcurrency)
-	case c.DeviceEventsMaxConcurrency < 2 || c.DeviceEventsMaxConcurrency > 1000:
-		return bad("deviceEventsMaxConcurrency", "must be from 2 to 1000, got %d", c.DeviceEventsMaxConcurrency)
 	case c.CustomerManagedKeyUpgrade && !c.CustomerManagedKey:
 		return bad("customerManagedKeyUpgrade", "needs customerManagedKey: it keeps what the stack's first key encrypted of the pushes readable")
-	case c.SenderTimeoutSeconds < 1 || c.SenderTimeoutSeconds > 900:
-		return bad("senderTimeoutSeconds", "must be from 1 to 900, got %d", c.SenderTimeoutSeconds)
-	case c.VisibilityTimeoutSeconds < 0 || c.VisibilityTimeout() > 43200:
-		return bad("visibilityTimeoutSeconds", "must fit SQS's 12-hour limit (43200), got %d (the default is 6 × senderTimeoutSeconds)", c.VisibilityTimeout())
+	case c.VisibilityTimeoutSeconds < 0 || c.VisibilityTimeout() > settings.VisibilityTimeoutSeconds.Max:
+		return bad("visibilityTimeoutSeconds", "must fit %s (%d), got %d (the default is 6 × senderTimeoutSeconds)",
+			settings.VisibilityTimeoutSeconds.MaxNote, settings.VisibilityTimeoutSeconds.Max, c.VisibilityTimeout())
 	case c.VisibilityTimeout() < c.SenderTimeoutSeconds+delayedpush.MinVisibilityMarginSeconds:
 		return bad("visibilityTimeoutSeconds", "must be at least senderTimeoutSeconds + %d (%d): a push whose sender died must not be handed out before its delivery claim expires, got %d",
 			delayedpush.MinVisibilityMarginSeconds, c.SenderTimeoutSeconds+delayedpush.MinVisibilityMarginSeconds, c.VisibilityTimeout())
-	case c.SenderMemoryMiB < 128 || c.SenderMemoryMiB > 10240:
-		return bad("senderMemoryMiB", "must be from 128 to 10240, got %d", c.SenderMemoryMiB)
-	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
-		return bad("maxReceiveCount", "must be from 1 to 1000, got %d", c.MaxReceiveCount)
-	case logRetentions[c.LogRetentionDays] == "":
-		return bad("logRetentionDays", "must be one of %v, got %d", slices.Sorted(maps.Keys(logRetentions)), c.LogRetentionDays)
-	case c.RemovalPolicy != "retain" && c.RemovalPolicy != "destroy":
-		return bad("removalPolicy", `must be "retain" or "destroy", got %q`, c.RemovalPolicy)
-	case c.DeliveryRetentionDays < 1 || c.DeliveryRetentionDays > 3650:
-		return bad("deliveryRetentionDays", "must be from 1 to 3650, got %d", c.DeliveryRetentionDays)
-	case c.DeliveryGuarantee != push.DeliveryAtLeastOnce && c.DeliveryGuarantee != push.DeliveryAtMostOnce:
-		return bad("deliveryGuarantee", "must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, c.DeliveryGuarantee)
-	case c.MaxLatenessSeconds < 0 || c.MaxLatenessSeconds > push.MaxLatenessSeconds:
-		return bad("maxLatenessSeconds", "must be from 0 (no limit) to %d (365 days less an hour), got %d", push.MaxLatenessSeconds, c.MaxLatenessSeconds)
-	case c.APIDefaultDelaySeconds < 0 || c.APIDefaultDelaySeconds > push.MaxLatenessSeconds:
-		return bad("apiDefaultDelaySeconds", "must be from 0 to %d (365 days less an hour), got %d", push.MaxLatenessSeconds, c.APIDefaultDelaySeconds)
-	case c.APIThrottleRateLimit < 1 || c.APIThrottleRateLimit > 10000:
-		return bad("apiThrottleRateLimit", "must be from 1 to 10000, got %d", c.APIThrottleRateLimit)
-	case c.APIThrottleBurstLimit < 1 || c.APIThrottleBurstLimit > 5000:
-		return bad("apiThrottleBurstLimit", "must be from 1 to 5000, got %d", c.APIThrottleBurstLimit)
-	case c.APIMaxBodyBytes < 1024 || c.APIMaxBodyBytes > 10<<20:
-		return bad("apiMaxBodyBytes", "must be from 1024 to 10485760 (API Gateway's limit), got %d", c.APIMaxBodyBytes)
 	case c.APIJwtIssuer != "" && !strings.HasPrefix(c.APIJwtIssuer, "https://"):
 		return bad("apiJwtIssuer", "must be an https:// URL, got %q", c.APIJwtIssuer)
 	case c.APIJwtIssuer != "" && len(c.APIJwtAudience) == 0:
 		return bad("apiJwtAudience", "is required with apiJwtIssuer: the audiences a token must be for")
 	case c.APIJwtIssuer == "" && len(c.APIJwtAudience) > 0:
 		return bad("apiJwtIssuer", "is required with apiJwtAudience")
-	case c.APIJwtIssuer == "" && (c.APIJwtUserClaim != httpapi.DefaultUserClaim || c.APIBackendScope != httpapi.DefaultBackendScope):
+	case c.APIJwtIssuer == "" && (c.APIJwtUserClaim != settings.APIJwtUserClaim.String() || c.APIBackendScope != settings.APIBackendScope.String()):
 		return bad("apiJwtIssuer", "is required with apiJwtUserClaim and apiBackendScope: they apply to the JWT authorizer's tokens")
 	case httpapi.ValidateUserClaim(c.APIJwtUserClaim) != nil:
 		return bad("apiJwtUserClaim", "is not usable: %v", httpapi.ValidateUserClaim(c.APIJwtUserClaim))
@@ -360,14 +340,10 @@ func (c Config) Validate() error {
 		return bad("apiBackendScope", "is not usable: %v", httpapi.ValidateScope(c.APIBackendScope))
 	}
 	switch {
-	case !c.Shopify && (c.ShopifySecretArn != "" || len(c.ShopifyShopOwners) > 0 || c.ShopifyMaxBodyBytes != orders.DefaultMaxBodyBytes || !c.shopifyTuningDefault()):
-		return bad("shopify", "must be true for the shopify* keys to apply")
 	case c.Shopify && !c.API:
 		return bad("shopify", "needs the HTTP API (its webhook is a route of it): api must not be false")
 	case c.ShopifySecretArn != "" && !secretArn.MatchString(c.ShopifySecretArn):
 		return bad("shopifySecretArn", "must be a Secrets Manager secret's complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX), got %q", c.ShopifySecretArn)
-	case c.ShopifyMaxBodyBytes < 1024 || c.ShopifyMaxBodyBytes > orders.DefaultMaxBodyBytes:
-		return bad("shopifyMaxBodyBytes", "must be from 1024 to %d (an SQS message holds the body), got %d", orders.DefaultMaxBodyBytes, c.ShopifyMaxBodyBytes)
 	}
 	if err := c.validateShopifyTuning(); err != nil {
 		return err
@@ -401,28 +377,11 @@ func (c Config) shopifyTuningDefault() bool {
 		c.ShopifyDeadLetterRetentionDays == d.ShopifyDeadLetterRetentionDays
 }
 
-// validateShopifyTuning checks the replay, throttle and retention keys; the error names the
-// key.
+// validateShopifyTuning checks what the settings table cannot: the dead-letter queue keeps a
+// message longer than the orders queue.
 func (c Config) validateShopifyTuning() error {
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("context %s: key %q %s", ContextKey, key, fmt.Sprintf(format, args...))
-	}
-	lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second)
+	bad := badKey
 	switch {
-	case c.ShopifyWebhookMaxAgeSeconds < lo || c.ShopifyWebhookMaxAgeSeconds > hi:
-		return bad("shopifyWebhookMaxAgeSeconds", "must be from %d (5 hours: Shopify retries a delivery for 4) to %d (7 days), got %d", lo, hi, c.ShopifyWebhookMaxAgeSeconds)
-	case c.ShopifyWebhookThrottleRateLimit < 1 || c.ShopifyWebhookThrottleRateLimit > 10000:
-		return bad("shopifyWebhookThrottleRateLimit", "must be from 1 to 10000, got %d", c.ShopifyWebhookThrottleRateLimit)
-	case c.ShopifyWebhookThrottleBurstLimit < 1 || c.ShopifyWebhookThrottleBurstLimit > 5000:
-		return bad("shopifyWebhookThrottleBurstLimit", "must be from 1 to 5000, got %d", c.ShopifyWebhookThrottleBurstLimit)
-	case c.ShopifyWebhookReservedConcurrency < 0 || c.ShopifyWebhookReservedConcurrency > 1000:
-		return bad("shopifyWebhookReservedConcurrency", "must be from 0 (none) to 1000, got %d", c.ShopifyWebhookReservedConcurrency)
-	case c.ShopifyOrderRetentionDays < 1 || c.ShopifyOrderRetentionDays > 3650:
-		return bad("shopifyOrderRetentionDays", "must be from 1 to 3650, got %d", c.ShopifyOrderRetentionDays)
-	case c.ShopifyQueueRetentionDays < 1 || c.ShopifyQueueRetentionDays > 13:
-		return bad("shopifyQueueRetentionDays", "must be from 1 to 13, got %d", c.ShopifyQueueRetentionDays)
-	case c.ShopifyDeadLetterRetentionDays < 2 || c.ShopifyDeadLetterRetentionDays > 14:
-		return bad("shopifyDeadLetterRetentionDays", "must be from 2 to 14 (SQS keeps a message 14 days at most), got %d", c.ShopifyDeadLetterRetentionDays)
 	case c.ShopifyDeadLetterRetentionDays <= c.ShopifyQueueRetentionDays:
 		return bad("shopifyDeadLetterRetentionDays", "must be longer than shopifyQueueRetentionDays (%d): a message moved to the dead-letter queue keeps its first enqueue time, got %d",
 			c.ShopifyQueueRetentionDays, c.ShopifyDeadLetterRetentionDays)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	cfg "github.com/delayed-push/delayed-push/stacks/internal/settings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
@@ -39,14 +41,14 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 			MemorySize: jsii.Number(256),
 			LogGroup:   logs,
 			Environment: &map[string]*string{
-				apiapp.EnvStateMachineArn:     d.StateMachine.StateMachineArn(),
-				apiapp.EnvPushQueueURL:        d.PushQueue.QueueUrl(),
-				apiapp.EnvSchedulesTable:      d.SchedulesTable.TableName(),
-				apiapp.EnvDefaultDelaySeconds: jsii.String(fmt.Sprint(s.api.defaultDelay)),
-				apiapp.EnvMaxBodyBytes:        jsii.String(fmt.Sprint(s.api.maxBodyBytes)),
-				apiapp.EnvPlatformAppArn:      d.PlatformApplicationArn,
-				apiapp.EnvDevicesTable:        d.DevicesTable.TableName(),
-				apiapp.EnvDeviceOwnersTable:   d.DeviceOwnersTable.TableName(),
+				apiapp.EnvStateMachineArn:      d.StateMachine.StateMachineArn(),
+				apiapp.EnvPushQueueURL:         d.PushQueue.QueueUrl(),
+				apiapp.EnvSchedulesTable:       d.SchedulesTable.TableName(),
+				cfg.APIDefaultDelaySeconds.Env: jsii.String(fmt.Sprint(s.api.defaultDelay)),
+				cfg.APIMaxBodyBytes.Env:        jsii.String(fmt.Sprint(s.api.maxBodyBytes)),
+				cfg.PlatformApplicationArn.Env: d.PlatformApplicationArn,
+				apiapp.EnvDevicesTable:         d.DevicesTable.TableName(),
+				apiapp.EnvDeviceOwnersTable:    d.DeviceOwnersTable.TableName(),
 			},
 		},
 	})
@@ -57,8 +59,8 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 	if s.api.jwtIssuer != "" {
 		// The authorizer checks the token; the function decides what its holder may do: a
 		// user their own devices, a holder of the backend scope everything (internal/httpapi).
-		fn.AddEnvironment(jsii.String(apiapp.EnvJwtUserClaim), jsii.String(s.api.jwtUserClaim), nil)
-		fn.AddEnvironment(jsii.String(apiapp.EnvBackendScope), jsii.String(s.api.backendScope), nil)
+		fn.AddEnvironment(jsii.String(cfg.APIJwtUserClaim.Env), jsii.String(s.api.jwtUserClaim), nil)
+		fn.AddEnvironment(jsii.String(cfg.APIBackendScope.Env), jsii.String(s.api.backendScope), nil)
 		authorizer = awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String(s.api.jwtIssuer),
 			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(s.api.jwtAudience...)})
 	}

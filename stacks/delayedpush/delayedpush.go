@@ -5,7 +5,8 @@ import (
 	"math"
 	"regexp"
 	"strings"
-	"time"
+
+	cfg "github.com/delayed-push/delayed-push/stacks/internal/settings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -23,8 +24,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/delayed-push/delayed-push/internal/httpapi"
-	"github.com/delayed-push/delayed-push/push"
-	"github.com/delayed-push/delayed-push/schedule"
 )
 
 // Props configures a DelayedPush. Every field is optional; each comment gives the
@@ -258,9 +257,10 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 	// batch waits for; less makes every push later for the same cost, more costs more for the
 	// same waits (BENCHMARKS.md, "Sender overhead", "Memory size"). Its peak RSS is ~10 MiB.
 	s := settings{
-		timeout: 30, memory: 256, maxConcurrency: 10, maxReceiveCount: 5, deviceEventsConcurrency: 5,
-		guarantee: push.DeliveryAtLeastOnce, deliveryRetention: 30, maxLateness: 24 * 3600,
-		logRetention: awslogs.RetentionDays_ONE_MONTH, removal: awscdk.RemovalPolicy_RETAIN,
+		timeout: cfg.SenderTimeoutSeconds.Int(), memory: cfg.SenderMemoryMiB.Int(), maxConcurrency: cfg.SenderMaxConcurrency.Int(),
+		maxReceiveCount: cfg.MaxReceiveCount.Int(), deviceEventsConcurrency: cfg.DeviceEventsMaxConcurrency.Int(),
+		guarantee: cfg.DeliveryGuarantee.String(), deliveryRetention: cfg.DeliveryRetentionDays.Int(), maxLateness: cfg.MaxLatenessSeconds.Int(),
+		logRetention: cfg.LogRetentions[cfg.LogRetentionDays.Int()], removal: cfg.RemovalPolicies[cfg.RemovalPolicy.String()],
 	}
 	bad := func(prop, format string, args ...any) (settings, error) {
 		return s, fmt.Errorf("DelayedPush: %s %s", prop, fmt.Sprintf(format, args...))
@@ -276,58 +276,56 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 	if s.timeout, err = seconds(p.SenderTimeout, s.timeout); err != nil {
 		return bad("SenderTimeout", "%v", err)
 	}
-	if s.timeout < 1 || s.timeout > 900 {
-		return bad("SenderTimeout", "must be from 1 to 900 seconds, got %d", s.timeout)
+	if !cfg.SenderTimeoutSeconds.InRange(s.timeout) {
+		return bad("SenderTimeout", "must be %s, got %d", cfg.SenderTimeoutSeconds.Limits("seconds"), s.timeout)
 	}
 	s.visibility = 6 * s.timeout
 	if s.visibility, err = seconds(p.VisibilityTimeout, s.visibility); err != nil {
 		return bad("VisibilityTimeout", "%v", err)
 	}
 	switch {
-	case s.visibility > 43200:
-		return bad("VisibilityTimeout", "must fit SQS's 12-hour limit (43200 s), got %d s", s.visibility)
+	case s.visibility > cfg.VisibilityTimeoutSeconds.Max:
+		return bad("VisibilityTimeout", "must fit %s (%d s), got %d s", cfg.VisibilityTimeoutSeconds.MaxNote, cfg.VisibilityTimeoutSeconds.Max, s.visibility)
 	case s.visibility < s.timeout+MinVisibilityMarginSeconds:
 		return bad("VisibilityTimeout", "must be at least SenderTimeout + %d s (%d s): a push whose sender died must not be handed out before its delivery claim expires, got %d s",
 			MinVisibilityMarginSeconds, s.timeout+MinVisibilityMarginSeconds, s.visibility)
 	}
 	for _, n := range []struct {
-		prop    string
-		v       *float64
-		dst     *int
-		lo, hi  int
-		comment string
+		v   *float64
+		dst *int
+		set *cfg.Setting
 	}{
-		{"SenderMemorySize", p.SenderMemorySize, &s.memory, 128, 10240, "MiB"},
-		{"SenderMaxConcurrency", p.SenderMaxConcurrency, &s.maxConcurrency, 2, 1000, "(2 is the smallest an SQS event source accepts)"},
-		{"MaxReceiveCount", p.MaxReceiveCount, &s.maxReceiveCount, 1, 1000, ""},
-		{"DeviceEventsMaxConcurrency", p.DeviceEventsMaxConcurrency, &s.deviceEventsConcurrency, 2, 1000, "(2 is the smallest an SQS event source accepts)"},
+		{p.SenderMemorySize, &s.memory, cfg.SenderMemoryMiB},
+		{p.SenderMaxConcurrency, &s.maxConcurrency, cfg.SenderMaxConcurrency},
+		{p.MaxReceiveCount, &s.maxReceiveCount, cfg.MaxReceiveCount},
+		{p.DeviceEventsMaxConcurrency, &s.deviceEventsConcurrency, cfg.DeviceEventsMaxConcurrency},
 	} {
 		if n.v == nil {
 			continue
 		}
-		if *n.v != math.Trunc(*n.v) || *n.v < float64(n.lo) || *n.v > float64(n.hi) {
-			return bad(n.prop, "must be a whole number from %d to %d %s, got %v", n.lo, n.hi, n.comment, *n.v)
+		if *n.v != math.Trunc(*n.v) || !n.set.InRange(int(*n.v)) {
+			return bad(n.set.Prop, "must be a whole number %s, got %v", n.set.Limits(n.set.Unit), *n.v)
 		}
 		*n.dst = int(*n.v)
 	}
 	if p.DeliveryGuarantee != nil {
 		s.guarantee = *p.DeliveryGuarantee
-		if s.guarantee != push.DeliveryAtLeastOnce && s.guarantee != push.DeliveryAtMostOnce {
-			return bad("DeliveryGuarantee", "must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, s.guarantee)
+		if !cfg.DeliveryGuarantee.IsAllowed(s.guarantee) {
+			return bad("DeliveryGuarantee", "must be %s, got %q", cfg.DeliveryGuarantee.OneOf(), s.guarantee)
 		}
 	}
 	if p.DeliveryRetention != nil {
 		days := p.DeliveryRetention.ToDays(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
-		if *days != math.Trunc(*days) || *days < 1 || *days > 3650 {
-			return bad("DeliveryRetention", "must be whole days from 1 to 3650, got %v days", *days)
+		if *days != math.Trunc(*days) || !cfg.DeliveryRetentionDays.InRange(int(*days)) {
+			return bad("DeliveryRetention", "must be whole days %s, got %v days", cfg.DeliveryRetentionDays.Limits(""), *days)
 		}
 		s.deliveryRetention = int(*days)
 	}
 	if s.maxLateness, err = seconds(p.MaxLateness, s.maxLateness); err != nil {
 		return bad("MaxLateness", "%v", err)
 	}
-	if s.maxLateness < 0 || s.maxLateness > push.MaxLatenessSeconds {
-		return bad("MaxLateness", "must be from 0 (no limit) to %d seconds (365 days less an hour), got %d", push.MaxLatenessSeconds, s.maxLateness)
+	if !cfg.MaxLatenessSeconds.InRange(s.maxLateness) {
+		return bad("MaxLateness", "must be %s, got %d", cfg.MaxLatenessSeconds.Limits("seconds"), s.maxLateness)
 	}
 	if p.LogRetention != "" {
 		s.logRetention = p.LogRetention
@@ -355,8 +353,8 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 }
 
 func apiSettingsOf(p *ApiProps) (apiSettings, error) {
-	a := apiSettings{enabled: true, defaultDelay: int(httpapi.DefaultDelay / time.Second), maxBodyBytes: httpapi.DefaultMaxBodyBytes,
-		rateLimit: 50, burstLimit: 100}
+	a := apiSettings{enabled: cfg.API.Default.(bool), defaultDelay: cfg.APIDefaultDelaySeconds.Int(), maxBodyBytes: cfg.APIMaxBodyBytes.Int(),
+		rateLimit: float64(cfg.APIThrottleRateLimit.Int()), burstLimit: float64(cfg.APIThrottleBurstLimit.Int())}
 	if p == nil {
 		return a, nil
 	}
@@ -370,18 +368,18 @@ func apiSettingsOf(p *ApiProps) (apiSettings, error) {
 	if a.defaultDelay, err = seconds(p.DefaultDelay, a.defaultDelay); err != nil {
 		return bad("DefaultDelay", "%v", err)
 	}
-	if a.defaultDelay < 0 || a.defaultDelay > schedule.MaxDelaySeconds {
-		return bad("DefaultDelay", "must be from 0 to %d seconds (365 days less an hour), got %d", schedule.MaxDelaySeconds, a.defaultDelay)
+	if !cfg.APIDefaultDelaySeconds.InRange(a.defaultDelay) {
+		return bad("DefaultDelay", "must be %s, got %d", cfg.APIDefaultDelaySeconds.Limits("seconds"), a.defaultDelay)
 	}
 	if prop, msg := wholeNumbers([]wholeNumber{
-		{"ThrottleRateLimit", p.ThrottleRateLimit, &a.rateLimit, 1, 10000},
-		{"ThrottleBurstLimit", p.ThrottleBurstLimit, &a.burstLimit, 1, 5000},
+		{p.ThrottleRateLimit, &a.rateLimit, cfg.APIThrottleRateLimit},
+		{p.ThrottleBurstLimit, &a.burstLimit, cfg.APIThrottleBurstLimit},
 	}); prop != "" {
 		return bad(prop, "%s", msg)
 	}
 	if p.MaxBodyBytes != nil {
-		if v := *p.MaxBodyBytes; v != math.Trunc(v) || v < 1024 || v > 10<<20 {
-			return bad("MaxBodyBytes", "must be a whole number from 1024 to 10485760 (API Gateway's limit), got %v", v)
+		if v := *p.MaxBodyBytes; v != math.Trunc(v) || !cfg.APIMaxBodyBytes.InRange(int(v)) {
+			return bad("MaxBodyBytes", "must be a whole number %s, got %v", cfg.APIMaxBodyBytes.Limits(""), v)
 		}
 		a.maxBodyBytes = int(*p.MaxBodyBytes)
 	}
@@ -394,7 +392,7 @@ func apiSettingsOf(p *ApiProps) (apiSettings, error) {
 		}
 	}
 	if a.jwtIssuer != "" {
-		a.jwtUserClaim, a.backendScope = httpapi.DefaultUserClaim, httpapi.DefaultBackendScope
+		a.jwtUserClaim, a.backendScope = cfg.APIJwtUserClaim.String(), cfg.APIBackendScope.String()
 	}
 	if p.JwtUserClaim != nil {
 		a.jwtUserClaim = *p.JwtUserClaim
@@ -534,23 +532,24 @@ func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant
 		Combine(d.useDataKey(grantee, viaDynamoDB))
 }
 
-// wholeNumber is an optional numeric prop that must be a whole number within [lo, hi]; when
-// set, it is copied to dst.
+// wholeNumber is an optional numeric prop that must be a whole number within its setting's
+// limits; when set, it is copied to dst.
 type wholeNumber struct {
-	prop   string
-	v      *float64
-	dst    *float64
-	lo, hi float64
+	v   *float64
+	dst *float64
+	set *cfg.Setting
 }
 
-// wholeNumbers checks and copies each set prop in turn; it returns the first bad prop and why.
+// wholeNumbers checks and copies each set prop in turn; it returns the first bad prop (its
+// name within its props) and why.
 func wholeNumbers(ns []wholeNumber) (prop, reason string) {
 	for _, n := range ns {
 		if n.v == nil {
 			continue
 		}
-		if *n.v != math.Trunc(*n.v) || *n.v < n.lo || *n.v > n.hi {
-			return n.prop, fmt.Sprintf("must be a whole number from %v to %v, got %v", n.lo, n.hi, *n.v)
+		if *n.v != math.Trunc(*n.v) || !n.set.InRange(int(*n.v)) {
+			_, name, _ := strings.Cut(n.set.Prop, ".")
+			return name, fmt.Sprintf("must be a whole number %s, got %v", n.set.Limits(""), *n.v)
 		}
 		*n.dst = *n.v
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	cfg "github.com/delayed-push/delayed-push/stacks/internal/settings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -31,18 +33,18 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 			MemorySize:  jsii.Number(float64(s.memory)),
 			LogGroup:    logs,
 			Environment: &map[string]*string{
-				senderapp.EnvDevicesTable:          d.DevicesTable.TableName(),
-				senderapp.EnvDeliveriesTable:       d.DeliveriesTable.TableName(),
-				senderapp.EnvSchedulesTable:        d.SchedulesTable.TableName(),
-				senderapp.EnvMaxLatenessSeconds:    jsii.String(fmt.Sprint(s.maxLateness)),
-				senderapp.EnvDeliveryRetentionDays: jsii.String(fmt.Sprint(s.deliveryRetention)),
-				senderapp.EnvPushQueueURL:          d.PushQueue.QueueUrl(),
-				senderapp.EnvDeadLetterQueueURL:    d.DeadLetterQueue.QueueUrl(),
-				senderapp.EnvMaxReceiveCount:       jsii.String(fmt.Sprint(s.maxReceiveCount)),
+				senderapp.EnvDevicesTable:       d.DevicesTable.TableName(),
+				senderapp.EnvDeliveriesTable:    d.DeliveriesTable.TableName(),
+				senderapp.EnvSchedulesTable:     d.SchedulesTable.TableName(),
+				cfg.MaxLatenessSeconds.Env:      jsii.String(fmt.Sprint(s.maxLateness)),
+				cfg.DeliveryRetentionDays.Env:   jsii.String(fmt.Sprint(s.deliveryRetention)),
+				senderapp.EnvPushQueueURL:       d.PushQueue.QueueUrl(),
+				senderapp.EnvDeadLetterQueueURL: d.DeadLetterQueue.QueueUrl(),
+				cfg.MaxReceiveCount.Env:         jsii.String(fmt.Sprint(s.maxReceiveCount)),
 				// SQS stamps SenderId with the sending role's unique id: the scheduler's
 				// attributes are trusted on its messages only.
-				senderapp.EnvSchedulerRoleID:   d.StateMachine.Role().Node().DefaultChild().(awsiam.CfnRole).AttrRoleId(),
-				senderapp.EnvDeliveryGuarantee: jsii.String(s.guarantee),
+				senderapp.EnvSchedulerRoleID: d.StateMachine.Role().Node().DefaultChild().(awsiam.CfnRole).AttrRoleId(),
+				cfg.DeliveryGuarantee.Env:    jsii.String(s.guarantee),
 			},
 		},
 	})

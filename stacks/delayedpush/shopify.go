@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"time"
+	"strings"
+
+	cfg "github.com/delayed-push/delayed-push/stacks/internal/settings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -18,7 +20,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
-	"github.com/delayed-push/delayed-push/internal/orders"
 	"github.com/delayed-push/delayed-push/internal/shopifyapp"
 	"github.com/delayed-push/delayed-push/shopify"
 	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
@@ -71,16 +72,6 @@ type ShopifyProps struct {
 	DeadLetterQueueRetention awscdk.Duration
 }
 
-// Defaults of ShopifyProps.
-const (
-	DefaultShopifyWebhookRateLimit           = 25
-	DefaultShopifyWebhookBurstLimit          = 50
-	DefaultShopifyWebhookReservedConcurrency = 20
-	DefaultShopifyOrderRetentionDays         = 90
-	DefaultShopifyQueueRetentionDays         = 4
-	DefaultShopifyDeadLetterRetentionDays    = 7
-)
-
 type shopifySettings struct {
 	enabled               bool
 	owners                map[string]string
@@ -94,10 +85,11 @@ type shopifySettings struct {
 }
 
 func shopifySettingsOf(p *ShopifyProps, apiEnabled bool) (shopifySettings, error) {
-	out := shopifySettings{maxBodyBytes: orders.DefaultMaxBodyBytes, owners: map[string]string{},
-		maxAge: int(orders.DefaultMaxAge / time.Second), rateLimit: DefaultShopifyWebhookRateLimit, burstLimit: DefaultShopifyWebhookBurstLimit,
-		reservedConcurrency: DefaultShopifyWebhookReservedConcurrency, orderRetention: DefaultShopifyOrderRetentionDays,
-		queueRetention: DefaultShopifyQueueRetentionDays, deadLetterRetention: DefaultShopifyDeadLetterRetentionDays}
+	out := shopifySettings{maxBodyBytes: cfg.ShopifyMaxBodyBytes.Int(), owners: map[string]string{},
+		maxAge: cfg.ShopifyWebhookMaxAgeSeconds.Int(), rateLimit: float64(cfg.ShopifyWebhookThrottleRateLimit.Int()),
+		burstLimit: float64(cfg.ShopifyWebhookThrottleBurstLimit.Int()), reservedConcurrency: cfg.ShopifyWebhookReservedConcurrency.Int(),
+		orderRetention: cfg.ShopifyOrderRetentionDays.Int(), queueRetention: cfg.ShopifyQueueRetentionDays.Int(),
+		deadLetterRetention: cfg.ShopifyDeadLetterRetentionDays.Int()}
 	if p == nil {
 		return out, nil
 	}
@@ -120,8 +112,8 @@ func shopifySettingsOf(p *ShopifyProps, apiEnabled bool) (shopifySettings, error
 		}
 	}
 	if p.MaxBodyBytes != nil {
-		if v := *p.MaxBodyBytes; v != math.Trunc(v) || v < 1024 || v > orders.DefaultMaxBodyBytes {
-			return bad("MaxBodyBytes", "must be a whole number from 1024 to %d (an SQS message holds the body), got %v", orders.DefaultMaxBodyBytes, v)
+		if v := *p.MaxBodyBytes; v != math.Trunc(v) || !cfg.ShopifyMaxBodyBytes.InRange(int(v)) {
+			return bad("MaxBodyBytes", "must be a whole number %s, got %v", cfg.ShopifyMaxBodyBytes.Limits(""), v)
 		}
 		out.maxBodyBytes = int(*p.MaxBodyBytes)
 	}
@@ -129,37 +121,37 @@ func shopifySettingsOf(p *ShopifyProps, apiEnabled bool) (shopifySettings, error
 	if out.maxAge, err = seconds(p.WebhookMaxAge, out.maxAge); err != nil {
 		return bad("WebhookMaxAge", "%v", err)
 	}
-	if lo, hi := int(orders.MinMaxAge/time.Second), int(orders.MaxMaxAge/time.Second); out.maxAge < lo || out.maxAge > hi {
-		return bad("WebhookMaxAge", "must be from %d seconds (5 hours: Shopify retries for 4) to %d (7 days), got %d", lo, hi, out.maxAge)
+	if !cfg.ShopifyWebhookMaxAgeSeconds.InRange(out.maxAge) {
+		return bad("WebhookMaxAge", "must be %s, got %d", cfg.ShopifyWebhookMaxAgeSeconds.Limits("seconds"), out.maxAge)
 	}
 	if prop, msg := wholeNumbers([]wholeNumber{
-		{"WebhookThrottleRateLimit", p.WebhookThrottleRateLimit, &out.rateLimit, 1, 10000},
-		{"WebhookThrottleBurstLimit", p.WebhookThrottleBurstLimit, &out.burstLimit, 1, 5000},
+		{p.WebhookThrottleRateLimit, &out.rateLimit, cfg.ShopifyWebhookThrottleRateLimit},
+		{p.WebhookThrottleBurstLimit, &out.burstLimit, cfg.ShopifyWebhookThrottleBurstLimit},
 	}); prop != "" {
 		return bad(prop, "%s", msg)
 	}
 	if v := p.WebhookReservedConcurrency; v != nil {
-		if *v != math.Trunc(*v) || *v < 0 || *v > 1000 {
-			return bad("WebhookReservedConcurrency", "must be a whole number from 0 (none) to 1000, got %v", *v)
+		if *v != math.Trunc(*v) || !cfg.ShopifyWebhookReservedConcurrency.InRange(int(*v)) {
+			return bad("WebhookReservedConcurrency", "must be a whole number %s, got %v", cfg.ShopifyWebhookReservedConcurrency.Limits(""), *v)
 		}
 		out.reservedConcurrency = int(*v)
 	}
 	for _, d := range []struct {
-		prop   string
-		v      awscdk.Duration
-		dst    *int
-		lo, hi int
+		v   awscdk.Duration
+		dst *int
+		set *cfg.Setting
 	}{
-		{"OrderRetention", p.OrderRetention, &out.orderRetention, 1, 3650},
-		{"QueueRetention", p.QueueRetention, &out.queueRetention, 1, 13},
-		{"DeadLetterQueueRetention", p.DeadLetterQueueRetention, &out.deadLetterRetention, 2, 14},
+		{p.OrderRetention, &out.orderRetention, cfg.ShopifyOrderRetentionDays},
+		{p.QueueRetention, &out.queueRetention, cfg.ShopifyQueueRetentionDays},
+		{p.DeadLetterQueueRetention, &out.deadLetterRetention, cfg.ShopifyDeadLetterRetentionDays},
 	} {
 		if d.v == nil {
 			continue
 		}
 		days := *d.v.ToDays(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
-		if days != math.Trunc(days) || days < float64(d.lo) || days > float64(d.hi) {
-			return bad(d.prop, "must be whole days from %d to %d, got %v days", d.lo, d.hi, days)
+		if days != math.Trunc(days) || !d.set.InRange(int(days)) {
+			_, prop, _ := strings.Cut(d.set.Prop, ".")
+			return bad(prop, "must be whole days %s, got %v days", d.set.Limits(""), days)
 		}
 		*d.dst = int(days)
 	}
@@ -247,11 +239,11 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 	// about 6 ms of CPU (BENCHMARKS.md, "Cold start"), and a first request also fetches the
 	// secret (a TLS handshake): at 128 MB's share of a vCPU, twice as long.
 	webhookProps := fnProps("Delayed Push Shopify webhook: verify, queue, answer 200", 4, 256, logGroup("WebhookLogs"), map[string]*string{
-		shopifyapp.EnvSecretArn:      secret.SecretArn(),
-		shopifyapp.EnvOrdersQueueURL: d.OrdersQueue.QueueUrl(),
-		shopifyapp.EnvMaxBodyBytes:   jsii.String(fmt.Sprint(s.shopify.maxBodyBytes)),
-		shopifyapp.EnvWebhooksTable:  d.ShopifyWebhooksTable.TableName(),
-		shopifyapp.EnvWebhookMaxAge:  jsii.String(fmt.Sprint(s.shopify.maxAge)),
+		cfg.ShopifySecretArn.Env:            secret.SecretArn(),
+		shopifyapp.EnvOrdersQueueURL:        d.OrdersQueue.QueueUrl(),
+		cfg.ShopifyMaxBodyBytes.Env:         jsii.String(fmt.Sprint(s.shopify.maxBodyBytes)),
+		shopifyapp.EnvWebhooksTable:         d.ShopifyWebhooksTable.TableName(),
+		cfg.ShopifyWebhookMaxAgeSeconds.Env: jsii.String(fmt.Sprint(s.shopify.maxAge)),
 	})
 	if s.shopify.reservedConcurrency > 0 {
 		// Caps what forged requests can cost, and keeps the account's other functions (the
@@ -272,11 +264,11 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 		// 256 MB, as the sender: its CPU per message is the SDK's calls, and the shop owner's push
 		// waits on them (BENCHMARKS.md, "Sender overhead", "Memory size").
 		FunctionProps: fnProps("Delayed Push Shopify orders: save the order, then push the shop owner", consumerTimeout, 256, logGroup("OrdersLogs"), map[string]*string{
-			shopifyapp.EnvOrdersTable:        d.OrdersTable.TableName(),
-			shopifyapp.EnvPushQueueURL:       d.PushQueue.QueueUrl(),
-			shopifyapp.EnvDeadLetterQueueURL: d.OrdersDeadLetterQueue.QueueUrl(),
-			shopifyapp.EnvShopOwners:         jsii.String(string(owners)),
-			shopifyapp.EnvOrderRetentionDays: jsii.String(fmt.Sprint(s.shopify.orderRetention)),
+			shopifyapp.EnvOrdersTable:         d.OrdersTable.TableName(),
+			shopifyapp.EnvPushQueueURL:        d.PushQueue.QueueUrl(),
+			shopifyapp.EnvDeadLetterQueueURL:  d.OrdersDeadLetterQueue.QueueUrl(),
+			cfg.ShopifyShopOwners.Env:         jsii.String(string(owners)),
+			cfg.ShopifyOrderRetentionDays.Env: jsii.String(fmt.Sprint(s.shopify.orderRetention)),
 		}),
 	})
 	consume(d.ShopifyOrdersFunction, d.OrdersQueue, awslambda.EventSourceMappingOptions{
