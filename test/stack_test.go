@@ -38,15 +38,25 @@ func withConfig(t *testing.T, edit func(*stacks.Config)) assertions.Template {
 	return tpl
 }
 
+// aslDefinition is what the checks that go through every state read of the scheduler's
+// definition.
+type aslDefinition struct {
+	QueryLanguage, StartAt string
+	States                 map[string]aslState
+}
+
+type aslState struct {
+	Type, Resource, Next, Timestamp, Error, Cause string
+	End                                           bool
+}
+
 // asl is the scheduler's definition, parsed: the same document the template carries inline
-// (TestSchedulerDefinitionIsTheEmbeddedASLWithTheQueueURL), for the checks that go through
-// every state.
-func asl(t *testing.T) (def map[string]any, states map[string]map[string]any) {
+// (TestSchedulerDefinitionIsTheEmbeddedASLWithTheQueueURL).
+func asl(t *testing.T) aslDefinition {
 	t.Helper()
+	var def aslDefinition
 	require.NoError(t, json.Unmarshal([]byte(statemachines.Scheduler), &def))
-	var doc struct{ States map[string]map[string]any }
-	require.NoError(t, json.Unmarshal([]byte(statemachines.Scheduler), &doc))
-	return def, doc.States
+	return def
 }
 
 // schedulerHas asserts that the definition the template's state machine carries has these
@@ -80,16 +90,16 @@ func TestSchedulerIsStandardWithLoggingAndTracing(t *testing.T) {
 }
 
 func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
-	def, states := asl(t)
-	assert.Equal(t, "JSONata", def["QueryLanguage"], "one query language for every state")
+	def := asl(t)
+	assert.Equal(t, "JSONata", def.QueryLanguage, "one query language for every state")
 
-	require.Equal(t, "WaitUntilDue", def["StartAt"])
-	wait := states["WaitUntilDue"]
-	assert.Equal(t, "Wait", wait["Type"])
+	require.Equal(t, "WaitUntilDue", def.StartAt)
+	wait := def.States["WaitUntilDue"]
+	assert.Equal(t, "Wait", wait.Type)
 	assert.Equal(t, "{% $exists("+statemachines.CheckSchedule+") ? $states.context.Execution.StartTime : $fromMillis($ceil("+
-		statemachines.DueMillis+" / 1000) * 1000) %}", wait["Timestamp"],
+		statemachines.DueMillis+" / 1000) * 1000) %}", wait.Timestamp,
 		"until the due time, rounded up to the second (never early); a bad input does not wait")
-	require.Equal(t, "SendPush", wait["Next"])
+	require.Equal(t, "SendPush", wait.Next)
 
 	schedulerHas(t, map[string]any{"SendPush": map[string]any{
 		"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true,
@@ -106,9 +116,8 @@ func TestSchedulerWaitsThenSendsToTheQueueWithoutLambda(t *testing.T) {
 			}),
 		},
 	}})
-	for name, s := range states {
-		res, _ := s["Resource"].(string)
-		assert.NotContains(t, res, "lambda", "state %s must not call Lambda", name)
+	for name, s := range def.States {
+		assert.NotContains(t, s.Resource, "lambda", "state %s must not call Lambda", name)
 	}
 }
 
@@ -132,14 +141,11 @@ func TestSchedulerRetriesTransientErrorsAndFailsClearly(t *testing.T) {
 }
 
 func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
-	_, states := asl(t)
+	states := asl(t).States
 	// A bad input waits until the execution's start (not at all), then SendPush's arguments
 	// raise the check's answer, caught into InvalidSchedule, whose cause is that answer.
-	assert.Contains(t, states["WaitUntilDue"]["Timestamp"], "$exists("+statemachines.CheckSchedule+") ? $states.context.Execution.StartTime : ")
-	fail := states["InvalidSchedule"]
-	assert.Equal(t, "Fail", fail["Type"])
-	assert.Equal(t, "DelayedPush.InvalidSchedule", fail["Error"])
-	assert.Equal(t, "{% "+statemachines.CheckSchedule+" %}", fail["Cause"])
+	assert.Contains(t, states["WaitUntilDue"].Timestamp, "$exists("+statemachines.CheckSchedule+") ? $states.context.Execution.StartTime : ")
+	assert.Equal(t, aslState{Type: "Fail", Error: "DelayedPush.InvalidSchedule", Cause: "{% " + statemachines.CheckSchedule + " %}"}, states["InvalidSchedule"])
 
 	// The limits are the Go contract's.
 	assert.Contains(t, statemachines.CheckSchedule, fmt.Sprintf("$delay > %d", schedule.MaxDelaySeconds))
@@ -152,19 +158,20 @@ func TestSchedulerRejectsBadSchedulesBeforeWaiting(t *testing.T) {
 // A valid push takes two state transitions (billed by Step Functions Standard) with a delay
 // as with a time: wait, send.
 func TestValidPushesTakeTwoTransitionsEitherWay(t *testing.T) {
-	def, states := asl(t)
+	def := asl(t)
 	path := []string{}
-	for state := def["StartAt"].(string); ; {
+	for state := def.StartAt; ; {
 		path = append(path, state)
-		s := states[state]
-		if s["End"] == true {
+		s, ok := def.States[state]
+		require.True(t, ok, "a state %s", state)
+		if s.End {
 			break
 		}
-		state = s["Next"].(string)
+		state = s.Next
 	}
 	assert.Equal(t, []string{"WaitUntilDue", "SendPush"}, path)
-	for name, s := range states {
-		assert.NotEqual(t, "Choice", s["Type"], "state %s: no state of its own for the check", name)
+	for name, s := range def.States {
+		assert.NotEqual(t, "Choice", s.Type, "state %s: no state of its own for the check", name)
 	}
 }
 
