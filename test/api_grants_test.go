@@ -44,7 +44,7 @@ func deviceRouteArns(api string, inConsumer bool) []any {
 }
 
 // Every route of the API is a push route or a device route, never both: a new route must be
-// put in a group (stacks/api_grants.go) before a grant can name it.
+// put in a group (stacks/delayedpush/api_grants.go) before a grant can name it.
 func TestEveryRouteIsInOneGrantGroup(t *testing.T) {
 	assert.ElementsMatch(t, httpapi.Routes, append(append([]string{}, delayedpush.PushRoutes...), delayedpush.DeviceRoutes...))
 	for _, r := range delayedpush.PushRoutes {

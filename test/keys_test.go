@@ -129,7 +129,7 @@ func TestDataKeyIsApartFromTheTopicsKey(t *testing.T) {
 	dataArn, topicsArn := getAtt(data, "Arn"), getAtt(topics, "Arn")
 	tpl.AllResourcesProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
 		"SSESpecification": map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": dataArn}})
-	// The device events queues hold SNS events, not pushes: SQS-managed (see device_events.go).
+	// The device events queues hold SNS events, not pushes: SQS-managed (see stacks/delayedpush/device_events.go).
 	queues := ids(tpl, "AWS::SQS::Queue", nil)
 	deviceEvents := slices.DeleteFunc(slices.Clone(queues), func(id string) bool { return !strings.Contains(id, "DeviceEvents") })
 	pushes := slices.DeleteFunc(slices.Clone(queues), func(id string) bool { return strings.Contains(id, "DeviceEvents") })
