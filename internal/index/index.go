@@ -22,6 +22,10 @@ const (
 	// PendingIndex holds scheduled pushes and nothing else.
 	PendingRecipient = "pendingRecipient"
 	ExpiresAt        = "expiresAt" // N: unix seconds, the table's TTL; set once the push is done
+	// Engine is the engine that holds the push until its due time: EngineStepFunctions or
+	// EngineEconomy. Rows written before the economy engine existed have none: read
+	// EngineStepFunctions.
+	Engine = "engine"
 
 	// Outcome, written by the sender when it is done.
 	Result      = "result"
@@ -45,6 +49,12 @@ const (
 	Failed    = "failed"
 	Expired   = "expired"
 	Cancelled = "cancelled"
+)
+
+// Engines, as Engine holds them.
+const (
+	EngineStepFunctions = "stepfunctions" // an execution of the state machine waits
+	EngineEconomy       = "economy"       // SQS DelaySeconds, or an EventBridge Scheduler one-time schedule
 )
 
 // TimeFormat is how DueAt is written: fixed width in UTC, so that it sorts as text.
