@@ -31,110 +31,47 @@ import (
 // One key (rather than one key a setting) lets the synth reject unknown settings by name.
 const ContextKey = "delayedPush"
 
-// Config is the deploy-time configuration of the stack. Every field has a default, filled by
-// ConfigFromContext; the JSON names are the keys users write.
+// Config is the deploy-time configuration of the stack; the JSON names are the keys users
+// write. Each key's default, limits and meaning are declared once, in the settings table
+// (stacks/internal/settings), which README.md's configuration table is generated from;
+// ConfigFromContext fills the defaults.
 type Config struct {
-	// PlatformApplicationArn is the SNS platform application (FCM) whose endpoints the sender
-	// publishes to. Default: an application named "delayed-push" in the stack's account and region.
-	PlatformApplicationArn string `json:"platformApplicationArn"`
-	// ProducerPrincipals are the IAM role ARNs allowed to schedule, stop and inspect pushes and to
-	// send pushes straight to the queue. Default: none (attach the ProducerPolicy output yourself).
-	ProducerPrincipals []string `json:"producerPrincipals"`
-	// SenderMaxConcurrency caps concurrent sender invocations to protect the tables. Default 10.
-	SenderMaxConcurrency int `json:"senderMaxConcurrency"`
-	// SenderTimeoutSeconds is the sender Lambda timeout. Default 30.
-	SenderTimeoutSeconds int `json:"senderTimeoutSeconds"`
-	// VisibilityTimeoutSeconds is the push queue's visibility timeout: how long a received push
-	// stays hidden before it is handed out again. It must outlast a claim's lease (the
-	// invocation's deadline plus 2 s) by a margin. Default: 6 × SenderTimeoutSeconds (AWS's
-	// guidance for Lambda event sources); 0 means the default.
-	VisibilityTimeoutSeconds int `json:"visibilityTimeoutSeconds"`
-	// SenderMemoryMiB is the sender Lambda memory. Default 256.
-	SenderMemoryMiB int `json:"senderMemoryMiB"`
-	// MaxReceiveCount is how often a push is tried before it is parked in the dead-letter queue.
-	// Default 5.
-	MaxReceiveCount int `json:"maxReceiveCount"`
-	// LogRetentionDays is the retention of every log group, one of CloudWatch's allowed values.
-	// Default 30.
-	LogRetentionDays int `json:"logRetentionDays"`
-	// RemovalPolicy is "retain" (keep tables, queues and logs on stack deletion) or "destroy".
-	// Default "retain".
-	RemovalPolicy string `json:"removalPolicy"`
-	// DeliveryRetentionDays is how long delivery log records live (DynamoDB TTL). Default 30.
-	DeliveryRetentionDays int `json:"deliveryRetentionDays"`
-	// AlarmEmail, when set, is subscribed to the alarm topic. Default: no subscription.
-	AlarmEmail string `json:"alarmEmail"`
-	// DeliveryGuarantee is what the sender does with a push whose earlier attempt may have
-	// reached SNS without recording it: "at-least-once" (send it again; the app can drop the
-	// repeat by its pushId) or "at-most-once" (record it uncertain, never send it again).
-	// A push's own "delivery" field wins. Default "at-least-once".
-	DeliveryGuarantee string `json:"deliveryGuarantee"`
-	// MaxLatenessSeconds is the stack-wide lateness limit: a push that would go out later
-	// than this after its due time (a redrive after an outage, a long throttle) is recorded
-	// expired and not sent. A push's own maxLatenessSeconds wins. 0 means no limit.
-	// Default 86400 (a day).
-	MaxLatenessSeconds int `json:"maxLatenessSeconds"`
-	// API is false to leave the HTTP API out. Default true.
-	API bool `json:"api"`
-	// APIDefaultDelaySeconds is the delay of a POST /pushes without delaySeconds or sendAt.
-	// Default 7200 (two hours), at most a push's delay (schedule.MaxDelaySeconds).
-	APIDefaultDelaySeconds int `json:"apiDefaultDelaySeconds"`
-	// APIJwtIssuer and APIJwtAudience put a JWT authorizer on the API instead of IAM
-	// authorization. Give both or neither. Default: IAM.
-	APIJwtIssuer   string   `json:"apiJwtIssuer"`
-	APIJwtAudience []string `json:"apiJwtAudience"`
-	// APIJwtUserClaim is the claim of a user's token that holds the user id: a user may
-	// register, list and remove only their own devices (JWT only). Default "sub".
-	APIJwtUserClaim string `json:"apiJwtUserClaim"`
-	// APIBackendScope is the scope that makes a token a backend's: it may schedule and manage
-	// pushes and act on any user's devices (JWT only). Default "delayed-push/backend".
-	APIBackendScope string `json:"apiBackendScope"`
-	// APIThrottleRateLimit and APIThrottleBurstLimit throttle the API's stage. Defaults 50
-	// requests a second and a burst of 100.
-	APIThrottleRateLimit  int `json:"apiThrottleRateLimit"`
-	APIThrottleBurstLimit int `json:"apiThrottleBurstLimit"`
-	// APIMaxBodyBytes is the largest request body; larger ones get 413. Default 65536.
-	APIMaxBodyBytes int `json:"apiMaxBodyBytes"`
-	// Shopify adds the Shopify order path (POST /shopify/webhooks on the HTTP API, an orders
-	// queue, consumer and table). Default false.
-	Shopify bool `json:"shopify"`
-	// ShopifySecretArn is a Secrets Manager secret of yours holding the app's client secret.
-	// Default: a new secret with a placeholder value (put the client secret in it).
-	ShopifySecretArn string `json:"shopifySecretArn"`
-	// ShopifyShopOwners maps shop domains (NAME.myshopify.com) to the user id pushed for each
-	// new order. Default: none.
-	ShopifyShopOwners map[string]string `json:"shopifyShopOwners"`
-	// ShopifyMaxBodyBytes is the largest webhook body; larger ones get 413. Default 204800.
-	ShopifyMaxBodyBytes int `json:"shopifyMaxBodyBytes"`
-	// ShopifyWebhookMaxAgeSeconds is how old a webhook may be (X-Shopify-Triggered-At, and
-	// an order's signed updated_at/created_at) before it is refused as a replay. 18000 (5
-	// hours: Shopify retries for 4) to 604800. Default 86400.
-	ShopifyWebhookMaxAgeSeconds int `json:"shopifyWebhookMaxAgeSeconds"`
-	// ShopifyWebhookThrottleRateLimit and ShopifyWebhookThrottleBurstLimit throttle the
-	// webhook route on its own. Defaults 25 requests a second and a burst of 50.
-	ShopifyWebhookThrottleRateLimit  int `json:"shopifyWebhookThrottleRateLimit"`
-	ShopifyWebhookThrottleBurstLimit int `json:"shopifyWebhookThrottleBurstLimit"`
-	// ShopifyWebhookReservedConcurrency is the webhook function's reserved concurrency, 0
-	// (none) to 1000. Default 20.
-	ShopifyWebhookReservedConcurrency int `json:"shopifyWebhookReservedConcurrency"`
-	// ShopifyOrderRetentionDays is how long an order row lives (DynamoDB TTL). Default 90.
-	ShopifyOrderRetentionDays int `json:"shopifyOrderRetentionDays"`
-	// ShopifyQueueRetentionDays and ShopifyDeadLetterRetentionDays are how long the orders
-	// queue and its dead-letter queue keep raw webhook bodies; the second must be longer.
-	// Defaults 4 and 7.
-	ShopifyQueueRetentionDays      int `json:"shopifyQueueRetentionDays"`
-	ShopifyDeadLetterRetentionDays int `json:"shopifyDeadLetterRetentionDays"`
-	// CustomerManagedKey also encrypts the tables, the push and orders queues and the state
-	// machine's executions with a customer managed data key of their own
-	// (DelayedPushProps.CustomerManagedData). Default false.
-	CustomerManagedKey bool `json:"customerManagedKey"`
-	// CustomerManagedKeyUpgrade, with customerManagedKey, keeps what the stack's first key
-	// encrypted of the pushes readable (DelayedPushProps.CustomerManagedDataUpgrade): for a
-	// stack deployed with customerManagedKey before the data key existed. Default false.
-	CustomerManagedKeyUpgrade bool `json:"customerManagedKeyUpgrade"`
-	// DeviceEventsMaxConcurrency caps concurrent device events invocations (2 to 1000), so that
-	// a mass token expiry does not flood the device tables. Default 5.
-	DeviceEventsMaxConcurrency int `json:"deviceEventsMaxConcurrency"`
+	PlatformApplicationArn            string            `json:"platformApplicationArn"`
+	ProducerPrincipals                []string          `json:"producerPrincipals"`
+	SenderMaxConcurrency              int               `json:"senderMaxConcurrency"`
+	SenderTimeoutSeconds              int               `json:"senderTimeoutSeconds"`
+	VisibilityTimeoutSeconds          int               `json:"visibilityTimeoutSeconds"`
+	SenderMemoryMiB                   int               `json:"senderMemoryMiB"`
+	MaxReceiveCount                   int               `json:"maxReceiveCount"`
+	LogRetentionDays                  int               `json:"logRetentionDays"`
+	RemovalPolicy                     string            `json:"removalPolicy"`
+	DeliveryRetentionDays             int               `json:"deliveryRetentionDays"`
+	AlarmEmail                        string            `json:"alarmEmail"`
+	DeliveryGuarantee                 string            `json:"deliveryGuarantee"`
+	MaxLatenessSeconds                int               `json:"maxLatenessSeconds"`
+	API                               bool              `json:"api"`
+	APIDefaultDelaySeconds            int               `json:"apiDefaultDelaySeconds"`
+	APIJwtIssuer                      string            `json:"apiJwtIssuer"`
+	APIJwtAudience                    []string          `json:"apiJwtAudience"`
+	APIJwtUserClaim                   string            `json:"apiJwtUserClaim"`
+	APIBackendScope                   string            `json:"apiBackendScope"`
+	APIThrottleRateLimit              int               `json:"apiThrottleRateLimit"`
+	APIThrottleBurstLimit             int               `json:"apiThrottleBurstLimit"`
+	APIMaxBodyBytes                   int               `json:"apiMaxBodyBytes"`
+	Shopify                           bool              `json:"shopify"`
+	ShopifySecretArn                  string            `json:"shopifySecretArn"`
+	ShopifyShopOwners                 map[string]string `json:"shopifyShopOwners"`
+	ShopifyMaxBodyBytes               int               `json:"shopifyMaxBodyBytes"`
+	ShopifyWebhookMaxAgeSeconds       int               `json:"shopifyWebhookMaxAgeSeconds"`
+	ShopifyWebhookThrottleRateLimit   int               `json:"shopifyWebhookThrottleRateLimit"`
+	ShopifyWebhookThrottleBurstLimit  int               `json:"shopifyWebhookThrottleBurstLimit"`
+	ShopifyWebhookReservedConcurrency int               `json:"shopifyWebhookReservedConcurrency"`
+	ShopifyOrderRetentionDays         int               `json:"shopifyOrderRetentionDays"`
+	ShopifyQueueRetentionDays         int               `json:"shopifyQueueRetentionDays"`
+	ShopifyDeadLetterRetentionDays    int               `json:"shopifyDeadLetterRetentionDays"`
+	CustomerManagedKey                bool              `json:"customerManagedKey"`
+	CustomerManagedKeyUpgrade         bool              `json:"customerManagedKeyUpgrade"`
+	DeviceEventsMaxConcurrency        int               `json:"deviceEventsMaxConcurrency"`
 }
 
 // DefaultConfig returns the configuration used for every setting the context leaves out: each
