@@ -63,16 +63,33 @@ func orderJSON(id string, customer int) string {
 // postWebhook sends a webhook as Shopify would; secret "" sends it unsigned.
 func postWebhook(t *testing.T, topic, shop, webhookID, body, secret string) (int, string, time.Duration) {
 	t.Helper()
+	h := shopifyHeaders(topic, shop, webhookID, time.Now())
+	h[shopify.HeaderAPIVersion] = "2026-10"
+	if secret != "" {
+		h[shopify.HeaderHmac] = shopify.Sign([]byte(body), []byte(secret))
+	}
+	return postShopify(t, body, h)
+}
+
+// shopifyHeaders are the headers every Shopify webhook comes with (its signature aside).
+func shopifyHeaders(topic, shop, webhookID string, triggeredAt time.Time) map[string]string {
+	return map[string]string{
+		"Content-Type":            "application/json",
+		shopify.HeaderTopic:       topic,
+		shopify.HeaderShopDomain:  shop,
+		shopify.HeaderWebhookID:   webhookID,
+		shopify.HeaderTriggeredAt: triggeredAt.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+// postShopify posts body to the webhook route with exactly these headers and returns the
+// answer and how long it took.
+func postShopify(t *testing.T, body string, headers map[string]string) (int, string, time.Duration) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, webhookURL(t), strings.NewReader(body))
 	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(shopify.HeaderTopic, topic)
-	req.Header.Set(shopify.HeaderShopDomain, shop)
-	req.Header.Set(shopify.HeaderWebhookID, webhookID)
-	req.Header.Set(shopify.HeaderTriggeredAt, time.Now().UTC().Format(time.RFC3339Nano))
-	req.Header.Set(shopify.HeaderAPIVersion, "2026-10")
-	if secret != "" {
-		req.Header.Set(shopify.HeaderHmac, shopify.Sign([]byte(body), []byte(secret)))
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
@@ -196,17 +213,12 @@ func TestAnUnsignedOrTamperedWebhookIsRejectedAndLeavesNoTrace(t *testing.T) {
 
 func postTampered(t *testing.T, signedBody, sentBody, secret string) (int, string, time.Duration) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, webhookURL(t), strings.NewReader(sentBody))
-	require.NoError(t, err)
-	req.Header.Set(shopify.HeaderTopic, shopify.TopicOrdersCreate)
-	req.Header.Set(shopify.HeaderShopDomain, localShop)
-	req.Header.Set(shopify.HeaderWebhookID, "wh-tampered")
-	req.Header.Set(shopify.HeaderHmac, shopify.Sign([]byte(signedBody), []byte(secret)))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), 0
+	return postShopify(t, sentBody, map[string]string{
+		shopify.HeaderTopic:      shopify.TopicOrdersCreate,
+		shopify.HeaderShopDomain: localShop,
+		shopify.HeaderWebhookID:  "wh-tampered",
+		shopify.HeaderHmac:       shopify.Sign([]byte(signedBody), []byte(secret)),
+	})
 }
 
 func TestABurstOf200WebhooksIsAnsweredInTimeAndGives200OrdersAnd200Pushes(t *testing.T) {
@@ -319,19 +331,10 @@ func signedOrderJSON(shop, id string, at time.Time) string {
 // postDelivery sends body with exactly these Shopify headers (and the signature of body).
 func postDelivery(t *testing.T, topic, shop, webhookID string, triggeredAt time.Time, body, secret string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, webhookURL(t), strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(shopify.HeaderTopic, topic)
-	req.Header.Set(shopify.HeaderShopDomain, shop)
-	req.Header.Set(shopify.HeaderWebhookID, webhookID)
-	req.Header.Set(shopify.HeaderTriggeredAt, triggeredAt.UTC().Format(time.RFC3339Nano))
-	req.Header.Set(shopify.HeaderHmac, shopify.Sign([]byte(body), []byte(secret)))
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	h := shopifyHeaders(topic, shop, webhookID, triggeredAt)
+	h[shopify.HeaderHmac] = shopify.Sign([]byte(body), []byte(secret))
+	status, answer, _ := postShopify(t, body, h)
+	return status, answer
 }
 
 func noReport(t *testing.T, pushID string) {
