@@ -1,7 +1,8 @@
 // Package metrics writes CloudWatch metrics in the Embedded Metric Format: one JSON log line
 // that CloudWatch Logs turns into metrics, with no API call and no extra latency. Every metric
-// of Delayed Push is in the namespace "DelayedPush" with one dimension, Function (sender,
-// deviceevents, shopifyorders).
+// of Delayed Push is in the namespace "DelayedPush" with the dimension Function (sender,
+// deviceevents, shopifyorders); the sender also writes LatenessMs with the dimensions Function
+// and Engine (stepfunctions, economy, queue), a metric of its own beside the one without.
 package metrics
 
 import (
@@ -27,6 +28,11 @@ const (
 	OrdersSaved       = "OrdersSaved"       // Shopify orders saved
 )
 
+// Dimensions beside Function.
+const (
+	Engine = "Engine" // the engine that held a push until its due time
+)
+
 // maxValues is how many values one EMF metric may carry.
 const maxValues = 100
 
@@ -41,8 +47,22 @@ type Emitter struct {
 // Emit writes the counts and the value series (split into lines of at most 100 values).
 // Zero counts are written too: a metric that is 0 is not a missing one.
 func (e *Emitter) Emit(counts map[string]float64, values map[string][]float64) error {
+	return e.emit("", "", counts, values)
+}
+
+// EmitFor is Emit with one more dimension, dimension=value, beside Function: CloudWatch keeps
+// the metrics it writes apart from those of the same name that Emit writes.
+func (e *Emitter) EmitFor(dimension, value string, counts map[string]float64, values map[string][]float64) error {
+	return e.emit(dimension, value, counts, values)
+}
+
+func (e *Emitter) emit(dimension, value string, counts map[string]float64, values map[string][]float64) error {
 	if e == nil || e.W == nil {
 		return nil
+	}
+	dims := []string{"Function"}
+	if dimension != "" {
+		dims = append(dims, dimension)
 	}
 	now := time.Now()
 	if e.Now != nil {
@@ -84,10 +104,13 @@ func (e *Emitter) Emit(counts map[string]float64, values map[string][]float64) e
 		fields["_aws"] = map[string]any{
 			"Timestamp": now.UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
-				"Namespace": Namespace, "Dimensions": [][]string{{"Function"}}, "Metrics": defs,
+				"Namespace": Namespace, "Dimensions": [][]string{dims}, "Metrics": defs,
 			}},
 		}
 		fields["Function"] = e.Function
+		if dimension != "" {
+			fields[dimension] = value
+		}
 		b, err := json.Marshal(fields)
 		if err != nil {
 			return err

@@ -43,3 +43,19 @@ func TestEmitWritesEMFLinesCloudWatchReads(t *testing.T) {
 	var nilEmitter *metrics.Emitter
 	assert.NoError(t, nilEmitter.Emit(map[string]float64{"x": 1}, nil))
 }
+
+// EmitFor writes its metrics under Function and its own dimension only: LatenessMs per
+// engine is a metric beside LatenessMs per function, not counted in it.
+func TestEmitForAddsADimension(t *testing.T) {
+	var buf bytes.Buffer
+	e := &metrics.Emitter{W: &buf, Function: "sender", Now: func() time.Time { return time.UnixMilli(1700000000000) }}
+	require.NoError(t, e.EmitFor(metrics.Engine, "economy", nil, map[string][]float64{metrics.LatenessMs: {120, 340}}))
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line), buf.String())
+	assert.Equal(t, "sender", line["Function"])
+	assert.Equal(t, "economy", line["Engine"])
+	assert.Equal(t, []any{120.0, 340.0}, line["LatenessMs"])
+	cw := line["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	assert.Equal(t, []any{[]any{"Function", "Engine"}}, cw["Dimensions"])
+	assert.Equal(t, []any{map[string]any{"Name": "LatenessMs", "Unit": "Milliseconds"}}, cw["Metrics"])
+}
