@@ -169,6 +169,20 @@ func TestClaimForAPublishCountsIt(t *testing.T) {
 	assert.Equal(t, nAttr("1"), f.updates[0].ExpressionAttributeValues[":one"])
 }
 
+// The engine that held the push is on its delivery records, for pushctl accuracy.
+func TestClaimRecordsTheEngine(t *testing.T) {
+	f := &fakeItems{}
+	req := claimReq("u-42")
+	req.Engine = "economy"
+	_, err := newLog(f).Claim(context.Background(), key, req)
+	require.NoError(t, err)
+	in := f.updates[0]
+	assert.Equal(t, "SET #s = :sending, leaseUntil = :lease, claimToken = :tok, updatedAt = :t, expiresAt = :exp, userId = :u, dueAt = :due, #eng = :eng ADD attempts :one",
+		aws.ToString(in.UpdateExpression))
+	assert.Equal(t, map[string]string{"#s": "status", "#eng": "engine"}, in.ExpressionAttributeNames)
+	assert.Equal(t, sAttr("economy"), in.ExpressionAttributeValues[":eng"])
+}
+
 func TestClaimWithoutUserOrDueOmitsThem(t *testing.T) {
 	f := &fakeItems{}
 	_, err := newLog(f).Claim(context.Background(), key, delivery.ClaimRequest{Now: now, Lease: lease})

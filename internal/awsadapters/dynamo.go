@@ -118,6 +118,12 @@ func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, req delivery.Cl
 		set += ", dueAt = :due"
 		values[":due"] = s(req.DueAt.UTC().Format(time.RFC3339Nano))
 	}
+	names := map[string]string{"#s": "status"}
+	if req.Engine != "" {
+		set += ", #eng = :eng"
+		names["#eng"] = "engine"
+		values[":eng"] = s(req.Engine)
+	}
 	add := " ADD attempts :one"
 	if req.Publish {
 		add += ", publishes :one"
@@ -127,7 +133,7 @@ func (l *DeliveryLog) Claim(ctx context.Context, k delivery.Key, req delivery.Cl
 		Key:                                 key(k),
 		UpdateExpression:                    aws.String(set + add),
 		ConditionExpression:                 aws.String(claimCondition),
-		ExpressionAttributeNames:            map[string]string{"#s": "status"},
+		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
 		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,

@@ -24,10 +24,11 @@ type Schedules struct {
 
 var _ delivery.Index = (*Schedules)(nil)
 
-// Begin: scheduled → sending for this revision; sending already (a redelivery) is fine too.
-// A key without a row is sent: the push was queued by someone other than the client.
-func (sc *Schedules) Begin(ctx context.Context, key string, rev int, now time.Time) (delivery.Gate, int, error) {
-	_, err := sc.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// BeginSend: scheduled → sending for this revision; sending already (a redelivery) is fine
+// too. A key without a row is sent: the push was queued by someone other than the client.
+// Either way the row's engine comes back with the answer, so the sender needs no other read.
+func (sc *Schedules) BeginSend(ctx context.Context, key string, rev int, now time.Time) (delivery.Begun, error) {
+	out, err := sc.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(sc.Table),
 		Key:                 map[string]types.AttributeValue{index.Key: s(key)},
 		UpdateExpression:    aws.String("SET #st = :sending, #upd = :now REMOVE #pending"),
@@ -38,28 +39,45 @@ func (sc *Schedules) Begin(ctx context.Context, key string, rev int, now time.Ti
 			":sending": s(index.Sending), ":scheduled": s(index.Scheduled), ":rev": n(int64(rev)),
 			":now": s(index.FormatTime(now)),
 		},
+		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return delivery.GateSend, rev, nil
+		return delivery.Begun{Gate: delivery.GateSend, Current: rev, Engine: engineOf(out.Attributes)}, nil
 	}
 	item, err := refusedItem(ctx, sc.Client, sc.Table, map[string]types.AttributeValue{index.Key: s(key)}, err)
 	if err != nil {
-		return delivery.GateSend, 0, fmt.Errorf("claim schedule row: %w", err)
+		return delivery.Begun{}, fmt.Errorf("claim schedule row: %w", err)
 	}
 	if len(item) == 0 {
-		return delivery.GateSend, 0, nil
+		return delivery.Begun{Gate: delivery.GateSend}, nil
 	}
 	current, _ := strconv.Atoi(num(item, index.Revision))
+	b := delivery.Begun{Gate: delivery.GateSend, Current: current, Engine: engineOf(item)}
 	switch {
 	case str(item, index.State) == index.Cancelled:
-		return delivery.GateCancelled, current, nil
+		b.Gate = delivery.GateCancelled
 	case current > rev:
-		return delivery.GateSuperseded, current, nil
+		b.Gate = delivery.GateSuperseded
 	}
-	// This revision is done already (a redelivery after the outcome was recorded), or the
-	// row is older than the push: the delivery log keeps it from going out twice.
-	return delivery.GateSend, current, nil
+	// Otherwise this revision is done already (a redelivery after the outcome was recorded),
+	// or the row is older than the push: the delivery log keeps it from going out twice.
+	return b, nil
+}
+
+// Begin is BeginSend's gate and the row's revision.
+func (sc *Schedules) Begin(ctx context.Context, key string, rev int, now time.Time) (delivery.Gate, int, error) {
+	b, err := sc.BeginSend(ctx, key, rev, now)
+	return b.Gate, b.Current, err
+}
+
+// engineOf is the engine a row names; a row written before the economy engine names none and
+// was the state machine's.
+func engineOf(row map[string]types.AttributeValue) string {
+	if e := str(row, index.Engine); e != "" {
+		return e
+	}
+	return index.EngineStepFunctions
 }
 
 // Finish records the outcome, if the row is still this revision's and sending.

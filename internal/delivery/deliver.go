@@ -73,7 +73,8 @@ func (s *Service) claim(ctx context.Context, inv *invocation, j *job, dev Endpoi
 	// The claim counts the publish that follows it, if one does: counted after the fact, a
 	// publish SNS took just before the sender died would be missing from the record.
 	d.publish = dev.Disabled == "" && j.expired == ""
-	claim, err := s.Log.Claim(inv.work, d.key, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: d.lease, Publish: d.publish})
+	claim, err := s.Log.Claim(inv.work, d.key, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: d.lease,
+		Publish: d.publish, Engine: j.engine})
 	if err != nil && inv.interrupted(err) {
 		// Time ran out with the claim in flight. Had it been written, the record would stay
 		// "sending" until the lease ends and then look like a publish that may have happened;

@@ -53,6 +53,7 @@ type record struct {
 	userID     string
 	lateness   *int64
 	publishes  int
+	engine     string
 }
 
 // fakeLog applies the conditional-write rules of docs/CONTRACTS.md atomically, in memory, as
@@ -102,7 +103,7 @@ func (f *fakeLog) claim(k delivery.Key, req delivery.ClaimRequest) (delivery.Cla
 		r = &record{}
 		f.recs[k] = r
 	}
-	r.status, r.leaseUntil, r.token, r.userID = delivery.StatusSending, req.Lease.UntilMs, req.Lease.Token, req.UserID
+	r.status, r.leaseUntil, r.token, r.userID, r.engine = delivery.StatusSending, req.Lease.UntilMs, req.Lease.Token, req.UserID, req.Engine
 	r.attempts++
 	if req.Publish {
 		r.publishes++

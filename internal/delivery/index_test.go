@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -17,6 +18,7 @@ import (
 type indexRow struct {
 	rev    int
 	state  string
+	engine string // "" as on a row written before the economy engine
 	finish *delivery.Finish
 }
 
@@ -28,26 +30,27 @@ type fakeIndex struct {
 	begins int
 }
 
-func (f *fakeIndex) Begin(_ context.Context, key string, rev int, _ time.Time) (delivery.Gate, int, error) {
+func (f *fakeIndex) BeginSend(_ context.Context, key string, rev int, _ time.Time) (delivery.Begun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.begins++
 	if f.err != nil {
-		return 0, 0, f.err
+		return delivery.Begun{}, f.err
 	}
 	r := f.rows[key]
+	if r == nil {
+		return delivery.Begun{Gate: delivery.GateSend}, nil
+	}
+	b := delivery.Begun{Gate: delivery.GateSend, Current: r.rev, Engine: cmp.Or(r.engine, index.EngineStepFunctions)}
 	switch {
-	case r == nil:
-		return delivery.GateSend, 0, nil
 	case r.rev == rev && (r.state == index.Scheduled || r.state == index.Sending):
 		r.state = index.Sending
-		return delivery.GateSend, rev, nil
 	case r.state == index.Cancelled:
-		return delivery.GateCancelled, r.rev, nil
+		b.Gate = delivery.GateCancelled
 	case r.rev > rev:
-		return delivery.GateSuperseded, r.rev, nil
+		b.Gate = delivery.GateSuperseded
 	}
-	return delivery.GateSend, r.rev, nil
+	return b, nil
 }
 
 func (f *fakeIndex) Finish(_ context.Context, key string, rev int, fin delivery.Finish) error {

@@ -6,7 +6,8 @@ import (
 )
 
 // logResult writes the message's one log line, "push processed": its outcome and action,
-// the endpoints' counts (those that are zero left out, but for the first four), and why.
+// the endpoints' counts (those that are zero left out, but for the first four), the engine
+// that held the push when it is known, and why.
 // Invalid and parked pushes are errors; retries, failures, partial and expired sends warnings.
 func (s *Service) logResult(ctx context.Context, r Result) {
 	attrs := []any{
@@ -24,6 +25,9 @@ func (s *Service) logResult(ctx context.Context, r Result) {
 	}
 	if r.Lateness {
 		attrs = append(attrs, "latenessMs", r.LatenessMs)
+	}
+	if r.Engine != "" {
+		attrs = append(attrs, "engine", r.Engine)
 	}
 	if r.DueSource != "" {
 		attrs = append(attrs, "dueSource", r.DueSource)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 )
@@ -21,7 +22,30 @@ const (
 	// attrRequeues counts the sender's own requeues of a push without progress. Read from any
 	// message: a producer that sets it only gets its own push counted as failing sooner.
 	attrRequeues = "requeues"
+	// attrEngine is the engine of a push the sender puts back on the queue, as far as it knew
+	// it: a push that comes back is no longer sent by the scheduler's role.
+	attrEngine = "engine"
 )
+
+// EngineQueue is the engine of a push that no engine held: a producer put it on the queue
+// itself (the sender holds it until its dueAt all the same).
+const EngineQueue = "queue"
+
+// sourceEngine is the push's engine as far as the message tells it: the scheduler's role sent
+// it (stepfunctions), or the sender's own requeue wrote down what it knew. The engine
+// attribute is read from any message, as the requeue counter is: a producer that sets it only
+// mislabels its own push. "" when the message does not say; the schedules row, when the push
+// has one, says better (beginRevision).
+func sourceEngine(m *events.SQSMessage, trusted bool) string {
+	if trusted {
+		return index.EngineStepFunctions
+	}
+	switch e := attr(m, attrEngine); e {
+	case index.EngineStepFunctions, index.EngineEconomy, EngineQueue:
+		return e
+	}
+	return ""
+}
 
 // fromScheduler reports whether m was sent by the scheduler's role. SQS sets SenderId to the
 // principal that sent the message, "AROA...:session" for a role; a producer cannot forge it.

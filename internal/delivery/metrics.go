@@ -1,9 +1,15 @@
 package delivery
 
-import "github.com/delayed-push/delayed-push/internal/metrics"
+import (
+	"maps"
+	"slices"
+
+	"github.com/delayed-push/delayed-push/internal/metrics"
+)
 
 // emitMetrics writes the batch's metrics (EMF): deliveries sent, failed for good or to be
-// retried, devices disabled, pushes expired or parked, and each sent push's lateness.
+// retried, devices disabled, pushes expired or parked, and each sent push's lateness, also per
+// engine (LatenessMs with the dimension Engine).
 func (s *Service) emitMetrics(results []Result) {
 	if s.Metrics == nil {
 		return
@@ -11,6 +17,7 @@ func (s *Service) emitMetrics(results []Result) {
 	counts := map[string]float64{metrics.Sent: 0, metrics.PermanentFailures: 0, metrics.TransientFailures: 0,
 		metrics.EndpointsDisabled: 0, metrics.Expired: 0, metrics.Parked: 0}
 	var lateness []float64
+	byEngine := map[string][]float64{}
 	for _, r := range results {
 		counts[metrics.Sent] += float64(r.Sent)
 		counts[metrics.PermanentFailures] += float64(r.Failed)
@@ -24,9 +31,17 @@ func (s *Service) emitMetrics(results []Result) {
 		}
 		if r.Lateness && r.Sent > 0 {
 			lateness = append(lateness, float64(r.LatenessMs))
+			byEngine[r.Engine] = append(byEngine[r.Engine], float64(r.LatenessMs))
 		}
 	}
 	if err := s.Metrics.Emit(counts, map[string][]float64{metrics.LatenessMs: lateness}); err != nil {
 		s.logger().Warn("metrics not written", "error", err.Error())
+		return
+	}
+	for _, engine := range slices.Sorted(maps.Keys(byEngine)) {
+		if err := s.Metrics.EmitFor(metrics.Engine, engine, nil, map[string][]float64{metrics.LatenessMs: byEngine[engine]}); err != nil {
+			s.logger().Warn("metrics not written", "error", err.Error())
+			return
+		}
 	}
 }

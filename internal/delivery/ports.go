@@ -108,6 +108,8 @@ type ClaimRequest struct {
 	// counts it in the record's publishes before it is made, so that an attempt that dies
 	// after SNS took it and before its outcome is recorded still leaves it counted.
 	Publish bool
+	// Engine is the engine that held the push until its due time (Result.Engine); may be "".
+	Engine string
 }
 
 // Mark is the outcome recorded for a claimed delivery. A mark with StatusSending records no
@@ -187,13 +189,22 @@ type Finish struct {
 	Reason     string
 }
 
+// Begun is what the schedules index answers when the sender is about to send a push.
+type Begun struct {
+	Gate    Gate
+	Current int // the row's revision; 0 when the key has no row
+	// Engine is the engine the row names (index.EngineStepFunctions when a row written before
+	// the economy engine names none); "" when the key has no row.
+	Engine string
+}
+
 // Index is the schedules index (docs/CONTRACTS.md, "Keys and revisions"): one row per key the
 // client scheduled. Claiming the row is what makes Cancel and Reschedule race-free: the
 // client changes a row only while it is "scheduled", the sender only takes one that is.
 type Index interface {
-	// Begin moves the row of key from scheduled to sending for revision rev, or reports
-	// why this push must not be sent (current is the row's revision).
-	Begin(ctx context.Context, key string, rev int, now time.Time) (g Gate, current int, err error)
+	// BeginSend moves the row of key from scheduled to sending for revision rev, or reports
+	// why this push must not be sent; either way it says which engine the row names.
+	BeginSend(ctx context.Context, key string, rev int, now time.Time) (Begun, error)
 	// Finish records the outcome on the row, if it still holds revision rev and is sending.
 	Finish(ctx context.Context, key string, rev int, f Finish) error
 }

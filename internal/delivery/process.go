@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -21,6 +22,7 @@ type job struct {
 	message    string // the SNS message
 	due        time.Time
 	hasDue     bool
+	engine     string // the engine that held it; "" until its schedules row is read
 	atMostOnce bool
 	expired    string // why the push is expired; "" when it is not
 }
@@ -81,8 +83,11 @@ func (s *Service) decode(ctx context.Context, inv *invocation, m *events.SQSMess
 		s.park(ctx, inv, r, invalidMessage(m, err))
 		return nil, false
 	}
-	j := &job{push: p, id: pushID(p, m, trusted)}
-	r.PushID = j.id
+	j := &job{push: p, id: pushID(p, m, trusted), engine: sourceEngine(m, trusted)}
+	if j.engine == "" && (s.Index == nil || p.Revision <= 0) {
+		j.engine = EngineQueue // no row will say otherwise
+	}
+	r.PushID, r.Engine = j.id, j.engine
 	j.due, r.DueSource, j.hasDue = dueTime(p, m, trusted)
 	return j, true
 }
@@ -100,7 +105,13 @@ func (s *Service) beginRevision(ctx context.Context, inv *invocation, r *Result,
 		s.settle(ctx, inv, r, j, time.Time{})
 		return false
 	}
-	gate, current, err := s.Index.Begin(inv.work, j.id, p.Revision, s.now())
+	b, err := s.Index.BeginSend(inv.work, j.id, p.Revision, s.now())
+	gate, current := b.Gate, b.Current
+	if err == nil {
+		// The row names the engine; a push without one is a producer's own.
+		j.engine = cmp.Or(b.Engine, j.engine, EngineQueue)
+		r.Engine = j.engine
+	}
 	switch {
 	case err != nil && inv.interrupted(err):
 		r.Pending = 1

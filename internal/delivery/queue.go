@@ -23,8 +23,7 @@ func (s *Service) holdUntilDue(ctx context.Context, inv *invocation, r *Result, 
 	r.Outcome = OutcomeEarly
 	r.Reason = fmt.Sprintf("taken %s before its due time %s: back on the queue for %s", early.Round(time.Millisecond),
 		j.due.UTC().Format(time.RFC3339Nano), delay)
-	held := Message{Body: normalizedBody(j), Delay: delay,
-		Attributes: map[string]Attribute{attrRequeues: {DataType: "Number", Value: strconv.Itoa(r.Requeues)}}}
+	held := Message{Body: normalizedBody(j), Delay: delay, Attributes: requeueAttributes(j, r.Requeues)}
 	if err := s.queueWrite(ctx, inv, func(qctx context.Context) error { return s.Queue.Requeue(qctx, held) }); err != nil {
 		r.Action, r.Err, r.Reason = ActionRetry, err, r.Reason+"; requeue failed: "+Reason(err)
 		return
@@ -47,8 +46,7 @@ func (s *Service) requeueRest(ctx context.Context, inv *invocation, r *Result, j
 	if !r.progressed() {
 		n = r.Requeues + 1
 	}
-	requeue := Message{Body: normalizedBody(j), Delay: delay,
-		Attributes: map[string]Attribute{attrRequeues: {DataType: "Number", Value: strconv.Itoa(n)}}}
+	requeue := Message{Body: normalizedBody(j), Delay: delay, Attributes: requeueAttributes(j, n)}
 	if err := s.queueWrite(ctx, inv, func(qctx context.Context) error {
 		return s.Queue.Requeue(qctx, requeue)
 	}); err != nil {
@@ -56,6 +54,17 @@ func (s *Service) requeueRest(ctx context.Context, inv *invocation, r *Result, j
 		return
 	}
 	r.Action = ActionRequeued
+}
+
+// requeueAttributes are the attributes of a push the sender puts back on the push queue: the
+// requeue counter, and the engine when it is known (the message that comes back is the
+// sender's, no longer the scheduler's).
+func requeueAttributes(j *job, requeues int) map[string]Attribute {
+	a := map[string]Attribute{attrRequeues: {DataType: "Number", Value: strconv.Itoa(requeues)}}
+	if j.engine != "" {
+		a[attrEngine] = Attribute{DataType: "String", Value: j.engine}
+	}
+	return a
 }
 
 // park puts m on the dead-letter queue; if that fails the message is retried instead.

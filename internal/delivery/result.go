@@ -53,8 +53,13 @@ type Result struct {
 	LatenessMs int64
 	Lateness   bool
 	DueSource  string // which attribute or field gave the due time
-	Reason     string // why the message was parked, requeued or retried
-	Err        error  // the invalid-input error, or the last transient error
+	// Engine is the engine that held the push until its due time: "stepfunctions" or
+	// "economy" as its schedules row says, else "stepfunctions" when the state machine sent it
+	// and "queue" when a producer did. "" while a push with a revision has not had its row
+	// read (held before its due time).
+	Engine string
+	Reason string // why the message was parked, requeued or retried
+	Err    error  // the invalid-input error, or the last transient error
 
 	revision int // the push's revision when the schedules index has a row to finish
 }

@@ -1055,8 +1055,15 @@ func TestABatchWritesItsMetrics(t *testing.T) {
 	h.svc.Metrics = &metrics.Emitter{W: &out, Function: "sender"}
 	h.pub.errs[ep2] = &types.EndpointDisabledException{Message: strPtr("Endpoint is disabled")}
 	h.handle(t, msg("m1", `{"id":"p1","userId":"u-42","title":"t","dueAt":"2026-12-01T08:59:59Z"}`), msg("bad", `{`))
-	var line map[string]any
-	require.NoError(t, json.Unmarshal(out.Bytes(), &line), out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, "the batch's line and the lateness of its one engine")
+	var line, byEngine map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &line), out.String())
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &byEngine), out.String())
+	assert.Equal(t, "queue", byEngine["Engine"], "a producer's push with no schedules row")
+	assert.Equal(t, []any{3500.0}, byEngine["LatenessMs"])
+	assert.NotContains(t, byEngine, "Sent", "counted once, in the batch's line")
+	assert.NotContains(t, line, "Engine", "the metrics of before keep their one dimension")
 	assert.EqualValues(t, 2, line["Sent"], "ep1 and ep3")
 	assert.EqualValues(t, 1, line["PermanentFailures"])
 	assert.EqualValues(t, 1, line["EndpointsDisabled"])
