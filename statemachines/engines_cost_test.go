@@ -2,6 +2,8 @@ package statemachines_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -173,6 +175,14 @@ func TestCostDocumentPricesBothEngines(t *testing.T) {
 	day := total(economyPath(24*time.Hour, batch, true))
 	assert.LessOrEqual(t, day, 2.50, "issue #21: a push a day ahead, to the sender at its due time, at most $2.50 per million")
 	assert.Less(t, day*20, total(stepFunctionsPath(t, batch)), "a twentieth of the state machine's cost, or less")
+
+	// The README's three lines on choosing an engine quote the same figures.
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	engines := strings.Join(strings.Fields(string(readme)), " ")
+	assert.Contains(t, engines, fmt.Sprintf("about $%.0f per million pushes", total(stepFunctionsPath(t, batch))))
+	assert.Contains(t, engines, fmt.Sprintf("($%s per million a day ahead, $%s within 15 minutes)",
+		dollars(total(economyPath(24*time.Hour, batch, true))), dollars(total(economyPath(10*time.Minute, batch, false)))))
 
 	// At batches of one (a quiet queue), said in the text beside the table.
 	quiet := fmt.Sprintf("at batches of one, %s on the economy engine and %s on the state machine",
