@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -63,6 +64,19 @@ type Resources struct {
 	StateMachineArn string
 	PushQueueURL    string
 	SchedulesTable  string
+	// Engine is the engine of a push that names none: EngineStepFunctions (also when empty)
+	// or EngineEconomy (the output Engine).
+	Engine string
+	// For the economy engine: the outputs ScheduleGroupName, SchedulerRoleArn,
+	// SchedulerDeadLetterQueueArn, PushQueueArn, EconomyScheduleAfterSeconds (from
+	// MinEconomyScheduleAfter to MaxEconomyScheduleAfter) and, under a customer managed key,
+	// SchedulerKmsKeyArn. Without them, a push on the economy engine is refused.
+	ScheduleGroupName           string
+	SchedulerRoleArn            string
+	SchedulerDeadLetterQueueArn string
+	PushQueueArn                string
+	EconomyScheduleAfter        time.Duration
+	SchedulerKmsKeyArn          string
 	// For the device calls: the outputs PlatformApplicationArn, DevicesTableName and
 	// DeviceOwnersTableName.
 	PlatformApplicationArn string
@@ -100,21 +114,24 @@ type Client struct {
 	ddb DynamoDB
 	now func() time.Time
 
+	scheduler Scheduler
+
 	devices *devices.Registry
 }
 
 // New returns a client for the stack's resources, with AWS clients made from cfg.
 func New(cfg aws.Config, res Resources) *Client {
 	ddb := dynamodb.NewFromConfig(cfg)
-	return NewWith(res, sfn.NewFromConfig(cfg), sqs.NewFromConfig(cfg), ddb, nil).WithDevices(sns.NewFromConfig(cfg), ddb)
+	return NewWith(res, sfn.NewFromConfig(cfg), sqs.NewFromConfig(cfg), scheduler.NewFromConfig(cfg), ddb, nil).WithDevices(sns.NewFromConfig(cfg), ddb)
 }
 
-// NewWith returns a client on the given AWS clients; now is the clock (nil: time.Now).
-func NewWith(res Resources, s SFN, q SQS, d DynamoDB, now func() time.Time) *Client {
+// NewWith returns a client on the given AWS clients; now is the clock (nil: time.Now). sch
+// is used by the economy engine only.
+func NewWith(res Resources, s SFN, q SQS, sch Scheduler, d DynamoDB, now func() time.Time) *Client {
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{res: res, sfn: s, sqs: q, ddb: d, now: now}
+	return &Client{res: res, sfn: s, sqs: q, scheduler: sch, ddb: d, now: now}
 }
 
 // Request is a push to schedule under a key. Set at most one of Delay and At; with neither,
@@ -124,16 +141,26 @@ type Request struct {
 	Push  push.Push // its ID must be empty or equal to Key; Revision must be 0
 	Delay time.Duration
 	At    time.Time
+	// Engine is EngineStepFunctions or EngineEconomy; empty is the stack's (Resources.Engine).
+	// A push sent now goes straight to the queue on either.
+	Engine string
 }
 
 // Scheduled is the answer to Schedule, SendNow and Reschedule.
 type Scheduled struct {
 	Key      string
 	Revision int
-	// ExecutionName is the Step Functions execution (empty for a push sent now).
+	// Engine is the push's engine: EngineStepFunctions or EngineEconomy.
+	Engine string
+	// ExecutionName is the Step Functions execution (empty for a push sent now, and on the
+	// economy engine).
 	ExecutionName string
 	ExecutionArn  string
-	DueAt         time.Time
+	// ScheduleName is the EventBridge Scheduler schedule an economy push was given when it is
+	// due later than Resources.EconomyScheduleAfter (empty otherwise, and when Schedule
+	// answers AlreadyScheduled for a push the sender has).
+	ScheduleName string
+	DueAt        time.Time
 	// AlreadyScheduled: the same call was made before and nothing new was scheduled.
 	AlreadyScheduled bool
 	// State is the push's state now: scheduled, or, for an AlreadyScheduled push, whatever
@@ -143,10 +170,10 @@ type Scheduled struct {
 
 // Schedule schedules r.Push under r.Key: after r.Delay, at r.At, or now. Calling it again
 // with the same request is safe and answers AlreadyScheduled; the same key with a different
-// push or time is ErrConflict. An invalid push is a *push.InvalidError naming the field,
-// with the words the state machine would use.
+// push, time or engine is ErrConflict. An invalid push is a *push.InvalidError naming the
+// field, with the words the state machine would use.
 func (c *Client) Schedule(ctx context.Context, r Request) (Scheduled, error) {
-	in, err := c.prepare(r.Key, r.Push, 1, r.Delay, r.At)
+	in, err := c.prepare(r.Key, r.Push, 1, r.Delay, r.At, r.Engine)
 	if err != nil {
 		return Scheduled{}, err
 	}
@@ -160,26 +187,38 @@ func (c *Client) SendNow(ctx context.Context, key string, p push.Push) (Schedule
 }
 
 // Change is what Reschedule changes: a new time (Delay from now, or At; neither keeps the
-// due time unless Now is set) and/or new content (Push; nil keeps it).
+// due time unless Now is set), new content (Push; nil keeps it) and/or another engine
+// (Engine; empty keeps the push's).
 type Change struct {
-	Delay time.Duration
-	At    time.Time
-	Now   bool
-	Push  *push.Push
+	Delay  time.Duration
+	At     time.Time
+	Now    bool
+	Push   *push.Push
+	Engine string
 }
 
 // Reschedule moves the pending push under key to a new time and/or gives it new content. It
-// goes out once, at the new time, with the new content: the old execution is stopped, and
-// should it already have put the push on the queue, the sender drops that copy. Repeating the
+// goes out once, at the new time, with the new content: the old execution is stopped (or the
+// old schedule deleted), and should it already have put the push on the queue, the sender
+// drops that copy. Repeating the
 // same Reschedule is safe (AlreadyScheduled). A push being sent or sent is ErrTooLate, a
 // cancelled one ErrCancelled.
 func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Scheduled, error) {
 	if err := ValidateKey(key); err != nil {
 		return Scheduled{}, err
 	}
+	engine := ch.Engine
+	if engine != "" {
+		if err := ValidateEngine(engine); err != nil {
+			return Scheduled{}, err
+		}
+	}
 	row, err := c.getRow(ctx, key)
 	if err != nil {
 		return Scheduled{}, err
+	}
+	if engine == "" {
+		engine = row.Engine
 	}
 	p := row.Push
 	if ch.Push != nil {
@@ -193,7 +232,7 @@ func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Schedul
 	case delay == 0 && at.IsZero():
 		at = row.DueAt // the time stays; the content changes
 	}
-	in, err := c.prepare(key, p, row.Revision+1, delay, at)
+	in, err := c.prepare(key, p, row.Revision+1, delay, at, engine)
 	if err != nil {
 		return Scheduled{}, err
 	}
@@ -208,15 +247,14 @@ func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Schedul
 	if err := c.bumpRow(ctx, row, in); err != nil {
 		return Scheduled{}, err
 	}
-	// Stop the old execution; should it have fired already, the sender drops its copy.
-	if row.ExecutionName != "" {
-		c.stop(ctx, row.ExecutionName, "rescheduled")
-	}
+	// Stop the old execution or delete the old schedule; should it have fired already, the
+	// sender drops its copy.
+	c.retire(ctx, row, "rescheduled")
 	return c.start(ctx, in)
 }
 
-// Cancel cancels the pending push under key: it is never sent, even if its execution has
-// already put it on the queue. Cancelling a cancelled push is a no-op; a push being sent or
+// Cancel cancels the pending push under key: it is never sent, even if its execution (or
+// schedule, or delayed message) has already put it on the queue. Cancelling a cancelled push is a no-op; a push being sent or
 // sent is ErrTooLate.
 func (c *Client) Cancel(ctx context.Context, key string) (Status, error) {
 	if err := ValidateKey(key); err != nil {
@@ -230,9 +268,7 @@ func (c *Client) Cancel(ctx context.Context, key string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	if row.ExecutionName != "" {
-		c.stop(ctx, row.ExecutionName, "cancelled")
-	}
+	c.retire(ctx, row, "cancelled")
 	return c.status(row), nil
 }
 
@@ -241,7 +277,9 @@ type Status struct {
 	Key      string
 	State    string
 	Revision int
-	DueAt    time.Time
+	// Engine is the push's engine: EngineStepFunctions or EngineEconomy.
+	Engine string
+	DueAt  time.Time
 	// TimeLeft is the time until DueAt (0 once it is due, and for a push that is not
 	// scheduled).
 	TimeLeft      time.Duration
@@ -257,8 +295,8 @@ type Status struct {
 	// push queue, for the sender), ABORTED or FAILED and TIMED_OUT (stopped or failed outside
 	// the client: State is then cancelled or failed), ExecutionNotFound or ExecutionUnknown
 	// (State is the table's; Warning says why). For a push started directly (no row), its
-	// execution's status. Empty when the table tells all: the push is not scheduled, or was
-	// sent now.
+	// execution's status. Empty when the table tells all: the push is not scheduled, was
+	// sent now, or is on the economy engine (which has no execution).
 	ExecutionStatus string
 	// Warning says why State may not be the whole story: the execution could not be looked at.
 	Warning string
@@ -276,7 +314,8 @@ type Outcome struct {
 	Reason     string
 }
 
-// Get returns the push under key. A scheduled push's execution is looked at too (one
+// Get returns the push under key. A scheduled push's execution (on the Step Functions
+// engine) is looked at too (one
 // DescribeExecution): one stopped or failed outside the client (StopExecution, the console)
 // is reported cancelled or failed at once. A push scheduled by StartExecution directly (not
 // through this package) is found by its execution, with what the execution tells.
@@ -326,16 +365,23 @@ func (c *Client) List(ctx context.Context, o ListOptions) (Page, error) {
 type prepared struct {
 	key      string
 	revision int
+	engine   string
 	push     push.Push // with ID, Revision (and DueAt when sent now)
-	input    string    // execution input, or the queue body when now
+	input    string    // execution input, or the queue body when now or on the economy engine
 	now      bool
 	dueAt    time.Time
 	hash     string
+	written  time.Time // when the revision was asked for: the economy engine's path depends on it
 }
 
-// prepare validates a request as the state machine and the sender would.
-func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, at time.Time) (prepared, error) {
+// prepare validates a request as the state machine and the sender would. engine "" is the
+// stack's.
+func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, at time.Time, engine string) (prepared, error) {
 	if err := ValidateKey(key); err != nil {
+		return prepared{}, err
+	}
+	engine, err := c.engineOf(engine)
+	if err != nil {
 		return prepared{}, err
 	}
 	switch {
@@ -352,7 +398,7 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 	}
 	p.ID, p.Revision = key, rev
 	now := c.now()
-	pr := prepared{key: key, revision: rev}
+	pr := prepared{key: key, revision: rev, engine: engine, written: now}
 	// The hash is of what the caller asked for: the push and the delay or time, without
 	// the revision, so that the same request made again is recognised.
 	canon := map[string]any{"push": json.RawMessage(push.Encode(withoutRevision(p)))}
@@ -382,6 +428,15 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 			return prepared{}, err
 		}
 		pr.push, pr.input, pr.dueAt = parsed.Push, string(raw), parsed.DueAt(now)
+		if engine == EngineEconomy {
+			if err := c.res.economyReady(); err != nil {
+				return prepared{}, err
+			}
+			// What goes on the queue, as the state machine would put it there; the engine
+			// is part of what was asked for.
+			pr.input = queueBody(pr.push, pr.dueAt)
+			canon["engine"] = engine
+		}
 	}
 	// What the state machine cannot check: the size of the FCM message the sender will build.
 	if _, err := fcm.BuildMessage(pr.push, key); err != nil {
@@ -425,12 +480,17 @@ func (c *Client) create(ctx context.Context, in prepared) (Scheduled, error) {
 }
 
 // ensure makes sure the row's current revision was started (a call that wrote the row and
-// then failed or died is completed by its retry) and answers AlreadyScheduled.
+// then failed or died is completed by its retry) and answers AlreadyScheduled. An economy
+// row's push is sent or scheduled again as the first call did (a second copy on the queue
+// is dropped by the sender; a schedule made before is recognised).
 func (c *Client) ensure(ctx context.Context, row *record) (Scheduled, error) {
-	in := prepared{key: row.Key, revision: row.Revision, input: row.Input, now: row.ExecutionName == "", dueAt: row.DueAt, hash: row.Hash}
+	in := prepared{key: row.Key, revision: row.Revision, engine: row.Engine, input: row.Input, dueAt: row.DueAt, hash: row.Hash,
+		// A push sent now has neither an execution nor the economy engine's queue body; on
+		// the economy engine, one sent now is a delay of 0, which is the same.
+		now: row.ExecutionName == "" && row.Engine != EngineEconomy, written: row.UpdatedAt}
 	if row.State != StateScheduled {
 		// The sender has it or it ended: nothing to start again.
-		return Scheduled{Key: row.Key, Revision: row.Revision, ExecutionName: row.ExecutionName, ExecutionArn: c.executionArn(row.ExecutionName),
+		return Scheduled{Key: row.Key, Revision: row.Revision, Engine: row.Engine, ExecutionName: row.ExecutionName, ExecutionArn: c.executionArn(row.ExecutionName),
 			DueAt: row.DueAt, AlreadyScheduled: true, State: row.State}, nil
 	}
 	s, err := c.start(ctx, in)
@@ -438,10 +498,14 @@ func (c *Client) ensure(ctx context.Context, row *record) (Scheduled, error) {
 	return s, err
 }
 
-// start starts the execution of in, or queues it when it is for now. A running execution
-// with the same name and input counts as started; one with another input is a conflict.
+// start starts the execution of in, or queues it when it is for now, or hands it to the
+// economy engine. A running execution with the same name and input counts as started; one
+// with another input is a conflict.
 func (c *Client) start(ctx context.Context, in prepared) (Scheduled, error) {
-	s := Scheduled{Key: in.key, Revision: in.revision, DueAt: in.dueAt, State: StateScheduled}
+	s := Scheduled{Key: in.key, Revision: in.revision, Engine: in.engine, DueAt: in.dueAt, State: StateScheduled}
+	if !in.now && in.engine == EngineEconomy {
+		return c.startEconomy(ctx, in)
+	}
 	if in.now {
 		_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.res.PushQueueURL), MessageBody: aws.String(in.input)})
 		if err != nil {
@@ -469,6 +533,17 @@ func (c *Client) start(ctx context.Context, in prepared) (Scheduled, error) {
 		return s, fmt.Errorf("key %s: start execution %s: %w", jsonfield.Quote(in.key), s.ExecutionName, err)
 	}
 	return s, nil
+}
+
+// retire stops the execution or deletes the schedule of the row's revision, which the row
+// now says is cancelled or superseded.
+func (c *Client) retire(ctx context.Context, row *record, why string) {
+	if row.ExecutionName != "" {
+		c.stop(ctx, row.ExecutionName, why)
+	}
+	if row.Engine == EngineEconomy {
+		c.deleteSchedule(ctx, row.Key, row.Revision)
+	}
 }
 
 // stop stops an execution, best effort: a row already says the push is cancelled or

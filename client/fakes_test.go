@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedulertypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -23,6 +25,22 @@ import (
 )
 
 const machineArn = "arn:aws:states:eu-west-1:123456789012:stateMachine:DelayedPush"
+
+// The economy engine's resources.
+const (
+	groupName = "DelayedPush-Schedules"
+	roleArn   = "arn:aws:iam::123456789012:role/DelayedPush-Scheduler"
+	dlqArn    = "arn:aws:sqs:eu-west-1:123456789012:DelayedPush-SchedulerDLQ"
+	queueArn  = "arn:aws:sqs:eu-west-1:123456789012:DelayedPush-Pushes"
+)
+
+// resources are the in-memory stack's, with the economy engine's outputs (the default
+// engine is Step Functions).
+func resources() client.Resources {
+	return client.Resources{StateMachineArn: machineArn, PushQueueURL: "https://sqs/q", SchedulesTable: "schedules",
+		ScheduleGroupName: groupName, SchedulerRoleArn: roleArn, SchedulerDeadLetterQueueArn: dlqArn, PushQueueArn: queueArn,
+		EconomyScheduleAfter: 900 * time.Second}
+}
 
 type execution struct {
 	input  string
@@ -148,13 +166,91 @@ func (f *fakeSFN) fire(t *testing.T, name string) push.Push {
 type fakeSQS struct {
 	mu     sync.Mutex
 	bodies []string
+	delays []int32 // each message's DelaySeconds
 }
 
 func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.bodies = append(f.bodies, aws.ToString(in.MessageBody))
+	f.delays = append(f.delays, in.DelaySeconds)
 	return &sqs.SendMessageOutput{MessageId: aws.String("m-1")}, nil
+}
+
+// fakeScheduler keeps schedules as EventBridge Scheduler does: a name is used once in its
+// group (ConflictException); an unknown one is ResourceNotFoundException.
+type fakeScheduler struct {
+	mu        sync.Mutex
+	schedules map[string]*scheduler.CreateScheduleInput // by group/name
+	creates   int
+	deletes   []string
+	// failAfter is returned by the next CreateSchedule after it created the schedule (the
+	// answer lost on the way); failErr instead of creating it.
+	failAfter, failErr error
+}
+
+func (f *fakeScheduler) CreateSchedule(_ context.Context, in *scheduler.CreateScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failErr; err != nil {
+		f.failErr = nil
+		return nil, err
+	}
+	id := aws.ToString(in.GroupName) + "/" + aws.ToString(in.Name)
+	if _, ok := f.schedules[id]; ok {
+		return nil, &schedulertypes.ConflictException{Message: aws.String("Schedule " + aws.ToString(in.Name) + " already exists.")}
+	}
+	f.creates++
+	f.schedules[id] = in
+	if err := f.failAfter; err != nil {
+		f.failAfter = nil
+		return nil, err
+	}
+	return &scheduler.CreateScheduleOutput{ScheduleArn: aws.String("arn:aws:scheduler:eu-west-1:123456789012:schedule/" + id)}, nil
+}
+
+func (f *fakeScheduler) GetSchedule(_ context.Context, in *scheduler.GetScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.GetScheduleOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sc, ok := f.schedules[aws.ToString(in.GroupName)+"/"+aws.ToString(in.Name)]
+	if !ok {
+		return nil, &schedulertypes.ResourceNotFoundException{Message: aws.String("Schedule not found.")}
+	}
+	return &scheduler.GetScheduleOutput{Name: sc.Name, GroupName: sc.GroupName, ScheduleExpression: sc.ScheduleExpression,
+		ScheduleExpressionTimezone: sc.ScheduleExpressionTimezone, Target: sc.Target, ActionAfterCompletion: sc.ActionAfterCompletion}, nil
+}
+
+func (f *fakeScheduler) DeleteSchedule(_ context.Context, in *scheduler.DeleteScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := aws.ToString(in.GroupName) + "/" + aws.ToString(in.Name)
+	f.deletes = append(f.deletes, aws.ToString(in.Name))
+	if _, ok := f.schedules[id]; !ok {
+		return nil, &schedulertypes.ResourceNotFoundException{Message: aws.String("Schedule not found.")}
+	}
+	delete(f.schedules, id)
+	return &scheduler.DeleteScheduleOutput{}, nil
+}
+
+// get is the schedule named name in the economy group, or nil.
+func (f *fakeScheduler) get(name string) *scheduler.CreateScheduleInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.schedules[groupName+"/"+name]
+}
+
+// fire is the schedule running: its input goes on the queue (returned, as the sender would
+// decode it) and, ActionAfterCompletion DELETE, the schedule is gone.
+func (f *fakeScheduler) fire(t *testing.T, name string) push.Push {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sc, ok := f.schedules[groupName+"/"+name]
+	require.True(t, ok, "schedule %s exists", name)
+	delete(f.schedules, groupName+"/"+name)
+	p, err := push.Decode([]byte(aws.ToString(sc.Target.Input)))
+	require.NoError(t, err)
+	return p
 }
 
 // world is a client and the sender's side of the same schedules table.
@@ -162,19 +258,22 @@ type world struct {
 	c      *client.Client
 	sfn    *fakeSFN
 	sqs    *fakeSQS
+	sched  *fakeScheduler
 	table  *ddbfake.Table
 	sender *awsadapters.Schedules
 	now    time.Time
 }
 
-func newWorld() *world {
-	w := &world{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), sqs: &fakeSQS{}}
+func newWorld() *world { return newWorldWith(resources()) }
+
+// newWorldWith is newWorld on other resources.
+func newWorldWith(res client.Resources) *world {
+	w := &world{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), sqs: &fakeSQS{}, sched: &fakeScheduler{schedules: map[string]*scheduler.CreateScheduleInput{}}}
 	w.table = ddbfake.New(index.Key)
 	w.table.Indexes = map[string]ddbfake.Index{index.PendingIndex: {PartitionKey: index.PendingRecipient, SortKey: index.DueAt}}
 	clock := func() time.Time { return w.now }
 	w.sfn = &fakeSFN{execs: map[string]*execution{}, now: clock}
-	w.c = client.NewWith(client.Resources{StateMachineArn: machineArn, PushQueueURL: "https://sqs/q", SchedulesTable: "schedules"},
-		w.sfn, w.sqs, w.table, clock)
+	w.c = client.NewWith(res, w.sfn, w.sqs, w.sched, w.table, clock)
 	w.sender = &awsadapters.Schedules{Client: w.table, Table: "schedules"}
 	return w
 }

@@ -13,15 +13,18 @@ type scheduledJSON struct {
 	Key              string `json:"key"`
 	Revision         int    `json:"revision"`
 	State            string `json:"state"`
+	Engine           string `json:"engine,omitempty"`
 	DueAt            string `json:"dueAt"`
 	ExecutionName    string `json:"executionName,omitempty"`
+	ScheduleName     string `json:"scheduleName,omitempty"`
 	AlreadyScheduled bool   `json:"alreadyScheduled"`
 }
 
-// MarshalJSON writes {"key","revision","state","dueAt","executionName","alreadyScheduled"}.
+// MarshalJSON writes {"key","revision","state","engine","dueAt","executionName",
+// "scheduleName","alreadyScheduled"}.
 func (s Scheduled) MarshalJSON() ([]byte, error) {
-	return json.Marshal(scheduledJSON{Key: s.Key, Revision: s.Revision, State: s.State, DueAt: jsonTime(s.DueAt),
-		ExecutionName: s.ExecutionName, AlreadyScheduled: s.AlreadyScheduled})
+	return json.Marshal(scheduledJSON{Key: s.Key, Revision: s.Revision, State: s.State, Engine: s.Engine, DueAt: jsonTime(s.DueAt),
+		ExecutionName: s.ExecutionName, ScheduleName: s.ScheduleName, AlreadyScheduled: s.AlreadyScheduled})
 }
 
 type outcomeJSON struct {
@@ -38,6 +41,7 @@ type statusJSON struct {
 	Key             string          `json:"key"`
 	State           string          `json:"state"`
 	Revision        int             `json:"revision"`
+	Engine          string          `json:"engine,omitempty"`
 	DueAt           string          `json:"dueAt"`
 	TimeLeftSeconds int64           `json:"timeLeftSeconds"`
 	Push            json.RawMessage `json:"push"`
@@ -52,7 +56,7 @@ type statusJSON struct {
 // MarshalJSON writes the status with times in RFC 3339, the time left in whole seconds and
 // the push as its contract's JSON.
 func (s Status) MarshalJSON() ([]byte, error) {
-	j := statusJSON{Key: s.Key, State: s.State, Revision: s.Revision, DueAt: jsonTime(s.DueAt),
+	j := statusJSON{Key: s.Key, State: s.State, Revision: s.Revision, Engine: s.Engine, DueAt: jsonTime(s.DueAt),
 		TimeLeftSeconds: int64(s.TimeLeft / time.Second), Push: push.Encode(s.Push), ExecutionName: s.ExecutionName,
 		CreatedAt: jsonTime(s.CreatedAt), UpdatedAt: jsonTime(s.UpdatedAt), ExecutionStatus: s.ExecutionStatus, Warning: s.Warning}
 	if o := s.Outcome; o != nil {

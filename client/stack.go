@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -18,6 +20,16 @@ const (
 	OutputPlatformApplicationArn = "PlatformApplicationArn"
 	OutputDevicesTable           = "DevicesTableName"
 	OutputDeviceOwnersTable      = "DeviceOwnersTableName"
+	// The engine a push uses when it names none, and the economy engine's resources (older
+	// stacks lack them: the economy engine then says so). SchedulerKmsKeyArn is written only
+	// under a customer managed key.
+	OutputEngine                      = "Engine"
+	OutputScheduleGroupName           = "ScheduleGroupName"
+	OutputSchedulerRoleArn            = "SchedulerRoleArn"
+	OutputSchedulerDeadLetterQueueArn = "SchedulerDeadLetterQueueArn"
+	OutputPushQueueArn                = "PushQueueArn"
+	OutputEconomyScheduleAfterSeconds = "EconomyScheduleAfterSeconds"
+	OutputSchedulerKmsKeyArn          = "SchedulerKmsKeyArn"
 )
 
 // StackDescriber is the part of the CloudFormation client ResourcesFromStack uses.
@@ -47,6 +59,20 @@ func ResourcesFromStack(ctx context.Context, cfn StackDescriber, stackName strin
 		PlatformApplicationArn: outputs[OutputPlatformApplicationArn],
 		DevicesTable:           outputs[OutputDevicesTable],
 		DeviceOwnersTable:      outputs[OutputDeviceOwnersTable],
+
+		Engine:                      outputs[OutputEngine],
+		ScheduleGroupName:           outputs[OutputScheduleGroupName],
+		SchedulerRoleArn:            outputs[OutputSchedulerRoleArn],
+		SchedulerDeadLetterQueueArn: outputs[OutputSchedulerDeadLetterQueueArn],
+		PushQueueArn:                outputs[OutputPushQueueArn],
+		SchedulerKmsKeyArn:          outputs[OutputSchedulerKmsKeyArn],
+	}
+	if v := outputs[OutputEconomyScheduleAfterSeconds]; v != "" {
+		secs, err := strconv.Atoi(v)
+		if err != nil {
+			return Resources{}, nil, fmt.Errorf("stack %s: output %s is not a whole number of seconds: %q", stackName, OutputEconomyScheduleAfterSeconds, v)
+		}
+		res.EconomyScheduleAfter = time.Duration(secs) * time.Second
 	}
 	var missing []string
 	for _, k := range []string{OutputStateMachineArn, OutputPushQueueURL, OutputSchedulesTable} {

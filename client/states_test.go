@@ -15,3 +15,8 @@ func TestStatesAreTheTables(t *testing.T) {
 		[]string{index.Scheduled, index.Sending, index.Sent, index.Failed, index.Expired, index.Cancelled},
 		[]string{client.StateScheduled, client.StateSending, client.StateSent, client.StateFailed, client.StateExpired, client.StateCancelled})
 }
+
+// The engines a row names are the table's, which the sender reads.
+func TestEnginesAreTheTables(t *testing.T) {
+	assert.Equal(t, []string{index.EngineStepFunctions, index.EngineEconomy}, []string{client.EngineStepFunctions, client.EngineEconomy})
+}

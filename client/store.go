@@ -29,11 +29,11 @@ const doneRetention = 30 * 24 * time.Hour
 
 // record is a row of the schedules table.
 type record struct {
-	Key, State, Hash, Input, ExecutionName, Recipient string
-	Revision                                          int
-	DueAt, CreatedAt, UpdatedAt                       time.Time
-	Push                                              push.Push
-	Outcome                                           *Outcome
+	Key, State, Hash, Input, ExecutionName, Recipient, Engine string
+	Revision                                                  int
+	DueAt, CreatedAt, UpdatedAt                               time.Time
+	Push                                                      push.Push
+	Outcome                                                   *Outcome
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -60,8 +60,9 @@ func (c *Client) putRow(ctx context.Context, in prepared) (bool, *record, error)
 		index.Hash: s(in.hash), index.Input: s(in.input), index.Push: s(string(push.Encode(in.push))),
 		index.DueAt: s(index.FormatTime(in.dueAt)), index.Recipient: s(recipient(in.push)),
 		index.PendingRecipient: s(recipient(in.push)), index.CreatedAt: s(now), index.UpdatedAt: s(now),
+		index.Engine: s(in.engine),
 	}
-	if !in.now {
+	if hasExecution(in) {
 		item[index.ExecutionName] = s(ExecutionName(in.key, in.revision))
 	}
 	_, err := c.ddb.PutItem(ctx, &dynamodb.PutItemInput{
@@ -90,16 +91,15 @@ func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
 	vals := map[string]types.AttributeValue{
 		":old": n(int64(row.Revision)), ":new": n(int64(in.revision)), ":scheduled": s(index.Scheduled),
 		":hash": s(in.hash), ":input": s(in.input), ":push": s(string(push.Encode(in.push))),
-		":due": s(index.FormatTime(in.dueAt)), ":rcpt": s(rcpt), ":now": s(index.FormatTime(c.now())),
+		":due": s(index.FormatTime(in.dueAt)), ":rcpt": s(rcpt), ":now": s(index.FormatTime(c.now())), ":engine": s(in.engine),
 	}
-	set := "#rev = :new, #hash = :hash, #input = :input, #push = :push, #due = :due, #rcpt = :rcpt, #pending = :rcpt, #upd = :now"
+	set := "#rev = :new, #hash = :hash, #input = :input, #push = :push, #due = :due, #rcpt = :rcpt, #pending = :rcpt, #upd = :now, #engine = :engine"
 	names := map[string]string{"#rev": index.Revision, "#state": index.State, "#hash": index.Hash, "#input": index.Input,
 		"#push": index.Push, "#due": index.DueAt, "#rcpt": index.Recipient, "#pending": index.PendingRecipient, "#upd": index.UpdatedAt,
-		"#exec": index.ExecutionName}
-	update := "SET " + set + ", #exec = :exec"
-	if in.now {
-		update = "SET " + set + " REMOVE #exec"
-	} else {
+		"#exec": index.ExecutionName, "#engine": index.Engine}
+	update := "SET " + set + " REMOVE #exec"
+	if hasExecution(in) {
+		update = "SET " + set + ", #exec = :exec"
 		vals[":exec"] = s(ExecutionName(in.key, in.revision))
 	}
 	_, err := c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -123,6 +123,11 @@ func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
 		return fmt.Errorf("key %s: write the schedules table: %w", jsonfield.Quote(in.key), err)
 	}
 	return nil
+}
+
+// hasExecution: in is started as a Step Functions execution (not sent now, not economy).
+func hasExecution(in prepared) bool {
+	return !in.now && in.engine != EngineEconomy
 }
 
 // cancelRow marks a scheduled row cancelled; a cancelled one is returned as it is.
@@ -201,8 +206,11 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 		return t
 	}
 	r := &record{Key: str(index.Key), State: str(index.State), Hash: str(index.Hash), Input: str(index.Input),
-		ExecutionName: str(index.ExecutionName), Recipient: str(index.Recipient),
+		ExecutionName: str(index.ExecutionName), Recipient: str(index.Recipient), Engine: str(index.Engine),
 		DueAt: tm(index.DueAt), CreatedAt: tm(index.CreatedAt), UpdatedAt: tm(index.UpdatedAt)}
+	if r.Engine == "" {
+		r.Engine = EngineStepFunctions
+	}
 	rev, _ := num(index.Revision)
 	r.Revision = int(rev)
 	if raw := str(index.Push); raw != "" {
@@ -227,7 +235,7 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 }
 
 func (c *Client) status(r *record) Status {
-	st := Status{Key: r.Key, State: r.State, Revision: r.Revision, DueAt: r.DueAt, Push: r.Push,
+	st := Status{Key: r.Key, State: r.State, Revision: r.Revision, Engine: r.Engine, DueAt: r.DueAt, Push: r.Push,
 		ExecutionName: r.ExecutionName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Outcome: r.Outcome}
 	if r.State == index.Scheduled {
 		st.TimeLeft = max(r.DueAt.Sub(c.now()), 0)
@@ -336,7 +344,7 @@ func (c *Client) fromExecution(ctx context.Context, key string) (Status, error) 
 	if err != nil {
 		return Status{}, fmt.Errorf("key %s: describe execution %s: %w", jsonfield.Quote(key), name, err)
 	}
-	st := Status{Key: key, ExecutionName: name, Revision: 1, ExecutionStatus: string(out.Status)}
+	st := Status{Key: key, Engine: EngineStepFunctions, ExecutionName: name, Revision: 1, ExecutionStatus: string(out.Status)}
 	if out.StartDate != nil {
 		st.CreatedAt = *out.StartDate
 	}

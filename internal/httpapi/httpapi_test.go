@@ -83,7 +83,7 @@ func newWorld() *world {
 	table.Indexes = map[string]ddbfake.Index{index.PendingIndex: {PartitionKey: index.PendingRecipient, SortKey: index.DueAt}}
 	w := &world{sfn: &fakeSFN{inputs: map[string]string{}, status: map[string]sfntypes.ExecutionStatus{}}, sqs: &fakeSQS{}}
 	c := client.NewWith(client.Resources{StateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:M", PushQueueURL: "q", SchedulesTable: "s"},
-		w.sfn, w.sqs, table, func() time.Time { return t0 })
+		w.sfn, w.sqs, nil, table, func() time.Time { return t0 })
 	w.h = &Handler{Pushes: c}
 	return w
 }
@@ -131,8 +131,8 @@ func TestPostSchedulesOnceThenAnswersAlreadyScheduled(t *testing.T) {
 	body := `{"key":"order-42","delaySeconds":300,"push":` + shipped + `}`
 	status, out := w.do(t, "POST /pushes", "", body, nil)
 	assert.Equal(t, 201, status)
-	assert.Equal(t, map[string]any{"key": "order-42", "revision": 1.0, "state": "scheduled", "dueAt": "2026-12-01T09:05:00Z",
-		"executionName": "order-42", "alreadyScheduled": false}, out)
+	assert.Equal(t, map[string]any{"key": "order-42", "revision": 1.0, "state": "scheduled", "engine": "stepfunctions",
+		"dueAt": "2026-12-01T09:05:00Z", "executionName": "order-42", "alreadyScheduled": false}, out)
 	status, out = w.do(t, "POST /pushes", "", body, nil)
 	assert.Equal(t, 200, status)
 	assert.Equal(t, true, out["alreadyScheduled"])

@@ -32,7 +32,7 @@ func newClient(t *testing.T) *client.Client {
 		PlatformApplicationArn: output(t, client.OutputPlatformApplicationArn),
 		DevicesTable:           output(t, client.OutputDevicesTable),
 		DeviceOwnersTable:      output(t, client.OutputDeviceOwnersTable),
-	}, stack.SFN, stack.SQS, stack.DynamoDB, nil)
+	}, stack.SFN, stack.SQS, nil, stack.DynamoDB, nil)
 }
 
 func shipped(user string) push.Push {

@@ -244,7 +244,7 @@ func TestHTTPAPIAndDeviceRegistration(t *testing.T) {
 	table := ddbfake.New(index.Key)
 	table.Indexes = map[string]ddbfake.Index{index.PendingIndex: {PartitionKey: index.PendingRecipient, SortKey: index.DueAt}}
 	c := client.NewWith(client.Resources{StateMachineArn: "arn:aws:states:eu-west-1:1:stateMachine:M", PushQueueURL: "q", SchedulesTable: "s"},
-		&fakeSFN{inputs: map[string]string{}}, fakeSQS{}, table, func() time.Time { return now })
+		&fakeSFN{inputs: map[string]string{}}, fakeSQS{}, nil, table, func() time.Time { return now })
 	h := &httpapi.Handler{Pushes: c, Devices: noDevices{}, MaxBodyBytes: 65536, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))}
 	call := func(route string, params, query map[string]string, body string, b64 bool) (int, string, string) {
 		resp, err := h.Handle(context.Background(), events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, Body: body, IsBase64Encoded: b64,
