@@ -47,14 +47,14 @@ const (
 	// source's empty polls). The state machine and every function are traced.
 	sampled = 0.05
 	// scheduleLead is how far before the due time the economy engine's schedule names its
-	// minute (the client's schedule lead, engine contract: at(floorToMinute(due - 120 s))).
-	// TODO(issue #21): read the client's constant once client/ exports it.
+	// minute: at(floorToMinute(due - 120 s)).
+	// TODO(issue #21): client.ScheduleLead once it is committed (client/engine.go).
 	scheduleLead = 120 * time.Second
 	// schedulerPrecision is EventBridge Scheduler's: a schedule fires within the minute it names.
 	schedulerPrecision = 60 * time.Second
 	// scheduleAfter is the default economyScheduleAfterSeconds, SQS's longest DelaySeconds: a
 	// push due further ahead goes through a schedule.
-	// TODO(issue #21): read the client's constant once client/ exports it.
+	// TODO(issue #21): client.MaxEconomyScheduleAfter once it is committed (client/engine.go).
 	scheduleAfter = 900 * time.Second
 )
 
