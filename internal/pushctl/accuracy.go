@@ -28,11 +28,11 @@ var accuracyCommand = command{
 	options: func() options { return &accuracyOptions{} },
 }
 
-// Engines, as the delivery log's engine attribute holds them (the schedules row's, or queue).
+// The engines always reported; the delivery log's engine attribute may also say "queue" (a
+// push a producer put on the queue itself).
 const (
 	engineStepFunctions = "stepfunctions"
 	engineEconomy       = "economy"
-	engineQueue         = "queue"
 )
 
 type accuracyOptions struct {
