@@ -7,6 +7,11 @@
 // ErrConflict. Each key has one row in the stack's schedules table, the index that Get and
 // List read and that the sender consults before it sends, so a cancelled or rescheduled push
 // is never sent under its old content or time (docs/CONTRACTS.md, "Keys and revisions").
+//
+// A scheduled push waits on one of two engines, the stack's unless the request names one
+// (Request.Engine): a Step Functions execution (EngineStepFunctions), or the cheaper
+// EngineEconomy, an SQS delayed message or an EventBridge Scheduler one-time schedule. Every
+// call behaves the same on both.
 package client
 
 import (
