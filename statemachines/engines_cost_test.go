@@ -1,6 +1,7 @@
 package statemachines_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/delayed-push/delayed-push/client"
+	"github.com/delayed-push/delayed-push/statemachines"
 )
 
 // Prices, us-east-1 list prices read 2026-12-06: docs/cost.md's table of prices gives each with
@@ -37,25 +41,27 @@ const (
 	// the 10 back on the queue at once (about one SDK call's latency and CPU, rounded up).
 	hopSeconds = 0.050
 	// hopLogBytes is the sender's "push processed" line for an early push (outcome early, action
-	// requeued, the reason with both times): about 400 bytes of JSON.
-	hopLogBytes = 400.0
+	// requeued, the engine, the reason with both times): about 450 bytes of JSON.
+	hopLogBytes = 450.0
 	// invocationLogBytes is what one invocation logs besides its pushes' lines: the platform's
 	// start and report records (JSON format) and the batch's metrics (EMF).
 	invocationLogBytes = 1500.0
+	// executionEventBytes is one execution history event as the state machine logs it (level
+	// ALL, without execution data): type, ids, timestamp and the execution's ARN, about 350
+	// bytes of JSON.
+	executionEventBytes = 350.0
 	// sampled is the share of requests X-Ray records under its default rule beyond the first
 	// each second (that first one a second is a fixed monthly amount, left out like the event
 	// source's empty polls). The state machine and every function are traced.
 	sampled = 0.05
 	// scheduleLead is how far before the due time the economy engine's schedule names its
-	// minute: at(floorToMinute(due - 120 s)).
-	// TODO(issue #21): client.ScheduleLead once it is committed (client/engine.go).
-	scheduleLead = 120 * time.Second
+	// minute: at(floorToMinute(due - lead)).
+	scheduleLead = client.ScheduleLead
 	// schedulerPrecision is EventBridge Scheduler's: a schedule fires within the minute it names.
 	schedulerPrecision = 60 * time.Second
-	// scheduleAfter is the default economyScheduleAfterSeconds, SQS's longest DelaySeconds: a
-	// push due further ahead goes through a schedule.
-	// TODO(issue #21): client.MaxEconomyScheduleAfter once it is committed (client/engine.go).
-	scheduleAfter = 900 * time.Second
+	// scheduleAfter is the default economyScheduleAfterSeconds, the most it may be: SQS's
+	// longest DelaySeconds. A push due further ahead goes through a schedule.
+	scheduleAfter = client.MaxEconomyScheduleAfter
 )
 
 // part is one thing a push uses on its way to the sender, and what it costs.
@@ -88,10 +94,27 @@ func redelay(b float64) []part {
 func stepFunctionsPath(t *testing.T, b float64) []part {
 	return []part{
 		{"Step Functions: state transitions", float64(len(walk(t, delaySeconds))), perTransition},
+		{"CloudWatch Logs: the execution's history events", float64(historyEvents(t)) * executionEventBytes / 1e9, perLogGB},
 		{"X-Ray: the execution, sampled", sampled, perTrace},
 		{"SQS: the state machine's `SendMessage`", 1, perSQSRequest},
 		received("SQS: received and deleted at its due time", b),
 	}
+}
+
+// historyEvents is how many execution history events a valid push's execution logs at level
+// ALL: its start and its end, each state's entered and exited, and a Task state's scheduled,
+// started and succeeded.
+func historyEvents(t *testing.T) int {
+	var def struct{ States map[string]aslState }
+	require.NoError(t, json.Unmarshal([]byte(statemachines.Scheduler), &def))
+	n := 2
+	for _, name := range walk(t, delaySeconds) {
+		n += 2
+		if def.States[name].Type == "Task" {
+			n += 3
+		}
+	}
+	return n
 }
 
 // economyPath is what a push due after delay uses on the economy engine. With maybe, a push
@@ -183,6 +206,15 @@ func TestCostDocumentPricesBothEngines(t *testing.T) {
 	assert.Contains(t, engines, fmt.Sprintf("about $%.0f per million pushes", total(stepFunctionsPath(t, batch))))
 	assert.Contains(t, engines, fmt.Sprintf("($%s per million a day ahead, $%s within 15 minutes)",
 		dollars(total(economyPath(24*time.Hour, batch, true))), dollars(total(economyPath(10*time.Minute, batch, false)))))
+
+	// Within the free scheduled invocations, said in the text beside the table.
+	free := 0.0
+	for _, p := range economyPath(24*time.Hour, batch, true) {
+		if p.price != perInvocation {
+			free += p.perMillion()
+		}
+	}
+	assert.Contains(t, strings.Join(strings.Fields(doc), " "), "ahead is $"+dollars(free)+" per million.")
 
 	// At batches of one (a quiet queue), said in the text beside the table.
 	quiet := fmt.Sprintf("at batches of one, %s on the economy engine and %s on the state machine",
