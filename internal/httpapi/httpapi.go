@@ -248,6 +248,26 @@ func when(rawDelay, rawSendAt json.RawMessage) (time.Duration, time.Time, bool, 
 	return 0, time.Time{}, false, nil
 }
 
+// engineOf reads engine: absent (or null) is the stack's engine; otherwise "stepfunctions"
+// or "economy", refused in the client's words.
+func engineOf(raw json.RawMessage) (string, *answer) {
+	if raw == nil || string(raw) == "null" {
+		return "", nil
+	}
+	var e string
+	if json.Unmarshal(raw, &e) != nil {
+		e = string(raw) // not a string: quoted as sent
+		a := fail(http.StatusBadRequest, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got %s`, e)
+		return "", &a
+	}
+	var ie *push.InvalidError
+	if errors.As(client.ValidateEngine(e), &ie) {
+		a := fail(http.StatusBadRequest, CodeInvalidPush, ie.Field, "%s", ie.Error())
+		return "", &a
+	}
+	return e, nil
+}
+
 func pushOf(raw json.RawMessage) (push.Push, *answer) {
 	if raw == nil || string(raw) == "null" {
 		a := fail(http.StatusBadRequest, CodeInvalidPush, "push", "invalid push: is required")
@@ -267,8 +287,9 @@ func pushOf(raw json.RawMessage) (push.Push, *answer) {
 }
 
 func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
-	var rawKey, rawPush, rawDelay, rawSendAt json.RawMessage
-	if bad := h.object(req, map[string]*json.RawMessage{"key": &rawKey, "push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt}); bad != nil {
+	var rawKey, rawPush, rawDelay, rawSendAt, rawEngine json.RawMessage
+	if bad := h.object(req, map[string]*json.RawMessage{"key": &rawKey, "push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt,
+		"engine": &rawEngine}); bad != nil {
 		return *bad
 	}
 	var key string
@@ -285,11 +306,15 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 			delay = DefaultDelay
 		}
 	}
+	engine, bad := engineOf(rawEngine)
+	if bad != nil {
+		return *bad
+	}
 	p, bad := pushOf(rawPush)
 	if bad != nil {
 		return *bad
 	}
-	s, err := h.Pushes.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, At: at})
+	s, err := h.Pushes.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, At: at, Engine: engine})
 	if err == nil {
 		// Also when already scheduled: the first creator stays the owner, and a retry after a
 		// failed record writes it then.
@@ -305,8 +330,9 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 }
 
 func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, key string) answer {
-	var rawPush, rawDelay, rawSendAt, rawNow json.RawMessage
-	if bad := h.object(req, map[string]*json.RawMessage{"push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt, "now": &rawNow}); bad != nil {
+	var rawPush, rawDelay, rawSendAt, rawNow, rawEngine json.RawMessage
+	if bad := h.object(req, map[string]*json.RawMessage{"push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt, "now": &rawNow,
+		"engine": &rawEngine}); bad != nil {
 		return *bad
 	}
 	var ch client.Change
@@ -327,6 +353,9 @@ func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPReq
 	if given && delay == 0 && at.IsZero() {
 		ch.Now = true
 	}
+	if ch.Engine, bad = engineOf(rawEngine); bad != nil {
+		return *bad
+	}
 	if rawPush != nil {
 		p, bad := pushOf(rawPush)
 		if bad != nil {
@@ -334,8 +363,8 @@ func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPReq
 		}
 		ch.Push = &p
 	}
-	if !given && !ch.Now && ch.Push == nil {
-		return fail(http.StatusBadRequest, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push")
+	if !given && !ch.Now && ch.Push == nil && ch.Engine == "" {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push, and/or engine")
 	}
 	s, err := h.Pushes.Reschedule(ctx, key, ch)
 	return h.result(ctx, req, http.StatusOK, s, err)

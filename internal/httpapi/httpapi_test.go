@@ -65,10 +65,14 @@ func (f *fakeSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecution
 	return &sfn.DescribeExecutionOutput{Input: aws.String(input), Status: f.status[name], StartDate: aws.Time(t0)}, nil
 }
 
-type fakeSQS struct{ bodies []string }
+type fakeSQS struct {
+	bodies []string
+	delays []int32
+}
 
 func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	f.bodies = append(f.bodies, aws.ToString(in.MessageBody))
+	f.delays = append(f.delays, in.DelaySeconds)
 	return &sqs.SendMessageOutput{}, nil
 }
 
@@ -82,7 +86,11 @@ func newWorld() *world {
 	table := ddbfake.New(index.Key)
 	table.Indexes = map[string]ddbfake.Index{index.PendingIndex: {PartitionKey: index.PendingRecipient, SortKey: index.DueAt}}
 	w := &world{sfn: &fakeSFN{inputs: map[string]string{}, status: map[string]sfntypes.ExecutionStatus{}}, sqs: &fakeSQS{}}
-	c := client.NewWith(client.Resources{StateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:M", PushQueueURL: "q", SchedulesTable: "s"},
+	// With the economy engine's resources; its pushes here are due within 15 minutes, so they
+	// need no scheduler.
+	c := client.NewWith(client.Resources{StateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:M", PushQueueURL: "q", SchedulesTable: "s",
+		ScheduleGroupName: "g", SchedulerRoleArn: "arn:aws:iam::123456789012:role/r", SchedulerDeadLetterQueueArn: "arn:aws:sqs:eu-west-1:123456789012:dlq",
+		PushQueueArn: "arn:aws:sqs:eu-west-1:123456789012:q", EconomyScheduleAfter: 15 * time.Minute},
 		w.sfn, w.sqs, nil, table, func() time.Time { return t0 })
 	w.h = &Handler{Pushes: c}
 	return w
@@ -208,7 +216,11 @@ func TestRequestErrorsSayWhatWasWrong(t *testing.T) {
 		{"POST /pushes", "", `{"key":"k","push":{"userId":"u","title":"` + strings.Repeat("x", 3000) + `"}}`, nil, 413, CodePayloadTooLarge, "", "the body is 3044 bytes, at most 2048"},
 		{"GET /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
 		{"DELETE /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
-		{"PUT /pushes/{key}", "k", `{}`, nil, 400, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push"},
+		{"PUT /pushes/{key}", "k", `{}`, nil, 400, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push, and/or engine"},
+		{"POST /pushes", "", `{"key":"k","engine":"cheap","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got "cheap"`},
+		{"POST /pushes", "", `{"key":"k","engine":"","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got ""`},
+		{"POST /pushes", "", `{"key":"k","engine":1,"push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got 1`},
+		{"PUT /pushes/{key}", "k", `{"engine":"Economy"}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got "Economy"`},
 		{"GET /pushes", "", "", map[string]string{"limit": "many"}, 400, CodeInvalidRequest, "limit", `invalid limit: must be a whole number 1..1000, got "many"`},
 		{"GET /pushes", "", "", map[string]string{"limit": "0"}, 400, CodeInvalidRequest, "limit", "invalid limit: must be 1..1000, got 0"},
 		{"GET /pushes", "", "", map[string]string{"limit": "5000"}, 400, CodeInvalidRequest, "limit", "invalid limit: must be 1..1000, got 5000"},
@@ -224,6 +236,32 @@ func TestRequestErrorsSayWhatWasWrong(t *testing.T) {
 		assert.Equal(t, c.field, field, "%s %s", c.route, c.body)
 		assert.Equal(t, c.msg, msg, "%s %s", c.route, c.body)
 	}
+}
+
+// The engine a request names reaches the client; the answers say which one holds the push.
+func TestEngineIsPassedThrough(t *testing.T) {
+	w := newWorld()
+	status, out := w.do(t, "POST /pushes", "", `{"key":"k","delaySeconds":300,"engine":"economy","push":`+shipped+`}`, nil)
+	require.Equal(t, 201, status, "%v", out)
+	assert.Equal(t, "economy", out["engine"])
+	assert.Nil(t, out["executionName"], "no execution")
+	assert.Equal(t, []int32{300}, w.sqs.delays, "one delayed message")
+	assert.Empty(t, w.sfn.inputs)
+
+	status, out = w.do(t, "GET /pushes/{key}", "k", "", nil)
+	require.Equal(t, 200, status)
+	assert.Equal(t, "economy", out["engine"])
+	assert.Equal(t, "scheduled", out["state"])
+
+	status, out = w.do(t, "PUT /pushes/{key}", "k", `{"engine":"stepfunctions"}`, nil)
+	require.Equal(t, 200, status, "%v", out)
+	assert.Equal(t, "stepfunctions", out["engine"])
+	assert.Equal(t, "k--2", out["executionName"])
+	assert.Equal(t, "2026-12-01T09:05:00Z", out["dueAt"], "the time stays")
+
+	status, out = w.do(t, "POST /pushes", "", `{"key":"d","delaySeconds":300,"push":`+shipped+`}`, nil)
+	require.Equal(t, 201, status)
+	assert.Equal(t, "stepfunctions", out["engine"], "the stack's engine when none is named")
 }
 
 func TestGetRescheduleCancelAndList(t *testing.T) {
