@@ -3,9 +3,12 @@
 // defined here.
 //
 // Environment: STATE_MACHINE_ARN, PUSH_QUEUE_URL, SCHEDULES_TABLE, PLATFORM_APPLICATION_ARN,
-// DEVICES_TABLE, DEVICE_OWNERS_TABLE, DEFAULT_DELAY_SECONDS and MAX_BODY_BYTES (required);
-// JWT_USER_CLAIM and BACKEND_SCOPE, which the construct sets with a JWT authorizer only (unset,
-// the handler's defaults apply: they concern only callers that authorizer let through).
+// DEVICES_TABLE, DEVICE_OWNERS_TABLE, DEFAULT_DELAY_SECONDS and MAX_BODY_BYTES (required); the
+// economy engine's ENGINE, SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN, SCHEDULER_DLQ_ARN,
+// PUSH_QUEUE_ARN and ECONOMY_SCHEDULE_AFTER_SECONDS (required) and SCHEDULER_KMS_KEY_ARN
+// (always set, empty without a customer managed key); JWT_USER_CLAIM and BACKEND_SCOPE, which
+// the construct sets with a JWT authorizer only (unset, the handler's defaults apply: they
+// concern only callers that authorizer let through).
 // AWS_ENDPOINT_URL, when set, points the SDK at a local emulator.
 package apiapp
 
@@ -35,6 +38,14 @@ const (
 	EnvDeviceOwnersTable   = "DEVICE_OWNERS_TABLE"
 	EnvJwtUserClaim        = "JWT_USER_CLAIM"
 	EnvBackendScope        = "BACKEND_SCOPE"
+
+	EnvEngine                      = "ENGINE"
+	EnvScheduleGroupName           = "SCHEDULE_GROUP_NAME"
+	EnvSchedulerRoleArn            = "SCHEDULER_ROLE_ARN"
+	EnvSchedulerDLQArn             = "SCHEDULER_DLQ_ARN"
+	EnvPushQueueArn                = "PUSH_QUEUE_ARN"
+	EnvEconomyScheduleAfterSeconds = "ECONOMY_SCHEDULE_AFTER_SECONDS"
+	EnvSchedulerKmsKeyArn          = "SCHEDULER_KMS_KEY_ARN"
 )
 
 type settings struct {
@@ -50,11 +61,21 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	st := settings{
 		Resources: client.Resources{StateMachineArn: env.String(EnvStateMachineArn), PushQueueURL: env.String(EnvPushQueueURL),
 			SchedulesTable: env.String(EnvSchedulesTable), PlatformApplicationArn: env.String(EnvPlatformAppArn),
-			DevicesTable: env.String(EnvDevicesTable), DeviceOwnersTable: env.String(EnvDeviceOwnersTable)},
+			DevicesTable: env.String(EnvDevicesTable), DeviceOwnersTable: env.String(EnvDeviceOwnersTable),
+			Engine: env.String(EnvEngine), ScheduleGroupName: env.String(EnvScheduleGroupName), SchedulerRoleArn: env.String(EnvSchedulerRoleArn),
+			SchedulerDeadLetterQueueArn: env.String(EnvSchedulerDLQArn), PushQueueArn: env.String(EnvPushQueueArn),
+			EconomyScheduleAfter: time.Duration(env.Int(EnvEconomyScheduleAfterSeconds, int(client.MinEconomyScheduleAfter/time.Second))) * time.Second,
+			SchedulerKmsKeyArn:   getenv(EnvSchedulerKmsKeyArn)}, // empty without a customer managed key
 		DefaultDelay: time.Duration(env.Int(EnvDefaultDelaySeconds, 0)) * time.Second,
 		MaxBodyBytes: env.Int(EnvMaxBodyBytes, 1),
 		UserClaim:    getenv(EnvJwtUserClaim),
 		BackendScope: getenv(EnvBackendScope),
+	}
+	if st.Resources.Engine != "" {
+		env.Check(EnvEngine, client.ValidateEngine(st.Resources.Engine))
+	}
+	if a := st.Resources.EconomyScheduleAfter; a > client.MaxEconomyScheduleAfter {
+		env.Check(EnvEconomyScheduleAfterSeconds, fmt.Errorf("must be at most %d, got %d", client.MaxEconomyScheduleAfter/time.Second, a/time.Second))
 	}
 	if st.UserClaim != "" {
 		env.Check(EnvJwtUserClaim, httpapi.ValidateUserClaim(st.UserClaim))
@@ -76,7 +97,7 @@ func Main() {
 		if err != nil {
 			return nil, fmt.Errorf("loading AWS configuration: %w", err)
 		}
-		c := client.New(cfg, st.Resources)
+		c := client.New(cfg, st.Resources) // its EventBridge Scheduler client too, for the economy engine
 		r := st.Resources
 		h := &httpapi.Handler{Pushes: c, Devices: c, DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger,
 			UserClaim: st.UserClaim, BackendScope: st.BackendScope,
