@@ -18,8 +18,14 @@ func (a *App) printScheduled(asJSON bool, s client.Scheduled) error {
 		verb = "already scheduled"
 	}
 	fmt.Fprintf(a.Stdout, "%s: %s (revision %d), due %s", verb, s.Key, s.Revision, s.DueAt.UTC().Format(time.RFC3339))
+	if s.Engine != "" {
+		fmt.Fprintf(a.Stdout, ", engine %s", s.Engine)
+	}
 	if s.ExecutionName != "" {
 		fmt.Fprintf(a.Stdout, ", execution %s", s.ExecutionName)
+	}
+	if s.ScheduleName != "" {
+		fmt.Fprintf(a.Stdout, ", schedule %s", s.ScheduleName)
 	}
 	fmt.Fprintf(a.Stdout, ", state %s\n", s.State)
 	return nil
@@ -30,7 +36,11 @@ func (a *App) printStatus(asJSON bool, st client.Status) error {
 	if asJSON {
 		return a.printJSON(st)
 	}
-	fmt.Fprintf(a.Stdout, "key:       %s\nstate:     %s\nrevision:  %d\ndue:       %s\n", st.Key, st.State, st.Revision, st.DueAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(a.Stdout, "key:       %s\nstate:     %s\nrevision:  %d\n", st.Key, st.State, st.Revision)
+	if st.Engine != "" {
+		fmt.Fprintf(a.Stdout, "engine:    %s\n", st.Engine)
+	}
+	fmt.Fprintf(a.Stdout, "due:       %s\n", st.DueAt.UTC().Format(time.RFC3339))
 	if st.State == client.StateScheduled {
 		fmt.Fprintf(a.Stdout, "time left: %s\n", st.TimeLeft.Round(time.Second))
 	}

@@ -37,7 +37,11 @@ func (f *fakePushes) Schedule(_ context.Context, r client.Request) (client.Sched
 	if !r.At.IsZero() {
 		due = r.At
 	}
-	return client.Scheduled{Key: r.Key, Revision: 1, ExecutionName: r.Key, DueAt: due, State: client.StateScheduled}, nil
+	s := client.Scheduled{Key: r.Key, Revision: 1, Engine: client.EngineStepFunctions, ExecutionName: r.Key, DueAt: due, State: client.StateScheduled}
+	if r.Engine == client.EngineEconomy {
+		s.Engine, s.ExecutionName, s.ScheduleName = r.Engine, "", r.Key+".hash.1"
+	}
+	return s, nil
 }
 
 func (f *fakePushes) Get(context.Context, string) (client.Status, error) { return f.status, f.err }
@@ -50,7 +54,8 @@ func (f *fakePushes) Cancel(context.Context, string) (client.Status, error) {
 
 func (f *fakePushes) Reschedule(_ context.Context, key string, ch client.Change) (client.Scheduled, error) {
 	f.changes = append(f.changes, ch)
-	return client.Scheduled{Key: key, Revision: 2, ExecutionName: key + "--2", DueAt: t0.Add(ch.Delay), State: client.StateScheduled}, f.err
+	return client.Scheduled{Key: key, Revision: 2, Engine: client.EngineStepFunctions, ExecutionName: key + "--2", DueAt: t0.Add(ch.Delay),
+		State: client.StateScheduled}, f.err
 }
 
 func (f *fakePushes) List(_ context.Context, o client.ListOptions) (client.Page, error) {
@@ -78,15 +83,17 @@ func run(t *testing.T, b *Backend, args ...string) (stdout, stderr string, code 
 
 func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 	cases := map[string][]string{
-		"pushctl schedule: --key is required":                                        {"schedule", "--delay", "5m", "--user", "u", "--title", "t"},
-		"pushctl schedule: give --delay, --at or --now":                              {"schedule", "--key", "k", "--user", "u", "--title", "t"},
-		"pushctl schedule: give one of --delay, --at and --now":                      {"schedule", "--key", "k", "--delay", "5m", "--now", "--user", "u"},
-		"pushctl schedule: --delay wants a duration":                                 {"schedule", "--key", "k", "--delay", "soon", "--user", "u"},
-		"pushctl schedule: --at wants an RFC 3339 time":                              {"schedule", "--key", "k", "--at", "tomorrow", "--user", "u"},
-		`pushctl schedule: invalid value "x" for flag -data: --data wants key=value`: {"schedule", "--key", "k", "--data", "x"},
-		"pushctl get: takes one argument, the key, got 0":                            {"get"},
-		"pushctl: unknown command \"frobnicate\"":                                    {"frobnicate"},
-		"pushctl reschedule: give a new time":                                        {"reschedule", "k"},
+		"pushctl schedule: --key is required":                                          {"schedule", "--delay", "5m", "--user", "u", "--title", "t"},
+		"pushctl schedule: give --delay, --at or --now":                                {"schedule", "--key", "k", "--user", "u", "--title", "t"},
+		"pushctl schedule: give one of --delay, --at and --now":                        {"schedule", "--key", "k", "--delay", "5m", "--now", "--user", "u"},
+		"pushctl schedule: --delay wants a duration":                                   {"schedule", "--key", "k", "--delay", "soon", "--user", "u"},
+		"pushctl schedule: --at wants an RFC 3339 time":                                {"schedule", "--key", "k", "--at", "tomorrow", "--user", "u"},
+		`pushctl schedule: invalid value "x" for flag -data: --data wants key=value`:   {"schedule", "--key", "k", "--data", "x"},
+		"pushctl get: takes one argument, the key, got 0":                              {"get"},
+		"pushctl: unknown command \"frobnicate\"":                                      {"frobnicate"},
+		"pushctl reschedule: give a new time":                                          {"reschedule", "k"},
+		`pushctl schedule: --engine must be "stepfunctions" or "economy", got "cheap"`: {"schedule", "--key", "k", "--delay", "5m", "--engine", "cheap", "--user", "u", "--title", "t"},
+		`pushctl reschedule: --engine must be "stepfunctions" or "economy", got "x"`:   {"reschedule", "k", "--engine", "x"},
 	}
 	for want, args := range cases {
 		t.Run(want, func(t *testing.T) {

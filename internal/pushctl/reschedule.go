@@ -9,9 +9,9 @@ import (
 
 var rescheduleCommand = command{
 	name:       "reschedule",
-	usage:      "KEY [--delay D | --at TIME | --now] [CONTENT]",
+	usage:      "KEY [--delay D | --at TIME | --now] [--engine E] [CONTENT]",
 	summary:    "move a pending push and/or change its content",
-	notes:      "Without a time flag the due time stays; content flags change those fields of the current push.",
+	notes:      "Without a time flag the due time stays; content flags change those fields of the current push;\nwithout --engine the push keeps its engine.",
 	positional: 1,
 	options:    func() options { return &rescheduleOptions{} },
 }
@@ -29,14 +29,17 @@ func (o *rescheduleOptions) run(ctx context.Context, a *App, common commonFlags,
 		return usagef("the key is the argument: pushctl reschedule KEY ...")
 	}
 	newContent := contentGiven(common.given)
-	if !t.ok && !newContent {
-		return usagef("give a new time (--delay, --at, --now) and/or new content")
+	if !t.ok && !newContent && o.engine == "" {
+		return usagef("give a new time (--delay, --at, --now), new content and/or --engine")
+	}
+	if err := o.readEngine(); err != nil {
+		return err
 	}
 	b, err := a.Connect(ctx, common.target)
 	if err != nil {
 		return err
 	}
-	ch := client.Change{Delay: t.delay, At: t.at, Now: t.now}
+	ch := client.Change{Delay: t.delay, At: t.at, Now: t.now, Engine: o.engine}
 	if newContent {
 		base := push.Push{}
 		if !o.content.asJSON() {

@@ -2,6 +2,7 @@ package pushctl
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"time"
 
@@ -11,25 +12,37 @@ import (
 
 var scheduleCommand = command{
 	name:    "schedule",
-	usage:   "--key KEY (--delay D | --at TIME | --now) RECIPIENT CONTENT",
+	usage:   "--key KEY (--delay D | --at TIME | --now) [--engine E] RECIPIENT CONTENT",
 	summary: "schedule a push under a key",
 	notes: "RECIPIENT is --user ID or --endpoint ARN; CONTENT is --title and/or --body, with --data k=v,\n" +
 		"--ttl, --priority, --collapse-key, --delivery, --max-lateness; or the whole push as --push-json\n" +
-		"or --push-file. D is a Go duration (90s, 5m, 2h) or seconds; TIME is RFC 3339. The same key with\n" +
-		"the same push answers \"already scheduled\"; with another push it is a conflict.",
+		"or --push-file. D is a Go duration (90s, 5m, 2h) or seconds; TIME is RFC 3339. E is the engine\n" +
+		"that holds the push, stepfunctions or economy (default: the stack's). The same key with the same\n" +
+		"push answers \"already scheduled\"; with another push it is a conflict.",
 	options: func() options { return &scheduleOptions{} },
 }
 
 type scheduleOptions struct {
 	key     string
 	when    whenFlags
+	engine  string
 	content contentFlags
 }
 
 func (o *scheduleOptions) define(fs *flag.FlagSet) {
 	defineKey(fs, &o.key)
 	o.when.define(fs)
+	fs.StringVar(&o.engine, "engine", "", "the engine that holds the push: stepfunctions or economy (default: the stack's)")
 	o.content.define(fs)
+}
+
+// readEngine checks --engine before anything is called: empty is the stack's engine.
+func (o *scheduleOptions) readEngine() error {
+	var ie *push.InvalidError
+	if o.engine != "" && errors.As(client.ValidateEngine(o.engine), &ie) {
+		return usagef("--engine %s", ie.Reason)
+	}
+	return nil
 }
 
 func (o *scheduleOptions) run(ctx context.Context, a *App, common commonFlags, _ []string) error {
@@ -43,7 +56,10 @@ func (o *scheduleOptions) run(ctx context.Context, a *App, common commonFlags, _
 	if !t.ok {
 		return usagef("give --delay, --at or --now")
 	}
-	return a.schedule(ctx, common, o.key, &o.content, t)
+	if err := o.readEngine(); err != nil {
+		return err
+	}
+	return a.schedule(ctx, common, client.Request{Key: o.key, Delay: t.delay, At: t.at, Engine: o.engine}, &o.content, t.now)
 }
 
 var sendCommand = command{
@@ -69,13 +85,14 @@ func (o *sendOptions) run(ctx context.Context, a *App, common commonFlags, _ []s
 	if o.key == "" {
 		return errKeyRequired
 	}
-	return a.schedule(ctx, common, o.key, &o.content, when{now: true})
+	return a.schedule(ctx, common, client.Request{Key: o.key}, &o.content, true)
 }
 
 var errKeyRequired = usagef("--key is required: it names the push and makes a retry safe")
 
-// schedule builds the push from content and schedules it under key at t.
-func (a *App) schedule(ctx context.Context, common commonFlags, key string, content *contentFlags, t when) error {
+// schedule builds req's push from content and schedules it (now: with neither a delay nor a
+// time).
+func (a *App) schedule(ctx context.Context, common commonFlags, req client.Request, content *contentFlags, now bool) error {
 	p, err := content.build(push.Push{}, common.given)
 	if err != nil {
 		return err
@@ -84,8 +101,8 @@ func (a *App) schedule(ctx context.Context, common commonFlags, key string, cont
 	if err != nil {
 		return err
 	}
-	req := client.Request{Key: key, Push: p, Delay: t.delay, At: t.at}
-	if t.now {
+	req.Push = p
+	if now {
 		req.Delay, req.At = 0, time.Time{}
 	}
 	s, err := b.Pushes.Schedule(ctx, req)

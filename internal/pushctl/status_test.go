@@ -12,6 +12,15 @@ import (
 	"github.com/delayed-push/delayed-push/push"
 )
 
+func TestGetPrintsTheEngine(t *testing.T) {
+	f := &fakePushes{status: client.Status{Key: "k", State: client.StateScheduled, Revision: 1, Engine: client.EngineEconomy, DueAt: t0.Add(time.Hour),
+		TimeLeft: time.Hour, Push: push.Push{UserID: "u", Title: "T"}}}
+	out, errOut, code := run(t, &Backend{Pushes: f}, "get", "k")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "key:       k\nstate:     scheduled\nrevision:  1\nengine:    economy\ndue:       2026-12-01T10:00:00Z\n"+
+		"time left: 1h0m0s\nto:        user u\ntitle:     T\nbody:      \n", out, "no execution on the economy engine")
+}
+
 // A push whose execution was stopped outside the client: get shows the execution's status,
 // pending the state and any warning.
 func TestGetAndPendingShowTheExecutionsWord(t *testing.T) {
