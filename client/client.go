@@ -31,7 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/delayed-push/delayed-push/devices"
-	"github.com/delayed-push/delayed-push/internal/fcm"
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
 	"github.com/delayed-push/delayed-push/schedule"
@@ -444,12 +443,7 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 		}
 	}
 	// What the state machine cannot check: the size of the FCM message the sender will build.
-	if _, err := fcm.BuildMessage(pr.push, key); err != nil {
-		var tl *fcm.TooLargeError
-		if errors.As(err, &tl) {
-			return prepared{}, schedule.InPush(&push.InvalidError{Field: tl.Field, Reason: fmt.Sprintf(
-				"makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize)})
-		}
+	if err := schedule.FitsFCM(pr.push, key); err != nil {
 		return prepared{}, err
 	}
 	b, _ := json.Marshal(canon) // maps of strings, numbers and valid JSON always encode

@@ -96,12 +96,8 @@ func Parse(b []byte, now time.Time) (Schedule, error) {
 	if id == "" {
 		id = strings.Repeat("x", 80)
 	}
-	if _, err := fcm.BuildMessage(p, id); err != nil {
-		var tl *fcm.TooLargeError
-		if errors.As(err, &tl) {
-			return Schedule{}, InPush(bad(tl.Field, "makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize))
-		}
-		return Schedule{}, bad("push", "%v", err)
+	if err := FitsFCM(p, id); err != nil {
+		return Schedule{}, err
 	}
 	s.Push = p
 	return s, nil
@@ -148,4 +144,18 @@ func (s Schedule) DueAt(start time.Time) time.Time {
 
 func bad(field, format string, args ...any) *push.InvalidError {
 	return &push.InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// FitsFCM checks the one rule the state machine cannot: the FCM message the sender will build
+// for p under id must fit FCM's limit. The error names the largest field as a push field
+// ("push.body"), in the words the schedule input's errors use.
+func FitsFCM(p push.Push, id string) error {
+	if _, err := fcm.BuildMessage(p, id); err != nil {
+		var tl *fcm.TooLargeError
+		if errors.As(err, &tl) {
+			return InPush(bad(tl.Field, "makes the FCM message %d bytes, over FCM's %d (the field is %d bytes)", tl.Size, tl.Limit, tl.FieldSize))
+		}
+		return bad("push", "%v", err)
+	}
+	return nil
 }
