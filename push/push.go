@@ -33,7 +33,7 @@ const (
 	PriorityNormal = "normal"
 
 	// DeliveryAtLeastOnce and DeliveryAtMostOnce are the values of "delivery": what the
-	// sender does when it cannot know whether an earlier attempt reached SNS (README,
+	// sender does when it cannot know whether an earlier attempt reached SNS (docs/guarantees.md,
 	// "Delivery guarantees"). Absent means the stack's default.
 	DeliveryAtLeastOnce = "at-least-once"
 	DeliveryAtMostOnce  = "at-most-once"

@@ -138,7 +138,7 @@ func (c *Consumer) handle(ctx context.Context, body string, log *slog.Logger) ([
 			}
 		}
 		// The orders table is the only place an order's customer data is kept; the shop owner
-		// reads it there (README, "Shopify orders").
+		// reads it there (docs/shopify.md).
 		return append(attrs, "action", "data request noted", "dataRequestId", d.RequestID, "ordersHeld", held), nil
 	}
 	return append(attrs, "action", "ignored: topic not handled"), nil

@@ -201,7 +201,7 @@ func (r *Receiver) handle(ctx context.Context, req events.APIGatewayV2HTTPReques
 	// must be that shop, so that a body captured from one shop cannot be replayed as another's
 	// (its owner would be pushed the other shop's customer and total). An order of a shop
 	// whose status page is on its own domain names no myshopify.com domain: then the header is
-	// all there is (README, "Shopify orders": what remains).
+	// all there is (docs/shopify.md, "What remains").
 	if facts.Shop != "" && facts.Shop != w.ShopDomain {
 		return r.refuse(ctx, log, w, "shop_mismatch", fmt.Sprintf("X-Shopify-Shop-Domain %q is not the shop the signed body names (%q)", w.ShopDomain, facts.Shop))
 	}

@@ -169,7 +169,7 @@ func TestAShopHeaderThatIsNotTheShopTheBodyNamesIsRefused(t *testing.T) {
 		"the shop's own header": {webhookRequest(body, "hush", nil), 200, ""},
 		"an upper-case host":    {webhookRequest(bytes.Replace(body, []byte("https://jsmith.myshopify.com"), []byte("https://JSMITH.myshopify.com"), 1), "hush", nil), 200, ""},
 		// A shop whose status page is on its own domain: the body names no myshopify.com
-		// domain, the header is trusted (README: what remains).
+		// domain, the header is trusted (docs/shopify.md, "What remains").
 		"an order on a custom domain": {webhookRequest(custom, "hush", map[string]string{"x-shopify-shop-domain": "other.myshopify.com"}), 200, ""},
 	} {
 		q, seen := &fakeQueue{}, newDeliveries()
