@@ -49,6 +49,8 @@ type Config struct {
 	AlarmEmail                        string            `json:"alarmEmail"`
 	DeliveryGuarantee                 string            `json:"deliveryGuarantee"`
 	MaxLatenessSeconds                int               `json:"maxLatenessSeconds"`
+	Engine                            string            `json:"engine"`
+	EconomyScheduleAfterSeconds       int               `json:"economyScheduleAfterSeconds"`
 	API                               bool              `json:"api"`
 	APIDefaultDelaySeconds            int               `json:"apiDefaultDelaySeconds"`
 	APIJwtIssuer                      string            `json:"apiJwtIssuer"`
@@ -202,6 +204,8 @@ func (c Config) Props() *delayedpush.Props {
 		LogRetention:         c.LogRetention(),
 		MaxLateness:          awscdk.Duration_Seconds(jsii.Number(float64(c.MaxLatenessSeconds))),
 		RemovalPolicy:        settings.RemovalPolicies[c.RemovalPolicy],
+		Engine:               jsii.String(c.Engine),
+		EconomyScheduleAfter: awscdk.Duration_Seconds(jsii.Number(float64(c.EconomyScheduleAfterSeconds))),
 	}
 	if c.PlatformApplicationArn != "" {
 		p.PlatformApplicationArn = jsii.String(c.PlatformApplicationArn)

@@ -50,7 +50,10 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	// Under a customer managed data key: through SQS and DynamoDB (the queue, the tables), and
 	// through Step Functions for this state machine's executions only.
 	s.ProducerPolicy.AddStatements(s.Push.DataKeyStatements()...)
-	nag.Suppress(s.ProducerPolicy, nag.Endpoints, nag.Executions, nag.APIRoutes)
+	// The economy engine's schedules, the role they run as, and (under a customer managed data
+	// key) the key through EventBridge Scheduler for them.
+	s.ProducerPolicy.AddStatements(s.Push.EconomyStatements()...)
+	nag.Suppress(s.ProducerPolicy, nag.Endpoints, nag.Executions, nag.APIRoutes, nag.Schedules)
 
 	d := s.Push
 	output := func(id string, value *string, description string) {
@@ -68,6 +71,15 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("SenderFunctionName", d.SenderFunction.FunctionName(), "The sender Lambda")
 	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
 	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
+	output("Engine", jsii.String(props.Config.Engine), "The engine of a push that names none: stepfunctions or economy")
+	output("EconomyScheduleAfterSeconds", jsii.String(fmt.Sprint(props.Config.EconomyScheduleAfterSeconds)), "An economy push due further ahead than this goes through an EventBridge Scheduler schedule, a nearer one through SQS DelaySeconds")
+	output("ScheduleGroupName", d.EconomyScheduleGroup.ScheduleGroupName(), "The economy engine's EventBridge Scheduler schedule group")
+	output("SchedulerRoleArn", d.EconomyRole.RoleArn(), "The role the economy engine's schedules run as")
+	output("SchedulerDeadLetterQueueArn", d.EconomyDeadLetterQueue.QueueArn(), "Economy pushes a schedule could not put on the push queue")
+	output("PushQueueArn", d.PushQueue.QueueArn(), "The push queue, the economy engine's schedules' target")
+	if d.DataKey != nil {
+		output("SchedulerKmsKeyArn", d.DataKey.KeyArn(), "The key the economy engine's schedules encrypt their pushes with")
+	}
 	if d.ShopifyWebhookFunction != nil {
 		output("ShopifyWebhookUrl", jsii.String(*d.Api.ApiEndpoint()+delayedpush.ShopifyWebhookPath), "Register this as the webhook address of your Shopify app (orders/create and the privacy topics)")
 		output("ShopifySecretArn", d.ShopifySecret.SecretArn(), "Put your Shopify app's client secret here")

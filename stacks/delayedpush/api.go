@@ -49,6 +49,14 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 				cfg.PlatformApplicationArn.Env: d.PlatformApplicationArn,
 				apiapp.EnvDevicesTable:         d.DevicesTable.TableName(),
 				apiapp.EnvDeviceOwnersTable:    d.DeviceOwnersTable.TableName(),
+				// The economy engine: the stack's default engine, and what a schedule names.
+				cfg.Engine.Env:                      jsii.String(s.engine),
+				cfg.EconomyScheduleAfterSeconds.Env: jsii.String(fmt.Sprint(s.scheduleAfter)),
+				envScheduleGroupName:                d.EconomyScheduleGroup.ScheduleGroupName(),
+				envSchedulerRoleArn:                 d.EconomyRole.RoleArn(),
+				envSchedulerDLQArn:                  d.EconomyDeadLetterQueue.QueueArn(),
+				envPushQueueArn:                     d.PushQueue.QueueArn(),
+				envSchedulerKmsKeyArn:               d.SchedulerKmsKeyArn(),
 			},
 		},
 	})

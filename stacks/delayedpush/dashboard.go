@@ -9,7 +9,7 @@ import (
 
 // newDashboard shows the whole pipeline on one CloudWatch dashboard: schedules, the push
 // queue, the sender, what it delivered and how late, the dead-letter queues, and the side
-// paths (HTTP API, device events, Shopify orders) that exist.
+// paths (HTTP API, device events, Shopify orders) that exist, and the economy engine's schedules.
 func newDashboard(scope constructs.Construct, id string, d *DelayedPush) awscloudwatch.Dashboard {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	sum := &awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}
@@ -37,7 +37,12 @@ func newDashboard(scope constructs.Construct, id string, d *DelayedPush) awsclou
 			d.DeviceEventsDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(max),
 			d.DeviceEventsUndeliveredQueue.MetricApproximateNumberOfMessagesVisible(max)),
 	)
-	var more []awscloudwatch.IWidget
+	// The economy engine's schedules (EventBridge Scheduler's metrics of the group): invocations,
+	// failures and what went to the economy dead-letter queue.
+	g := d.EconomyScheduleGroup
+	more := []awscloudwatch.IWidget{graph("Schedules (economy engine)", g.MetricAttempts(sum), g.MetricTargetErrors(sum),
+		g.MetricThrottled(sum), g.MetricDropped(sum), g.MetricSentToDLQ(sum),
+		d.EconomyDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(max))}
 	if d.ApiFunction != nil {
 		more = append(more, graph("HTTP API function", d.ApiFunction.MetricInvocations(sum), d.ApiFunction.MetricErrors(sum),
 			d.ApiFunction.MetricThrottles(sum), d.ApiFunction.MetricDuration(max)))
@@ -47,8 +52,6 @@ func newDashboard(scope constructs.Construct, id string, d *DelayedPush) awsclou
 			d.OrdersQueue.MetricApproximateNumberOfMessagesVisible(max), d.OrdersDeadLetterQueue.MetricApproximateNumberOfMessagesVisible(max),
 			d.ShopifyOrdersFunction.MetricErrors(sum)))
 	}
-	if len(more) > 0 {
-		db.AddWidgets(more...)
-	}
+	db.AddWidgets(more...)
 	return db
 }

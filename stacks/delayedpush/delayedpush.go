@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -61,9 +62,22 @@ type Props struct {
 	// not sent. A push's own maxLatenessSeconds wins. Whole seconds up to 365 days less an
 	// hour; zero means no limit. Default: 24 hours.
 	MaxLateness awscdk.Duration
+	// Engine is the engine of a push that names none: "stepfunctions" (an execution of the
+	// state machine waits until it is due: every pending push can be described and stopped) or
+	// "economy" (one SQS SendMessage with DelaySeconds when it is due within
+	// EconomyScheduleAfter, else an EventBridge Scheduler one-time schedule that puts it on the
+	// push queue shortly before it is due, and the sender holds it until then). Both engines'
+	// resources always exist, so a push may name either. Default: "stepfunctions".
+	Engine *string
+	// EconomyScheduleAfter is how far ahead an economy push must be due to go through a
+	// schedule rather than SQS DelaySeconds: whole seconds from 180 (the schedule's 2-minute
+	// lead and 1-minute precision) to 900 (SQS's longest delay); lower only to exercise the
+	// schedule path sooner. Default: 900 seconds.
+	EconomyScheduleAfter awscdk.Duration
 	// LogRetention applies to every log group. Default: one month.
 	LogRetention awslogs.RetentionDays
-	// RemovalPolicy applies to the tables, the queues, the log groups and the key.
+	// RemovalPolicy applies to the tables, the queues, the log groups, the keys and the
+	// economy engine's schedule group.
 	// Default: RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
 	// AlarmEmail, when set, is subscribed to the alarm topic. Default: no subscription.
@@ -167,6 +181,14 @@ type DelayedPush struct {
 	DeviceEventsDeadLetterQueue  awssqs.Queue
 	DeviceEventsUndeliveredQueue awssqs.Queue
 	DeviceEventsFunction         awslambda.Function
+	// The economy engine's EventBridge Scheduler resources (the schedules themselves are
+	// created at run time, one per push due further ahead than EconomyScheduleAfter):
+	// EconomyScheduleGroup holds them; EconomyRole is the role they run as, which may only put
+	// pushes on the push queue (and failed ones on EconomyDeadLetterQueue); EconomyDeadLetterQueue
+	// keeps what a schedule could not deliver after its retries.
+	EconomyScheduleGroup   awsscheduler.ScheduleGroup
+	EconomyRole            awsiam.Role
+	EconomyDeadLetterQueue awssqs.Queue
 	// PlatformApplicationArn is the SNS platform application devices are registered on.
 	PlatformApplicationArn *string
 	// Dashboard shows the whole pipeline.
@@ -200,6 +222,8 @@ type settings struct {
 	guarantee         string
 	deliveryRetention int // days
 	maxLateness       int // seconds; 0: none
+	engine            string
+	scheduleAfter     int // seconds: EconomyScheduleAfter
 	logRetention      awslogs.RetentionDays
 	removal           awscdk.RemovalPolicy
 	api               apiSettings
@@ -261,6 +285,7 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 		maxReceiveCount: cfg.MaxReceiveCount.Int(), deviceEventsConcurrency: cfg.DeviceEventsMaxConcurrency.Int(),
 		guarantee: cfg.DeliveryGuarantee.String(), deliveryRetention: cfg.DeliveryRetentionDays.Int(), maxLateness: cfg.MaxLatenessSeconds.Int(),
 		logRetention: cfg.LogRetentions[cfg.LogRetentionDays.Int()], removal: cfg.RemovalPolicies[cfg.RemovalPolicy.String()],
+		engine: cfg.Engine.String(), scheduleAfter: cfg.EconomyScheduleAfterSeconds.Int(),
 	}
 	bad := func(prop, format string, args ...any) (settings, error) {
 		return s, fmt.Errorf("DelayedPush: %s %s", prop, fmt.Sprintf(format, args...))
@@ -326,6 +351,18 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 	}
 	if !cfg.MaxLatenessSeconds.InRange(s.maxLateness) {
 		return bad("MaxLateness", "must be %s, got %d", cfg.MaxLatenessSeconds.Limits("seconds"), s.maxLateness)
+	}
+	if p.Engine != nil {
+		s.engine = *p.Engine
+		if !cfg.Engine.IsAllowed(s.engine) {
+			return bad("Engine", "must be %s, got %q", cfg.Engine.OneOf(), s.engine)
+		}
+	}
+	if s.scheduleAfter, err = seconds(p.EconomyScheduleAfter, s.scheduleAfter); err != nil {
+		return bad("EconomyScheduleAfter", "%v", err)
+	}
+	if !cfg.EconomyScheduleAfterSeconds.InRange(s.scheduleAfter) {
+		return bad("EconomyScheduleAfter", "must be %s, got %d", cfg.EconomyScheduleAfterSeconds.Limits("seconds"), s.scheduleAfter)
 	}
 	if p.LogRetention != "" {
 		s.logRetention = p.LogRetention
@@ -461,6 +498,7 @@ func New(scope constructs.Construct, id string, props *Props) *DelayedPush {
 	d.SenderFunction = newSender(c, "Sender", d, s)
 	d.AlarmTopic, d.EncryptionKey = newAlarms(alarms, d, props, s)
 	newDeviceEvents(c, "DeviceEvents", d, s)
+	newEconomy(c, "Economy", d, s)
 	dependOnDefaultPolicyOnly(d.DeviceEventsFunction, d.DeviceEventsFunction.Role())
 	if s.api.enabled {
 		d.Api, d.ApiFunction = newAPI(c, "Api", d, s)
@@ -481,12 +519,15 @@ func New(scope constructs.Construct, id string, props *Props) *DelayedPush {
 	return d
 }
 
-// GrantSchedule lets grantee schedule pushes through the client (or StartExecution) and send
-// them now: start and describe executions, put pushes on the push queue, and write the
-// schedules index; under a customer managed data key, use it through Step Functions (this
-// state machine's executions), SQS and DynamoDB.
+// GrantSchedule lets grantee schedule pushes through the client (or StartExecution) on either
+// engine and send them now: start and describe executions; put pushes on the push queue;
+// create, read and delete the economy group's schedules and pass them the economy role (to
+// EventBridge Scheduler only); and write the schedules index. Under a customer managed data
+// key, it may use it through Step Functions (this state machine's executions), EventBridge
+// Scheduler (the economy group's schedules), SQS and DynamoDB.
 func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
 	return d.StateMachine.GrantStartExecution(grantee).
+		Combine(d.grantEconomy(grantee)).
 		Combine(d.StateMachine.GrantExecution(grantee, jsii.String("states:DescribeExecution"))).
 		Combine(grantSend(grantee, d.PushQueue)).
 		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),

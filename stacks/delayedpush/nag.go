@@ -51,8 +51,11 @@ func suppressFindings(d *DelayedPush) {
 	suppressFunction(d.DeviceEventsFunction, true)
 	if d.ApiFunction != nil {
 		suppressFunction(d.ApiFunction, false)
-		nag.Suppress(nag.DefaultPolicy(d.ApiFunction.Role()), nag.Endpoints, indexes, nag.Executions)
+		nag.Suppress(nag.DefaultPolicy(d.ApiFunction.Role()), nag.Endpoints, indexes, nag.Executions, nag.Schedules)
 	}
+	nag.Suppress(nag.DefaultPolicy(d.EconomyRole), inlinePolicy)
+	nag.Suppress(d.EconomyDeadLetterQueue, nag.NewRule("AwsSolutions-SQS3",
+		"It is a dead-letter queue: the economy engine's schedules' (their DeadLetterConfig, set when the client creates each one at run time), which cdk-nag recognizes only in a queue's RedrivePolicy."))
 	if d.ShopifyWebhookFunction != nil {
 		suppressFunction(d.ShopifyWebhookFunction, false)
 		suppressFunction(d.ShopifyOrdersFunction, true)
@@ -63,7 +66,7 @@ func suppressFindings(d *DelayedPush) {
 		}
 	}
 	tables := []awsdynamodb.Table{d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable}
-	queues := []awssqs.Queue{d.PushQueue, d.DeadLetterQueue, d.DeviceEventsQueue, d.DeviceEventsDeadLetterQueue, d.DeviceEventsUndeliveredQueue}
+	queues := []awssqs.Queue{d.PushQueue, d.DeadLetterQueue, d.EconomyDeadLetterQueue, d.DeviceEventsQueue, d.DeviceEventsDeadLetterQueue, d.DeviceEventsUndeliveredQueue}
 	if d.OrdersTable != nil {
 		tables = append(tables, d.OrdersTable)
 		queues = append(queues, d.OrdersQueue, d.OrdersDeadLetterQueue)

@@ -24,6 +24,7 @@ type Rule struct {
 var (
 	Endpoints  = NewRule("AwsSolutions-IAM5", "SNS platform endpoints are created at run time, one per device: the wildcard is the platform application's own endpoints (endpoint/GCM/APP/*), nothing else.", `^Resource::.*:endpoint/GCM/.*/\*$`)
 	Executions = NewRule("AwsSolutions-IAM5", "Executions are created at run time, one per scheduled push: the wildcard is this state machine's executions only.", `^Resource::.*:execution:.*:\*$`)
+	Schedules  = NewRule("AwsSolutions-IAM5", "The economy engine creates one EventBridge Scheduler schedule per push at run time, named after it: the wildcard is the construct's schedule group's schedules only (schedule/GROUP/*), nothing wider.", `^Resource::arn:.*:scheduler:.*:schedule/[0-9A-Za-z_.-]+/\*$`)
 	APIRoutes  = NewRule("AwsSolutions-IAM5", "execute-api:Invoke on the HTTP API's own routes: a path parameter ({key}, {deviceId}, {userId}) is a value per call, so the route's ARN ends in \"*\" there (METHOD/pushes/*), nothing wider.", `^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<.*Http.*>/\$default/(GET|PUT|DELETE|POST)/.*\*.*$`)
 )
 
