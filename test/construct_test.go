@@ -48,7 +48,7 @@ func TestConstructDefaults(t *testing.T) {
 	})})
 	tpl.AllResources(jsiiStr("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain"})
 	tpl.AllResourcesProperties(jsiiStr("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
-	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(9))
+	tpl.ResourceCountIs(jsiiStr("AWS::CloudWatch::Alarm"), jsiiNum(10))
 }
 
 func TestConstructTakesCDKTypes(t *testing.T) {
@@ -197,7 +197,7 @@ func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
 	queueID, _ := pushQueue(t, tpl)
 	// SendMessage only: the client has the queue's URL (no GetQueueUrl, no GetQueueAttributes).
 	assert.ElementsMatch(t, []string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
-		"sqs:SendMessage",
+		"sqs:SendMessage", "scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "iam:PassRole",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"}, keys(got))
 	assert.Equal(t, []string{`{"Ref":"` + sm + `"}`}, got["states:StartExecution"])
 	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
@@ -215,6 +215,14 @@ func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
 		assert.Equal(t, []string{executions}, got[a], "%s on executions of this state machine only", a)
 	}
 	assert.Equal(t, []string{`{"Fn::GetAtt":["` + queueID + `","Arn"]}`}, got["sqs:SendMessage"], "the push queue only")
+	// The economy engine (TestGrantScheduleCoversTheEconomyEngine has the statements): the
+	// group's schedules, the economy role.
+	e := economyOf(t, tpl)
+	assert.Equal(t, []string{asResource(getAtt(e.role, "Arn"))}, got["iam:PassRole"], "the economy role only")
+	for _, a := range []string{"scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"} {
+		assert.Equal(t, []string{asResource(map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"),
+			":scheduler:eu-west-1:111122223333:schedule/" + e.groupName + "/*"}}})}, got[a], "%s on the group's schedules only", a)
+	}
 }
 
 func keys(m map[string][]string) []string {

@@ -203,12 +203,22 @@ func TestKMSStatementsAreExactlyWhatEachRoleCalls(t *testing.T) {
 		"Condition": map[string]any{"StringEquals": map[string]any{
 			"kms:ViaService": via("secretsmanager"), "kms:EncryptionContext:SecretARN": ref(only(t, tpl, "AWS::SecretsManager::Secret", nil))}}})
 
+	// The economy engine's schedules encrypt their pushes with the data key: their caller
+	// through EventBridge Scheduler, for the group's schedules only (DescribeKey, which has no
+	// encryption context, apart), and the role they run as decrypts them, for those only.
+	e := economyOf(t, tpl)
+	groupSchedules := map[string]any{"kms:EncryptionContext:aws:scheduler:schedule:arn": arnIn("scheduler", "schedule/"+e.groupName+"/*")}
+	describe := canonical(map[string]any{"Action": "kms:DescribeKey", "Resource": dataArn,
+		"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("scheduler")}}})
+	schedules := use(map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("scheduler")}, "ArnLike": groupSchedules})
+
 	want := map[string][]string{ // by an environment variable only that function has
-		"SCHEDULER_ROLE_ID":     {through("sqs", "dynamodb")},                                  // sender: queues and tables
-		"DEVICE_OWNERS_TABLE":   {through("dynamodb")},                                         // device events: tables (its queue is SQS-managed)
-		"DEFAULT_DELAY_SECONDS": {executions, through("sqs", "dynamodb"), through("dynamodb")}, // API: GrantManage, GrantManageDevices
-		"SHOPIFY_SECRET_ARN":    {secret, through("sqs", "dynamodb")},                          // webhook: secret, orders queue, webhooks table
-		"SHOP_OWNERS":           {through("sqs", "dynamodb")},                                  // orders consumer
+		"SCHEDULER_ROLE_ID":   {through("sqs", "dynamodb")}, // sender: queues and tables
+		"DEVICE_OWNERS_TABLE": {through("dynamodb")},        // device events: tables (its queue is SQS-managed)
+		// API: GrantManage (with the economy engine's schedules), GrantManageDevices
+		"DEFAULT_DELAY_SECONDS": {executions, describe, schedules, through("sqs", "dynamodb"), through("dynamodb")},
+		"SHOPIFY_SECRET_ARN":    {secret, through("sqs", "dynamodb")}, // webhook: secret, orders queue, webhooks table
+		"SHOP_OWNERS":           {through("sqs", "dynamodb")},         // orders consumer
 	}
 	for envVar, statements := range want {
 		fn := ""
@@ -229,6 +239,9 @@ func TestKMSStatementsAreExactlyWhatEachRoleCalls(t *testing.T) {
 			"Condition": map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:SourceArn": logs}}}),
 		through("sqs"),
 	}, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(stateMachineRole(t, tpl))))
+	// The economy role: the queues through SQS, and its schedules' pushes.
+	assert.ElementsMatch(t, []string{through("sqs"), canonical(map[string]any{"Action": "kms:Decrypt", "Resource": dataArn,
+		"Condition": map[string]any{"ArnLike": groupSchedules}})}, kmsStatements(t, tpl, "AWS::IAM::Policy", attachedTo(e.role)))
 	executionsPolicy := only(t, tpl, "AWS::IAM::Policy", withProperties(map[string]any{"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
 		"Statement": []any{assertions.Match_ObjectLike(&map[string]any{"Sid": "ItsExecutions"})}})}))
 	// The state machine does not wait for the policy that names it.
@@ -243,13 +256,17 @@ func TestKMSStatementsAreExactlyWhatEachRoleCalls(t *testing.T) {
 				"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via("states"), "kms:EncryptionContext:aws:states:stateMachineArn": ref(sm)}}},
 		})})})
 	only(t, tpl, "AWS::IAM::ManagedPolicy", nil) // the producer policy
-	assert.ElementsMatch(t, []string{through("sqs", "dynamodb"), executions}, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", nil))
+	assert.ElementsMatch(t, []string{through("sqs", "dynamodb"), executions, describe, schedules}, kmsStatements(t, tpl, "AWS::IAM::ManagedPolicy", nil))
 
-	// No statement anywhere grants Encrypt, ReEncrypt or a wildcard KMS action to a role.
+	// No statement anywhere grants Encrypt, ReEncrypt or a wildcard KMS action to a role; the
+	// only other action is DescribeKey, through EventBridge Scheduler (it checks the key is
+	// symmetric before it encrypts a schedule's push).
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
 		for _, s := range policyStatements(t, tpl, typ, nil) {
 			for _, a := range s.Action {
-				if strings.HasPrefix(a, "kms:") {
+				if a == "kms:DescribeKey" {
+					assert.Equal(t, describe, canonical(map[string]any{"Action": s.Action, "Resource": s.Raw["Resource"], "Condition": s.Raw["Condition"]}))
+				} else if strings.HasPrefix(a, "kms:") {
 					assert.Contains(t, []string{"kms:Decrypt", "kms:GenerateDataKey"}, a)
 				}
 			}

@@ -24,7 +24,8 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 		"SCHEDULER_ROLE_ID": append(append(append([]string{"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish"}, consume...), send...), common...),
 		"DEFAULT_DELAY_SECONDS": append(append([]string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
 			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
-			"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"}, send...), common...),
+			"sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint",
+			"scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule", "iam:PassRole"}, send...), common...),
 		"SHOPIFY_SECRET_ARN": append(append([]string{"secretsmanager:GetSecretValue", "kms:Decrypt", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}, send...), common...),
 		"SHOP_OWNERS":        append(append(append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"}, consume...), send...), common...),
 	}
@@ -80,6 +81,17 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	for a := range got {
 		assert.True(t, slices.Contains(send, a) || strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "xray:"), "state machine: %s", a)
 	}
+
+	// The economy engine's role may send to the push queue (and its own dead-letter queue),
+	// nothing else (TestEconomyRoleIsOnlyTheGroupsAndOnlySendsToThePushQueue has the statement).
+	economyActions := map[string]bool{}
+	for _, s := range policyStatements(t, tpl, "AWS::IAM::Policy", attachedTo(economyOf(t, tpl).role)) {
+		for _, a := range s.Action {
+			economyActions[a] = true
+		}
+	}
+	assert.Equal(t, map[string]bool{"sqs:SendMessage": true}, economyActions, "economy role")
+	require.Len(t, ids(tpl, "AWS::IAM::Role", nil), 7, "every role is checked: 5 functions, the state machine, the economy role")
 
 	// Only the device events function and the sender mark device rows disabled (UpdateItem);
 	// the API and producers put and delete whole rows (a transaction), and keep owner rows by

@@ -18,8 +18,12 @@ func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 		"DelayedPushTablesDevicesEC665E01", "DelayedPushTablesSchedules96D2A283"},
 		ids(tpl, "AWS::DynamoDB::Table", nil))
 	assert.Equal(t, []string{"DelayedPushDeviceEventsDeadLetterQueue8333D093", "DelayedPushDeviceEventsQueueBB21D5C3",
-		"DelayedPushDeviceEventsUndeliveredQueueB73674AD", "DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1"},
+		"DelayedPushDeviceEventsUndeliveredQueueB73674AD", "DelayedPushEconomyDeadLetterQueue056CA86D", "DelayedPushPushQueueB9E99038",
+		"DelayedPushPushQueueDeadLetterQueue9AF311D1"},
 		ids(tpl, "AWS::SQS::Queue", nil))
+	// The economy engine's schedule group: a new one would delete the old one with every pending
+	// economy push's schedule in it.
+	assert.Equal(t, []string{"DelayedPushEconomyScheduleGroupF5C5D125"}, ids(tpl, "AWS::Scheduler::ScheduleGroup", nil))
 	// The queues' event source mappings too: a new id would replace a mapping (two pollers for
 	// a moment, its settings reset).
 	assert.Equal(t, []string{"DelayedPushDeviceEventsFunctionSqsEventSourceDelayedPushDeviceEventsQueue8DB38D654951CDA1",
@@ -34,8 +38,8 @@ func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 	assert.Equal(t, []string{"DelayedPushShopifyOrdersEC50E0FE"}, ids(shop, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
 		map[string]any{"AttributeName": "shopDomain", "KeyType": "HASH"}})})), "the orders table")
 	assert.Equal(t, []string{"DelayedPushDeviceEventsDeadLetterQueue8333D093", "DelayedPushDeviceEventsQueueBB21D5C3",
-		"DelayedPushDeviceEventsUndeliveredQueueB73674AD", "DelayedPushPushQueueB9E99038", "DelayedPushPushQueueDeadLetterQueue9AF311D1",
-		"DelayedPushShopifyDeadLetterQueue6762CF92", "DelayedPushShopifyQueueA596F8CD"}, ids(shop, "AWS::SQS::Queue", nil), "with the orders queues")
+		"DelayedPushDeviceEventsUndeliveredQueueB73674AD", "DelayedPushEconomyDeadLetterQueue056CA86D", "DelayedPushPushQueueB9E99038",
+		"DelayedPushPushQueueDeadLetterQueue9AF311D1", "DelayedPushShopifyDeadLetterQueue6762CF92", "DelayedPushShopifyQueueA596F8CD"}, ids(shop, "AWS::SQS::Queue", nil), "with the orders queues")
 	assert.Contains(t, ids(shop, "AWS::Lambda::EventSourceMapping", nil), "DelayedPushShopifyOrdersFunctionSqsEventSourceDelayedPushShopifyQueue815519F2CACCF94E")
 	assert.Equal(t, []string{"DelayedPushShopifyClientSecret4FDE01C8"}, ids(shop, "AWS::SecretsManager::Secret", nil), "the client secret")
 	assert.Equal(t, []string{"DelayedPushShopifyWebhooks2C419352"}, ids(shop, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{

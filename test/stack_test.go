@@ -279,8 +279,9 @@ func TestPushQueueEncryptedWithDLQAndVisibilitySixTimesTimeout(t *testing.T) {
 		"RedrivePolicy":          assertions.Match_Absent(),
 	})
 
-	// Both queues refuse requests without TLS (as do the three device events queues).
-	tpl.ResourceCountIs(jsiiStr("AWS::SQS::QueuePolicy"), jsiiNum(5))
+	// Both queues refuse requests without TLS (as do the three device events queues and the
+	// economy engine's dead-letter queue).
+	tpl.ResourceCountIs(jsiiStr("AWS::SQS::QueuePolicy"), jsiiNum(6))
 	for _, id := range []string{queueID, dlqID} {
 		tpl.HasResourceProperties(jsiiStr("AWS::SQS::QueuePolicy"), map[string]any{
 			"Queues": []any{ref(id)},
@@ -444,6 +445,7 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
 	api := only(t, tpl, "AWS::ApiGatewayV2::Api", nil)
+	e := economyOf(t, tpl)
 	// Executions of this state machine only; the application's endpoints only.
 	executions := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:", ref("AWS::Region"), ":", ref("AWS::AccountId"),
 		":execution:", getAtt(sm, "Name"), ":*"}}}
@@ -469,6 +471,11 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 			// The HTTP API's routes the client's calls correspond to (IAM authorization).
 			map[string]any{"Sid": "InvokePushRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": pushRouteArns(api, false)},
 			map[string]any{"Sid": "InvokeDeviceRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": deviceRouteArns(api, false)},
+			// The economy engine's schedules and the role they run as, to EventBridge Scheduler only.
+			map[string]any{"Sid": "ScheduleEconomyPushes", "Effect": "Allow",
+				"Action": []any{"scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"}, "Resource": arnIn("scheduler", "schedule/"+e.groupName+"/*")},
+			map[string]any{"Sid": "PassTheEconomyRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": getAtt(e.role, "Arn"),
+				"Condition": map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}}},
 		}},
 	})
 
