@@ -52,11 +52,11 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 				// The economy engine: the stack's default engine, and what a schedule names.
 				cfg.Engine.Env:                      jsii.String(s.engine),
 				cfg.EconomyScheduleAfterSeconds.Env: jsii.String(fmt.Sprint(s.scheduleAfter)),
-				envScheduleGroupName:                d.EconomyScheduleGroup.ScheduleGroupName(),
-				envSchedulerRoleArn:                 d.EconomyRole.RoleArn(),
-				envSchedulerDLQArn:                  d.EconomyDeadLetterQueue.QueueArn(),
-				envPushQueueArn:                     d.PushQueue.QueueArn(),
-				envSchedulerKmsKeyArn:               d.SchedulerKmsKeyArn(),
+				apiapp.EnvScheduleGroupName:         d.EconomyScheduleGroup.ScheduleGroupName(),
+				apiapp.EnvSchedulerRoleArn:          d.EconomyRole.RoleArn(),
+				apiapp.EnvSchedulerDLQArn:           d.EconomyDeadLetterQueue.QueueArn(),
+				apiapp.EnvPushQueueArn:              d.PushQueue.QueueArn(),
+				apiapp.EnvSchedulerKmsKeyArn:        d.SchedulerKmsKeyArn(),
 			},
 		},
 	})

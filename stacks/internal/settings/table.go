@@ -57,11 +57,11 @@ var (
 		Env: senderapp.EnvMaxLatenessSeconds,
 		Doc: "a push that would go out later than this after its due time (a redrive after an outage, a long throttle) is recorded expired and not sent; a push's own `maxLatenessSeconds` wins"}
 	Engine = &Setting{Key: "engine", Prop: "Engine", Default: client.EngineStepFunctions,
-		Allowed: []string{client.EngineStepFunctions, client.EngineEconomy}, Env: "ENGINE",
+		Allowed: []string{client.EngineStepFunctions, client.EngineEconomy}, Env: apiapp.EnvEngine,
 		Doc: "the engine of a push that names none: `stepfunctions` (every pending push an execution you can describe and stop, ~$50–75 a million) or `economy` (SQS `DelaySeconds`, then EventBridge Scheduler one-time schedules past `economyScheduleAfterSeconds`, ~$1 a million; see [docs/cost.md](docs/cost.md)); either way a push may name its own, and both keep their resources"}
 	EconomyScheduleAfterSeconds = &Setting{Key: "economyScheduleAfterSeconds", Prop: "EconomyScheduleAfter", Default: 900,
 		Min: int(client.MinEconomyScheduleAfter / time.Second), Max: int(client.MaxEconomyScheduleAfter / time.Second), MinNote: "the schedule's 2-minute lead and 1-minute precision", MaxNote: "SQS's longest `DelaySeconds`", Unit: "seconds",
-		Env: "ECONOMY_SCHEDULE_AFTER_SECONDS",
+		Env: apiapp.EnvEconomyScheduleAfterSeconds,
 		Doc: "an economy push due further ahead than this goes through an EventBridge Scheduler schedule, a nearer one is one SQS `SendMessage` with `DelaySeconds`, in seconds; lower it only to exercise the schedule path sooner"}
 	CustomerManagedKey = &Setting{Key: "customerManagedKey", Prop: "CustomerManagedData", Default: false,
 		Doc: "also encrypt the tables, the push and orders queues and the state machine's executions (the pushes) with a customer managed data key of their own"}
