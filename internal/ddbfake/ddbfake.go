@@ -1,8 +1,8 @@
 // Package ddbfake is an in-memory DynamoDB table for unit tests: GetItem, PutItem, UpdateItem,
 // DeleteItem, Query and Scan (on the table or a global index), with the condition and update
 // expressions this project writes (comparisons, AND/OR/NOT, parentheses, attribute_exists,
-// attribute_not_exists; SET, REMOVE and ADD), and, on a DB of several tables,
-// TransactWriteItems. Each call is atomic, as in DynamoDB, which the emulator is not under
+// attribute_not_exists, size(); SET, REMOVE and ADD; document paths into maps such as #m.#k),
+// and, on a DB of several tables, TransactWriteItems. Each call is atomic, as in DynamoDB, which the emulator is not under
 // concurrent requests (local/RESEARCH.md): tests of claim logic run here.
 package ddbfake
 

@@ -111,3 +111,45 @@ func TestTransactionsWriteEverythingOrNothing(t *testing.T) {
 	var missing *types.ResourceNotFoundException
 	assert.ErrorAs(t, err, &missing)
 }
+
+func TestMapPathsAndSize(t *testing.T) {
+	ctx := context.Background()
+	tb := New("k")
+	names := map[string]string{"#m": "m", "#a": "a.b", "#b": "b"}
+	update := func(expr, cond string, vals map[string]types.AttributeValue) error {
+		_, err := tb.UpdateItem(ctx, &dynamodb.UpdateItemInput{Key: Item{"k": S("x")}, UpdateExpression: aws.String(expr),
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		return err
+	}
+	one := map[string]types.AttributeValue{":v": N("1"), ":n": N("2")}
+	assert.ErrorContains(t, update("SET #m.#a = :v", "", one), "document path provided in the update expression is invalid",
+		"a key of a missing map cannot be set")
+	assert.Error(t, update("SET #m = :v", "size(#m) < :n", one), "size() of a missing attribute compares false")
+
+	newMap := map[string]types.AttributeValue{":m": &types.AttributeValueMemberM{Value: Item{"a.b": N("1")}}}
+	require.NoError(t, update("SET #m = :m", "attribute_not_exists(#m)", newMap))
+	require.NoError(t, update("SET #m.#b = :v", "attribute_not_exists(#m.#b) AND size(#m) < :n", one))
+	err := update("SET #m.#b = :v", "attribute_not_exists(#m.#b) AND size(#m) < :n", one)
+	var ccf *types.ConditionalCheckFailedException
+	require.ErrorAs(t, err, &ccf)
+	assert.Len(t, ccf.Item["m"].(*types.AttributeValueMemberM).Value, 2, "the old item comes back with the failure")
+
+	before := tb.Get(Item{"k": S("x")})["m"].(*types.AttributeValueMemberM)
+	require.NoError(t, update("REMOVE #m.#a", "#m.#a = :v AND size(#m) = :n", one), "a name holding a dot is one key, not a path")
+	got := tb.Get(Item{"k": S("x")})["m"].(*types.AttributeValueMemberM).Value
+	assert.Equal(t, Item{"b": N("1")}, got)
+	assert.Len(t, before.Value, 2, "maps are copied on write: a value read before is unchanged")
+	require.NoError(t, update("REMOVE #m.#a", "", nil), "removing a missing key of a map does nothing")
+
+	assert.ErrorContains(t, update("SET #nope = :v", "", one), "not defined", "an undefined name is an error, not an attribute named \"\"")
+	assert.ErrorContains(t, update("SET #m = :v", "attribute_exists(#nope)", one), "not defined")
+
+	_, err = tb.PutItem(ctx, &dynamodb.PutItemInput{Item: Item{"k": S("s"), "s": S("héllo"), "l": &types.AttributeValueMemberL{Value: []types.AttributeValue{N("1")}}}})
+	require.NoError(t, err)
+	for cond, want := range map[string]bool{"size(s) = :six": true, "size(l) = :one": true, "size(l) > :one": false} {
+		ok, err := eval(aws.String(cond), tb.Get(Item{"k": S("s")}), nil, map[string]types.AttributeValue{":six": N("6"), ":one": N("1")})
+		require.NoError(t, err)
+		assert.Equal(t, want, ok, cond)
+	}
+}

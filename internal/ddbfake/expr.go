@@ -128,16 +128,25 @@ func (p *parser) primary() (bool, error) {
 		if err := p.expect("("); err != nil {
 			return false, err
 		}
-		name := p.path(p.next())
+		path, err := p.path(p.next())
+		if err != nil {
+			return false, err
+		}
 		if err := p.expect(")"); err != nil {
 			return false, err
 		}
-		_, has := p.item[name]
+		_, has := lookup(p.item, path)
 		return has == (t == "attribute_exists"), nil
 	}
-	left, lok := p.operand(p.next())
+	left, lok, err := p.operand()
+	if err != nil {
+		return false, err
+	}
 	op := p.next()
-	right, rok := p.operand(p.next())
+	right, rok, err := p.operand()
+	if err != nil {
+		return false, err
+	}
 	if !lok || !rok {
 		return false, nil // a missing attribute compares false
 	}
@@ -159,21 +168,95 @@ func (p *parser) primary() (bool, error) {
 	return false, fmt.Errorf("ValidationException: unknown operator %q", op)
 }
 
-func (p *parser) path(tok string) string {
-	if strings.HasPrefix(tok, "#") {
-		return p.names[tok]
+// path resolves a document path: names and #placeholders joined by dots (a.b, #m.#k), each a
+// map key in the attribute before it. A placeholder missing from ExpressionAttributeNames is an
+// error, as in DynamoDB. List indexes (a[0]) are not supported.
+func (p *parser) path(tok string) ([]string, error) {
+	if tok == "" {
+		return nil, fmt.Errorf("ValidationException: missing attribute name")
 	}
-	return tok
+	parts := strings.Split(tok, ".")
+	for i, part := range parts {
+		if strings.HasPrefix(part, "#") {
+			name, ok := p.names[part]
+			if !ok {
+				return nil, fmt.Errorf("ValidationException: An expression attribute name used in the document path is not defined; attribute name: %s", part)
+			}
+			parts[i] = name
+		} else if part == "" {
+			return nil, fmt.Errorf("ValidationException: invalid document path %q", tok)
+		}
+	}
+	return parts, nil
 }
 
-// operand is a value placeholder or an attribute of the item.
-func (p *parser) operand(tok string) (types.AttributeValue, bool) {
+// lookup finds the value at a document path.
+func lookup(item Item, path []string) (types.AttributeValue, bool) {
+	v, ok := item[path[0]]
+	for _, key := range path[1:] {
+		m, isMap := v.(*types.AttributeValueMemberM)
+		if !ok || !isMap {
+			return nil, false
+		}
+		v, ok = m.Value[key]
+	}
+	return v, ok
+}
+
+// operand is a value placeholder, an attribute of the item (a document path) or size(path).
+func (p *parser) operand() (types.AttributeValue, bool, error) {
+	tok := p.next()
 	if strings.HasPrefix(tok, ":") {
 		v, ok := p.values[tok]
-		return v, ok
+		return v, ok, nil
 	}
-	v, ok := p.item[p.path(tok)]
-	return v, ok
+	if tok == "size" && p.peek() == "(" {
+		p.next()
+		path, err := p.path(p.next())
+		if err != nil {
+			return nil, false, err
+		}
+		if err := p.expect(")"); err != nil {
+			return nil, false, err
+		}
+		v, ok := lookup(p.item, path)
+		if !ok {
+			return nil, false, nil
+		}
+		n, err := size(v)
+		if err != nil {
+			return nil, false, err
+		}
+		return &types.AttributeValueMemberN{Value: strconv.Itoa(n)}, true, nil
+	}
+	path, err := p.path(tok)
+	if err != nil {
+		return nil, false, err
+	}
+	v, ok := lookup(p.item, path)
+	return v, ok, nil
+}
+
+// size is DynamoDB's size(): a string's or binary's length in bytes, a collection's number
+// of elements.
+func size(v types.AttributeValue) (int, error) {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(x.Value), nil
+	case *types.AttributeValueMemberB:
+		return len(x.Value), nil
+	case *types.AttributeValueMemberM:
+		return len(x.Value), nil
+	case *types.AttributeValueMemberL:
+		return len(x.Value), nil
+	case *types.AttributeValueMemberSS:
+		return len(x.Value), nil
+	case *types.AttributeValueMemberNS:
+		return len(x.Value), nil
+	case *types.AttributeValueMemberBS:
+		return len(x.Value), nil
+	}
+	return 0, fmt.Errorf("ValidationException: Invalid operand type for size(): %T", v)
 }
 
 func compare(a, b types.AttributeValue) (int, bool) {
@@ -204,7 +287,9 @@ func compare(a, b types.AttributeValue) (int, bool) {
 }
 
 // apply runs an update expression (SET path = operand, ...; REMOVE path, ...; ADD path
-// number, ...) on item.
+// number, ...) on item. A path may name a key of a map (#m.#k): SET and REMOVE need the map to
+// exist, as in DynamoDB ("The document path provided in the update expression is invalid for
+// update"); maps are copied, never changed in place, since items share attribute values.
 func apply(expr string, item Item, names map[string]string, values map[string]types.AttributeValue) error {
 	p := &parser{toks: tokens(expr), item: item, names: names, values: values}
 	section := ""
@@ -218,21 +303,38 @@ func apply(expr string, item Item, names map[string]string, values map[string]ty
 			p.next()
 			continue
 		}
-		name := p.path(p.next())
+		path, err := p.path(p.next())
+		if err != nil {
+			return err
+		}
 		switch section {
 		case "SET":
 			if err := p.expect("="); err != nil {
 				return err
 			}
-			v, ok := p.operand(p.next())
-			if !ok {
-				return fmt.Errorf("ValidationException: SET %s to a missing value", name)
+			v, ok, err := p.operand()
+			if err != nil {
+				return err
 			}
-			item[name] = v
+			if !ok {
+				return fmt.Errorf("ValidationException: SET %s to a missing value", strings.Join(path, "."))
+			}
+			if err := setPath(item, path, v); err != nil {
+				return err
+			}
 		case "REMOVE":
-			delete(item, name)
+			if err := setPath(item, path, nil); err != nil {
+				return err
+			}
 		case "ADD":
-			v, ok := p.operand(p.next())
+			if len(path) > 1 {
+				return fmt.Errorf("ValidationException: ADD on a document path is not supported here")
+			}
+			name := path[0]
+			v, ok, err := p.operand()
+			if err != nil {
+				return err
+			}
 			add, isNum := v.(*types.AttributeValueMemberN)
 			if !ok || !isNum {
 				return fmt.Errorf("ValidationException: ADD %s needs a number", name)
@@ -244,8 +346,33 @@ func apply(expr string, item Item, names map[string]string, values map[string]ty
 			}
 			item[name] = &types.AttributeValueMemberN{Value: strconv.FormatFloat(sum, 'f', -1, 64)}
 		default:
-			return fmt.Errorf("ValidationException: %q outside SET, REMOVE or ADD", name)
+			return fmt.Errorf("ValidationException: %q outside SET, REMOVE or ADD", strings.Join(path, "."))
 		}
 	}
+	return nil
+}
+
+// setPath sets the value at path (nil: removes it), copying every map on the way.
+func setPath(item Item, path []string, v types.AttributeValue) error {
+	if len(path) == 1 {
+		if v == nil {
+			delete(item, path[0])
+		} else {
+			item[path[0]] = v
+		}
+		return nil
+	}
+	m, ok := item[path[0]].(*types.AttributeValueMemberM)
+	if !ok {
+		return fmt.Errorf("ValidationException: The document path provided in the update expression is invalid for update")
+	}
+	inner := make(Item, len(m.Value)+1)
+	for k, x := range m.Value {
+		inner[k] = x
+	}
+	if err := setPath(inner, path[1:], v); err != nil {
+		return err
+	}
+	item[path[0]] = &types.AttributeValueMemberM{Value: inner}
 	return nil
 }
