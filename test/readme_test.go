@@ -281,6 +281,25 @@ func TestReadmeGoSnippetIsCompiledCode(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 }
 
+// Every page's code marked <!-- excerpt: PATH --> is a run of that file's lines, so a page
+// cannot drift from the code it quotes (the README's is also built, above).
+func TestPagesQuoteTheirExcerptsAsTheyAre(t *testing.T) {
+	checked := 0
+	for _, p := range readPages(t) {
+		for _, b := range p.blocks {
+			if b.excerpt == "" {
+				continue
+			}
+			src, err := os.ReadFile(filepath.Join("..", b.excerpt))
+			require.NoError(t, err, "%s quotes %s", p.path, b.excerpt)
+			assert.True(t, isExcerpt(strings.Split(string(src), "\n"), strings.Split(strings.TrimSuffix(b.text, "\n"), "\n")),
+				"%s: the block marked %s is not an excerpt of it:\n%s", p.path, b.excerpt, b.text)
+			checked++
+		}
+	}
+	assert.GreaterOrEqual(t, checked, 2, "the README's Go use and docs/operations.md's CDK use")
+}
+
 // isExcerpt tells whether block is a run of lines of file, both without their common leading tabs.
 func isExcerpt(file, block []string) bool {
 	dedent := func(lines []string) []string {

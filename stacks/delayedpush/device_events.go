@@ -96,5 +96,5 @@ func newDeviceEvents(scope constructs.Construct, id string, d *DelayedPush, s se
 	deadLetterAlarm(c, d.DeviceEventsDeadLetterQueue, d.AlarmTopic,
 		"SNS device events could not be applied to the registry: read the device events function's log.")
 	deadLetterAlarmWithID(c, "UndeliveredEvents", d.DeviceEventsUndeliveredQueue, d.AlarmTopic,
-		"SNS could not deliver device events to the device events queue: they wait in the undelivered events queue; fix the queue (its policy), then copy them to it (README, Alarms).")
+		"SNS could not deliver device events to the device events queue: they wait in the undelivered events queue; fix the queue (its policy), then copy them to it (docs/operations.md, Alarms and what to do).")
 }

@@ -61,7 +61,7 @@ func suppressFindings(d *DelayedPush) {
 		suppressFunction(d.ShopifyOrdersFunction, true)
 		nag.Suppress(d.OrdersTable, backups)
 		if secret, ok := d.ShopifySecret.(awssecretsmanager.Secret); ok {
-			rotation := "The Shopify client secret is issued by Shopify and rotated in Shopify's dashboard, not by a Lambda: store {\"current\",\"previous\"} while both are valid (README, Shopify orders)."
+			rotation := "The Shopify client secret is issued by Shopify and rotated in Shopify's dashboard, not by a Lambda: store {\"current\",\"previous\"} while both are valid (docs/shopify.md)."
 			nag.Suppress(secret, nag.NewRule("AwsSolutions-SMG4", rotation), nag.NewRule("NIST.800.53.R5-SecretsManagerRotationEnabled", rotation))
 		}
 	}
@@ -74,7 +74,7 @@ func suppressFindings(d *DelayedPush) {
 	for _, t := range tables {
 		nag.Suppress(t, backups)
 		if d.DataKey == nil {
-			nag.CheckovSkip(t, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (README, Running in production)."})
+			nag.CheckovSkip(t, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (docs/operations.md, Encryption)."})
 		}
 	}
 	if d.DataKey != nil {

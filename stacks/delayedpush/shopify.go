@@ -206,7 +206,7 @@ func newShopify(scope constructs.Construct, id string, d *DelayedPush, p *Shopif
 	})
 	nag.Suppress(d.ShopifyWebhooksTable, backups)
 	if !s.cmkData {
-		nag.CheckovSkip(d.ShopifyWebhooksTable, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (README, Running in production)."})
+		nag.CheckovSkip(d.ShopifyWebhooksTable, [2]string{"CKV_AWS_119", "Encrypted at rest with the AWS managed key (aws/dynamodb), the default chosen for cost; customerManagedKey (CustomerManagedData) puts the tables under the construct's key (docs/operations.md, Encryption)."})
 	}
 	const consumerTimeout = 30
 	qe, qk := s.queueEncryption()

@@ -1,5 +1,5 @@
 // Command shop is a stand-in for a team's own Go CDK app that adds Delayed Push to its stack
-// with a few lines: the README's "Use it in your own CDK app" is this file. It is a module of
+// with a few lines: docs/operations.md, "Use it in your own CDK app", shows them. It is a module of
 // its own, which requires github.com/delayed-push/delayed-push (replaced by this repository).
 package main
 
@@ -34,9 +34,9 @@ func NewShopStack(scope constructs.Construct, id string) awscdk.Stack {
 		SenderTimeout: awscdk.Duration_Seconds(jsii.Number(20)),
 		AlarmEmail:    jsii.String("oncall@example.com"),
 	})
-	push.GrantSchedule(ordersAPI)
-	push.GrantSendNow(ordersAPI)
-	push.GrantManageDevices(ordersAPI)
+	push.GrantSchedule(ordersAPI)                 // the Go client's Schedule and SendNow, either engine
+	push.GrantSendNow(ordersAPI)                  // sqs:SendMessage on the push queue
+	push.GrantManageDevices(ordersAPI)            // RegisterDevice, Devices, UnregisterDevice(s)
 	push.GrantInvokeDeviceRoutes(accountsService) // the HTTP API's device routes only (IAM)
 	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: push.StateMachine.StateMachineArn()})
 	return stack
