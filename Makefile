@@ -105,8 +105,10 @@ clean: ## Stop the local stack and remove build output
 # Local runs (README, "Try it locally"). The local assembly is synthesized with a 15 s visibility
 # timeout and two receives before the DLQ, so retries and redrive happen in seconds, and with
 # a sender concurrency the emulator can serve: it handles about 130 writes a second, so more
-# invocations in flight would only make every call wait longer.
-LOCAL_CONFIG := {"senderTimeoutSeconds":10,"visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1,"shopify":true,"shopifyShopOwners":{"local-shop.myshopify.com":"local-shop-owner","other-shop.myshopify.com":"other-shop-owner"}}
+# invocations in flight would only make every call wait longer. An economy push due more than
+# 180 s ahead (the least allowed, not 900 s) goes through an EventBridge Scheduler schedule, so
+# that path is shown and tested in minutes (local/README.md, "shortened time").
+LOCAL_CONFIG := {"senderTimeoutSeconds":10,"economyScheduleAfterSeconds":180,"visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1,"shopify":true,"shopifyShopOwners":{"local-shop.myshopify.com":"local-shop-owner","other-shop.myshopify.com":"other-shop-owner"}}
 LOCAL_PORT ?= 4566
 export LOCAL_PORT
 QEMU := $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)

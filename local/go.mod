@@ -20,12 +20,12 @@ require (
 	github.com/stretchr/testify v1.12.1
 )
 
-require github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.51.0
-
 require (
-	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
+	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.51.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
 
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.27 // indirect

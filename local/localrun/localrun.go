@@ -25,6 +25,7 @@ import (
 	"github.com/delayed-push/delayed-push/local/apigw"
 	"github.com/delayed-push/delayed-push/local/lambdahost"
 	"github.com/delayed-push/delayed-push/local/localdeploy"
+	"github.com/delayed-push/delayed-push/local/schedulerrun"
 )
 
 // Function is a Lambda function of the stack, ready to start.
@@ -54,6 +55,10 @@ type Plan struct {
 	JWT       *apigw.JWT
 	Region    string
 	AccountID string
+	// ScheduleGroups are the names of the stack's EventBridge Scheduler schedule groups, and
+	// Schedules, when set, runs their schedules (the emulator only stores them).
+	ScheduleGroups []string
+	Schedules      *schedulerrun.Runner
 }
 
 // APIRoute is a route of an AWS::ApiGatewayV2 HTTP API and the function behind it.
@@ -98,6 +103,10 @@ func NewPlan(ctx context.Context, c Clients, res *localdeploy.Result, assembly, 
 				return nil, err
 			}
 			plan.Functions = append(plan.Functions, fn)
+		case "AWS::Scheduler::ScheduleGroup":
+			if g, ok := res.Resources[id]; ok && g.PhysicalID != "" {
+				plan.ScheduleGroups = append(plan.ScheduleGroups, g.PhysicalID)
+			}
 		case "AWS::Lambda::EventSourceMapping":
 			es, err := eventSource(ctx, c.SQS, res, id, props)
 			if err != nil {
@@ -254,9 +263,9 @@ func (hs *Hosts) add(h *lambdahost.Host) {
 	hs.hosts = append(hs.hosts, h)
 }
 
-// Run starts every function of the plan and polls its event sources until ctx is cancelled,
-// then stops the pollers and the functions. Function and poller output goes to log. The
-// running functions are added to running, for Kill.
+// Run starts every function of the plan, polls its event sources and runs its schedules
+// until ctx is cancelled, then stops the pollers and the functions. Function, poller and
+// schedule output goes to log. The running functions are added to running, for Kill.
 func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io.Writer, running *Hosts) error {
 	hosts := map[string]*lambdahost.Host{}
 	defer func() {
@@ -302,6 +311,14 @@ func Run(ctx context.Context, plan *Plan, sqsClient lambdahost.SQSClient, log io
 		defer srv.Close()
 	}
 	var wg sync.WaitGroup
+	if plan.Schedules != nil {
+		plan.Schedules.Log = log
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = plan.Schedules.Run(ctx)
+		}()
+	}
 	errs := make(chan error, len(plan.EventSources))
 	for _, es := range plan.EventSources {
 		h, ok := hosts[es.Function]

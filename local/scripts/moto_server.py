@@ -742,6 +742,110 @@ for _name in ("approximate_number_of_messages", "approximate_number_of_messages_
     _counted_once_a_second(_name)
 
 
+# --- Patch 17: CloudFormation does not create AWS::Scheduler::ScheduleGroup ----------------
+# moto gap: its CloudFormation has no model for AWS::Scheduler::* ("No Moto CloudFormation
+# support", cloudformation/parsing.py); the stack still completes, but a Ref to the group becomes
+# "None" inside Fn::Join, a Fn::GetAtt of its Arn is "undefined resource" (a 500 in Outputs), and
+# the scheduler API has no such group, so a CreateSchedule in it fails.
+# AWS: the group exists; Ref is its name, Fn::GetAtt Arn its ARN.
+# Here: a CloudFormation model that creates the group in the scheduler backend. moto finds
+# models through CloudFormationModel.__subclasses__() (cached at the first stack) and keys them by
+# module, hence __module__.
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.scheduler import models as scheduler_models  # noqa: E402
+
+require(scheduler_models, "scheduler_backends", "EventBridgeSchedulerBackend", "ScheduleGroup")
+require(scheduler_models.EventBridgeSchedulerBackend, "create_schedule_group", "delete_schedule_group",
+        "create_schedule", "get_schedule", "update_schedule", "delete_schedule", "list_schedules",
+        "get_schedule_group", "list_schedule_groups")
+
+
+class CfnScheduleGroup(CloudFormationModel):
+    __module__ = "moto.scheduler.models"
+
+    def __init__(self, group):
+        self.group = group
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::ScheduleGroup"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "CreationDate", "LastModificationDate", "State")
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.group.name
+
+    def get_cfn_attribute(self, attribute_name: str):
+        return {"Arn": self.group.arn, "State": "ACTIVE", "CreationDate": self.group.created_on,
+                "LastModificationDate": self.group.last_modified}[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        backend = scheduler_models.scheduler_backends[account_id][region_name]
+        return cls(backend.create_schedule_group(name=props.get("Name", resource_name), tags=props.get("Tags", [])))
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        return original_resource  # the name is its identity; tags are not worth an update here
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        scheduler_models.scheduler_backends[account_id][region_name].schedule_groups.pop(resource_name, None)
+
+    def is_created(self) -> bool:
+        return True
+
+
+# --- Patch 18: the scheduler backend is not thread-safe; an unknown group is a 500 -----------
+# moto bugs: ListSchedules iterates every group's dict of schedules while other request threads
+# add and delete schedules ("dictionary changed size during iteration", a 500), as the local
+# scheduler runner lists every second while a burst creates schedules; and CreateSchedule (or
+# DeleteScheduleGroup) naming a group that does not exist raises KeyError, a 500.
+# AWS: ResourceNotFoundException for the unknown group; each operation atomic.
+# Here: every scheduler operation runs under one lock; an unknown group in CreateSchedule or
+# DeleteScheduleGroup is ResourceNotFoundException, as GetSchedule already answers.
+_scheduler_lock = threading.RLock()
+
+
+def _scheduler_locked(original):
+    @functools.wraps(original)
+    def operation(self, *args, **kwargs):
+        with _scheduler_lock:
+            return original(self, *args, **kwargs)
+
+    return operation
+
+
+_original_create_schedule = scheduler_models.EventBridgeSchedulerBackend.create_schedule
+_original_delete_schedule_group = scheduler_models.EventBridgeSchedulerBackend.delete_schedule_group
+
+
+def create_schedule_in_known_group(self, *args, **kwargs):
+    self.get_schedule_group(kwargs.get("group_name"))  # ResourceNotFoundException, not KeyError
+    return _original_create_schedule(self, *args, **kwargs)
+
+
+def delete_known_schedule_group(self, name):
+    self.get_schedule_group(name)
+    return _original_delete_schedule_group(self, name)
+
+
+scheduler_models.EventBridgeSchedulerBackend.create_schedule = create_schedule_in_known_group
+scheduler_models.EventBridgeSchedulerBackend.delete_schedule_group = delete_known_schedule_group
+for _name in ("create_schedule", "get_schedule", "update_schedule", "delete_schedule", "list_schedules",
+              "create_schedule_group", "delete_schedule_group", "get_schedule_group", "list_schedule_groups"):
+    setattr(scheduler_models.EventBridgeSchedulerBackend, _name,
+            _scheduler_locked(getattr(scheduler_models.EventBridgeSchedulerBackend, _name)))
+
+
 # --- Addition 8: what a device received, at a cost that does not grow with the pushes sent ---
 # Not a bug fix: moto keeps every message published to a platform endpoint
 # (sns/models.py PlatformEndpoint.messages) but offers no API for it except

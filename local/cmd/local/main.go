@@ -175,6 +175,14 @@ func serve(ctx context.Context, args []string) error {
 			es.LogicalID, es.Source.QueueURL, es.Function, es.Source.BatchSize, es.Source.Window,
 			es.Source.ReportBatchItemFailures, es.Source.MaxConcurrency)
 	}
+	if len(plan.ScheduleGroups) > 0 {
+		// EventBridge Scheduler is AWS's, not a function of the stack: it calls the emulator
+		// directly, not through the fault proxy.
+		plan.Schedules = localrun.NewScheduleRunner(cfg, plan.ScheduleGroups)
+		for _, g := range plan.ScheduleGroups {
+			logf("schedule group %s: its one-time schedules run here, each at a random moment of the minute it names", g)
+		}
+	}
 	state := map[string]any{"endpoint": f.endpoint, "stackName": res.StackName, "outputs": res.Outputs, "faultProxy": proxyURL}
 	if len(plan.Routes) > 0 {
 		// The HTTP API, served as API Gateway would (local/apigw): its URL takes the place of
