@@ -4,12 +4,19 @@
 // push that is not exempt; a category's caps count, in addition, the pushes of that category
 // only, so categories do not use up each other's caps. An exempt push ("cap": false) is never
 // counted nor refused. A push at time t is refused when, for one of its caps, N pushes already
-// counted for that cap have times in (t−W, t]; a refused push is not counted.
+// counted for that cap have times in (t−W, t].
 //
-// Guarantee (proved against an atomic table by the store's tests): however many pushes for one
-// user are taken at once, by however many goroutines or invocations, each cap admits exactly
-// its N in a window; taking a push again after it was counted (a retry after a crash) admits it
-// again without counting it twice, while it is inside its longest window.
+// Guarantee, by the times given to Take (the store's tests prove it on an atomic table): however
+// many pushes for one user are taken at once, by however many goroutines or invocations, no cap
+// ever counts more than N pushes in a window, and a push is refused only when one cap has N;
+// so 50 pushes taken at once for a user with no count yet admit exactly the smallest N of
+// their caps. Taking a push again after it was
+// counted (a retry after a crash, a duplicate delivery) admits it again without counting it
+// twice, for as long as its longest window. A refused push is not counted. When the store
+// fails, Take returns the error and nothing is decided: the caller chooses (the sender should
+// let the push be retried rather than send it uncapped).
+//
+// Configuration: ParseConfig's compact form, e.g. "3/24h,1/10m; promo=1/1h".
 package caps
 
 import (
