@@ -6,7 +6,8 @@ import (
 )
 
 // LocalTime is a wall-clock date and time with no zone: "9:00 on 24 December" wherever the
-// recipient is. Parse it with ParseLocalTime; the zero LocalTime is not valid.
+// recipient is. Parse it with ParseLocalTime; the zero LocalTime is not valid. It remembers
+// whether seconds were given, so that String gives back the text it was parsed from.
 type LocalTime struct {
 	year                      int
 	month                     time.Month

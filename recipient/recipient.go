@@ -2,12 +2,11 @@
 // time and their quiet hours, as plain Go that the client, the HTTP API, pushctl and the
 // sender share. The rules, as the tests prove them on Go's zone database:
 //
-//  1. A zone is an IANA name LoadLocation knows ("UTC" included); "", "Local" and paths are refused.
-//  2. A local time is YYYY-MM-DDTHH:MM[:SS], a real date and time of day, with no offset or zone.
-//  3. A local time that exists once is that instant; one that exists twice (fall back) is the first.
-//  4. A local time that does not exist (spring forward) is the transition: the first instant after it.
-//  5. Quiet hours [start, end) are read on the wall clock at t and may span midnight; they end
-//     at the next end time on that clock, placed by rules 3 and 4, never at or before t.
+//  1. A zone is a name of the IANA database ("UTC" too); "", "Local", paths, unknown names are refused.
+//  2. A local time is YYYY-MM-DDTHH:MM[:SS], a real date and time of day, without offset or zone.
+//  3. A local time the zone's clock reads once is that instant; one it reads twice is the first.
+//  4. A local time the clock skips (spring forward) is the transition, the first instant after it.
+//  5. Quiet hours are [start, end) on the clock at t, may span midnight, end when it next reads or skips end.
 package recipient
 
 import (
