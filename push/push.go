@@ -38,6 +38,15 @@ const (
 	DeliveryAtLeastOnce = "at-least-once"
 	DeliveryAtMostOnce  = "at-most-once"
 
+	// QuietHold, QuietDrop and QuietIgnore are the values of "quietHours": what the sender does
+	// with a push that becomes due inside its recipient's quiet hours (docs/guarantees.md,
+	// "Quiet hours and frequency caps"). Absent means QuietHold.
+	QuietHold   = "hold"
+	QuietDrop   = "drop"
+	QuietIgnore = "ignore"
+	// MaxCategoryLen is the longest category, in characters (a-z, 0-9, "-", "_").
+	MaxCategoryLen = 32
+
 	// DataKeyPushID is the data key the sender sets to the push id in every FCM message, so
 	// an app can drop a repeat. Producers may not set it.
 	DataKeyPushID = "pushId"
@@ -67,11 +76,29 @@ type Push struct {
 	// Revision is set by the client on a push it schedules: a push on the queue whose
 	// revision is older than its key's current one (it was rescheduled) is not sent.
 	Revision int `json:"revision,omitempty"`
+	// QuietHours is QuietHold, QuietDrop, QuietIgnore or "" (QuietHold): what becomes of the
+	// push when it is due inside its user's quiet hours.
+	QuietHours string `json:"quietHours,omitempty"`
+	// Cap is a pointer because false (exempt from frequency caps) differs from absent (true).
+	Cap *bool `json:"cap,omitempty"`
+	// Category names the frequency caps the push counts against besides the stack's; "" is none.
+	Category string `json:"category,omitempty"`
+}
+
+// Exempt reports whether the push is exempt from frequency caps ("cap": false).
+func (p *Push) Exempt() bool { return p.Cap != nil && !*p.Cap }
+
+// QuietMode is what the push asks for inside quiet hours: QuietHold when it does not say.
+func (p *Push) QuietMode() string {
+	if p.QuietHours == "" {
+		return QuietHold
+	}
+	return p.QuietHours
 }
 
 // fields are the contract's fields, in the order they are checked.
 var fields = []string{"v", "id", "userId", "endpointArn", "title", "body", "data", "ttlSeconds",
-	"collapseKey", "priority", "dueAt", "delivery", "maxLatenessSeconds", "revision"}
+	"collapseKey", "priority", "dueAt", "delivery", "maxLatenessSeconds", "revision", "quietHours", "cap", "category"}
 
 // InvalidError says which field of a push (or schedule input) is wrong and why. Field is a JSON
 // path such as "ttlSeconds" or "push.title"; "$" means the document as a whole. Error() is
@@ -138,6 +165,25 @@ func fromObject(obj jsonfield.Object) (Push, error) {
 			if err == nil {
 				err = checkRevision(p.Revision)
 			}
+		case "quietHours":
+			// Present, "" is no value: only absent means the default.
+			p.QuietHours, err = str(name, raw)
+			if err == nil {
+				err = checkQuietHours(p.QuietHours)
+			}
+		case "cap":
+			switch b := string(bytes.TrimSpace(raw)); b {
+			case "true", "false":
+				v := b == "true"
+				p.Cap = &v
+			default:
+				err = invalid(name, "must be a boolean (false: exempt from frequency caps)")
+			}
+		case "category":
+			p.Category, err = str(name, raw)
+			if err == nil {
+				err = checkCategory(p.Category)
+			}
 		default: // the string fields
 			*strs[name], err = str(name, raw)
 		}
@@ -198,6 +244,12 @@ func (p *Push) Validate() error {
 		return err
 	}
 	if err := checkRevision(p.Revision); p.Revision != 0 && err != nil {
+		return err
+	}
+	if err := checkQuietHours(p.QuietHours); p.QuietHours != "" && err != nil {
+		return err
+	}
+	if err := checkCategory(p.Category); p.Category != "" && err != nil {
 		return err
 	}
 	for _, k := range p.dataKeys() {
@@ -280,6 +332,27 @@ func (p *Push) validateValues() error {
 func checkMaxLateness(n int) error {
 	if n < 1 || n > MaxLatenessSeconds {
 		return invalid("maxLatenessSeconds", "must be 1..%d, got %d", MaxLatenessSeconds, n)
+	}
+	return nil
+}
+
+func checkQuietHours(s string) error {
+	if s != QuietHold && s != QuietDrop && s != QuietIgnore {
+		return invalid("quietHours", "must be %q, %q or %q, got %s", QuietHold, QuietDrop, QuietIgnore, jsonfield.Quote(s))
+	}
+	return nil
+}
+
+// checkCategory: 1..MaxCategoryLen characters of a-z, 0-9, "-" and "_" (what the caps
+// configuration names categories with).
+func checkCategory(s string) error {
+	ok := s != "" && len(s) <= MaxCategoryLen
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	}
+	if !ok {
+		return invalid("category", "must be 1..%d characters of a-z, 0-9, \"-\" and \"_\", got %s", MaxCategoryLen, jsonfield.Quote(s))
 	}
 	return nil
 }

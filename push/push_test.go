@@ -115,7 +115,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"userId":"u","title":"t"}`,
 		`{"v":1,"id":"a","endpointArn":"arn:x","body":"b","data":{"k":"v"},"ttlSeconds":0,"priority":"normal","dueAt":"2026-01-01T00:00:00Z"}`,
-		`{"userId":"u","title":"t"} x`, `[]`, `null`, `{"ttlSeconds":1e309}`, `{"data":{"from":""}}`, "\xff",
+		`{"userId":"u","title":"t","quietHours":"ignore","cap":false,"category":"a"}`, `{"userId":"u","title":"t"} x`, `[]`, `null`, `{"ttlSeconds":1e309}`, `{"data":{"from":""}}`, "\xff",
 	} {
 		f.Add([]byte(s))
 	}
@@ -167,4 +167,51 @@ func TestEncodeIsDecodable(t *testing.T) {
 	back, err := push.Decode(push.Encode(p))
 	require.NoError(t, err)
 	assert.Equal(t, p, back)
+}
+
+// quietHours, cap and category: their values, their defaults, and the round trip of cap's
+// false (exempt), which differs from absent.
+func TestQuietHoursCapAndCategory(t *testing.T) {
+	p, err := push.Decode([]byte(`{"userId":"u","title":"t","quietHours":"drop","cap":false,"category":"promo_2-x"}`))
+	require.NoError(t, err)
+	assert.Equal(t, push.QuietDrop, p.QuietMode())
+	assert.True(t, p.Exempt())
+	assert.Equal(t, "promo_2-x", p.Category)
+	assert.JSONEq(t, `{"userId":"u","title":"t","quietHours":"drop","cap":false,"category":"promo_2-x"}`, string(push.Encode(p)))
+
+	p, err = push.Decode([]byte(`{"userId":"u","title":"t","cap":true}`))
+	require.NoError(t, err)
+	assert.False(t, p.Exempt())
+	assert.Equal(t, push.QuietHold, p.QuietMode(), "absent quietHours holds")
+	assert.Contains(t, string(push.Encode(p)), `"cap":true`)
+	p, err = push.Decode([]byte(`{"userId":"u","title":"t"}`))
+	require.NoError(t, err)
+	assert.Nil(t, p.Cap)
+	assert.False(t, p.Exempt(), "absent cap counts")
+
+	for body, want := range map[string]string{
+		`{"userId":"u","title":"t","quietHours":"snooze"}`:                        `invalid quietHours: must be "hold", "drop" or "ignore", got "snooze"`,
+		`{"userId":"u","title":"t","quietHours":""}`:                              `invalid quietHours: must be "hold", "drop" or "ignore", got ""`,
+		`{"userId":"u","title":"t","quietHours":["hold"]}`:                        `invalid quietHours: must be a string`,
+		`{"userId":"u","title":"t","cap":"false"}`:                                `invalid cap: must be a boolean (false: exempt from frequency caps)`,
+		`{"userId":"u","title":"t","cap":1}`:                                      `invalid cap: must be a boolean (false: exempt from frequency caps)`,
+		`{"userId":"u","title":"t","cap":null}`:                                   `invalid cap: must be a boolean (false: exempt from frequency caps)`,
+		`{"userId":"u","title":"t","category":""}`:                                `invalid category: must be 1..32 characters of a-z, 0-9, "-" and "_", got ""`,
+		`{"userId":"u","title":"t","category":"../etc"}`:                          `invalid category: must be 1..32 characters of a-z, 0-9, "-" and "_", got "../etc"`,
+		`{"userId":"u","title":"t","category":"promo\u0000"}`:                     `invalid category: holds a character SQS refuses (allowed: tab, LF, CR, U+0020..U+D7FF, U+E000..U+FFFD, U+10000..U+10FFFF)`,
+		`{"userId":"u","title":"t","category":"` + strings.Repeat("a", 33) + `"}`: `invalid category: must be 1..32 characters of a-z, 0-9, "-" and "_", got "` + strings.Repeat("a", 33) + `"`,
+	} {
+		_, err := push.Decode([]byte(body))
+		assert.EqualError(t, err, want, body)
+	}
+
+	bad := push.Push{UserID: "u", Title: "t", QuietHours: "Hold"}
+	assert.EqualError(t, bad.Validate(), `invalid quietHours: must be "hold", "drop" or "ignore", got "Hold"`)
+	bad = push.Push{UserID: "u", Title: "t", Category: "PROMO"}
+	assert.EqualError(t, bad.Validate(), `invalid category: must be 1..32 characters of a-z, 0-9, "-" and "_", got "PROMO"`)
+	bad = push.Push{UserID: "u", Title: "t", Category: "promo\xff"}
+	assert.Error(t, bad.Validate())
+	exempt := false
+	ok := push.Push{UserID: "u", Title: "t", QuietHours: push.QuietIgnore, Cap: &exempt, Category: "security"}
+	assert.NoError(t, ok.Validate())
 }
