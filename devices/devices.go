@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/delayed-push/delayed-push/recipient"
 )
 
 // Platforms a device can be registered on. A device's platform is recorded with it, so that
@@ -61,6 +63,9 @@ type Registration struct {
 	// kept it: with it, a refreshed token updates the same device (AWS's flow with a stored
 	// endpoint ARN). Without it, the token finds its device.
 	DeviceID string `json:"deviceId,omitempty"`
+	// TimeZone is the IANA time zone the device reports (optional). It becomes the user's zone
+	// unless the user set one: a zone the user set wins over one a device reported.
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // Device is a registered device.
@@ -119,6 +124,13 @@ func Validate(r Registration) (Registration, error) {
 		return r, &InvalidError{"token", "not an FCM registration token: only letters, digits and : _ . - are allowed"}
 	case r.DeviceID != "" && !deviceIDChars.MatchString(r.DeviceID):
 		return r, &InvalidError{"deviceId", fmt.Sprintf("%q is not a device id (an id Register returned)", r.DeviceID)}
+	}
+	if r.TimeZone != "" {
+		if _, err := recipient.Zone(r.TimeZone); err != nil {
+			var ie *recipient.InvalidError
+			errors.As(err, &ie)
+			return r, &InvalidError{ie.Field, ie.Reason}
+		}
 	}
 	p, err := Platform(r.Platform)
 	if err != nil {
@@ -219,10 +231,18 @@ type Store interface {
 	Disable(ctx context.Context, userID, endpointARN, reason string, at time.Time) (bool, error)
 }
 
-// Registry runs the lifecycle on its two ports.
+// Zones records the time zone a device reported for its user, unless the user set one
+// (awsadapters.Preferences).
+type Zones interface {
+	SetDeviceZone(ctx context.Context, userID, zone string) error
+}
+
+// Registry runs the lifecycle on its ports. Zones is needed only by registrations that carry
+// a time zone.
 type Registry struct {
 	Endpoints Endpoints
 	Store     Store
+	Zones     Zones
 	Now       func() time.Time // nil: time.Now
 }
 

@@ -181,6 +181,10 @@ func TestRegistrationsAreValidatedWithTheFieldNamed(t *testing.T) {
 		{devices.Registration{UserID: "u", Token: strings.Repeat("t", 4097)}, "token", "over the limit of 4096"},
 		{devices.Registration{UserID: "u", Token: "t", Platform: "apns"}, "platform", `unknown platform "apns": supported: FCM`},
 		{devices.Registration{UserID: "u", Token: "t", DeviceID: "../x"}, "deviceId", "not a device id"},
+		{devices.Registration{UserID: "u", Token: "t", TimeZone: "../../etc/passwd"}, "timeZone", "not an IANA time zone name"},
+		{devices.Registration{UserID: "u", Token: "t", TimeZone: "Mars/Olympus"}, "timeZone", "unknown time zone"},
+		{devices.Registration{UserID: "u", Token: "t", TimeZone: strings.Repeat("A", 1<<20)}, "timeZone", "more than 64"},
+		{devices.Registration{UserID: "u", Token: "t", TimeZone: "Europe/Berlin\n"}, "timeZone", "not an IANA time zone name"},
 	} {
 		_, err := h.reg.Register(context.Background(), c.r)
 		var inv *devices.InvalidError
@@ -192,6 +196,28 @@ func TestRegistrationsAreValidatedWithTheFieldNamed(t *testing.T) {
 	res, err := h.reg.Register(context.Background(), devices.Registration{UserID: "u", Token: "t", Platform: "fcm"})
 	require.NoError(t, err)
 	assert.Equal(t, "FCM", res.Platform)
+}
+
+// zoneLog records the zones devices reported, as the preferences store would take them.
+type zoneLog struct{ zones []string }
+
+func (z *zoneLog) SetDeviceZone(_ context.Context, userID, zone string) error {
+	z.zones = append(z.zones, userID+" "+zone)
+	return nil
+}
+
+func TestARegistrationReportsItsDevicesTimeZone(t *testing.T) {
+	h := newHarness()
+	_, err := h.reg.Register(context.Background(), devices.Registration{UserID: "u-1", Token: "tok-a", TimeZone: "Europe/Berlin"})
+	require.ErrorContains(t, err, "preferences table", "nowhere to keep the zone: refused before anything is registered")
+	assert.Empty(t, h.sns.calls)
+
+	zones := &zoneLog{}
+	h.reg.Zones = zones
+	_, err = h.reg.Register(context.Background(), devices.Registration{UserID: "u-1", Token: "tok-a", TimeZone: "Europe/Berlin"})
+	require.NoError(t, err)
+	h.register(t, "u-1", "tok-a", "")
+	assert.Equal(t, []string{"u-1 Europe/Berlin"}, zones.zones, "a registration without a zone reports none")
 }
 
 func TestUnregisterRemovesTheEndpointAndTheRows(t *testing.T) {

@@ -23,14 +23,28 @@ func (r *Registry) Register(ctx context.Context, reg Registration) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
+	if reg.TimeZone != "" && r.Zones == nil {
+		return Result{}, errNoZones
+	}
 	for attempt := 0; attempt < raceRetries; attempt++ {
 		res, err := r.register(ctx, reg)
-		if !errors.Is(err, ErrRace) {
-			return res, err
+		if errors.Is(err, ErrRace) {
+			continue
 		}
+		if err == nil && reg.TimeZone != "" {
+			// After the device: a retry of a registration whose zone failed registers
+			// nothing new (Unchanged) and records the zone.
+			if err := r.Zones.SetDeviceZone(ctx, reg.UserID, reg.TimeZone); err != nil {
+				return res, fmt.Errorf("device %s registered; recording its time zone: %w", res.ID, err)
+			}
+		}
+		return res, err
 	}
 	return Result{}, fmt.Errorf("registering a device of user %q: %w: try again", reg.UserID, ErrBusy)
 }
+
+// errNoZones: a registration carries a time zone, and the registry has nowhere to keep it.
+var errNoZones = errors.New("a registration with a time zone needs the preferences table (Registry.Zones)")
 
 func (r *Registry) register(ctx context.Context, reg Registration) (Result, error) {
 	var own *Owner // the device the app says it is, when it is this user's
