@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,15 +26,28 @@ import (
 
 func newClient(t *testing.T) *client.Client {
 	t.Helper()
-	return client.NewWith(client.Resources{
-		StateMachineArn: output(t, client.OutputStateMachineArn),
-		PushQueueURL:    output(t, client.OutputPushQueueURL),
-		SchedulesTable:  output(t, client.OutputSchedulesTable),
+	return client.NewWith(resources(t), stack.SFN, stack.SQS, stack.Scheduler, stack.DynamoDB, nil)
+}
 
-		PlatformApplicationArn: output(t, client.OutputPlatformApplicationArn),
-		DevicesTable:           output(t, client.OutputDevicesTable),
-		DeviceOwnersTable:      output(t, client.OutputDeviceOwnersTable),
-	}, stack.SFN, stack.SQS, nil, stack.DynamoDB, nil)
+// resources reads the client's Resources from the local stack's outputs as from AWS
+// (client.ResourcesFromStack), the economy engine's included.
+func resources(t *testing.T) client.Resources {
+	t.Helper()
+	res, _, err := client.ResourcesFromStack(context.Background(), stackOutputs(stack.Outputs), "DelayedPush")
+	require.NoError(t, err)
+	require.NotEmpty(t, res.ScheduleGroupName, "the local stack has the economy engine's outputs")
+	return res
+}
+
+// stackOutputs answers DescribeStacks with the outputs the local deployer read.
+type stackOutputs map[string]string
+
+func (o stackOutputs) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	st := cftypes.Stack{StackName: in.StackName}
+	for k, v := range o {
+		st.Outputs = append(st.Outputs, cftypes.Output{OutputKey: aws.String(k), OutputValue: aws.String(v)})
+	}
+	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{st}}, nil
 }
 
 func shipped(user string) push.Push {

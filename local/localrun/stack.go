@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -47,6 +48,8 @@ type Stack struct {
 	SQS      *sqs.Client
 	SNS      *sns.Client
 	DynamoDB *dynamodb.Client
+	// Scheduler is EventBridge Scheduler on the emulator (the economy engine's schedules).
+	Scheduler *scheduler.Client
 }
 
 // RepoRoot is the repository's top directory (the one with cdk.json), found from the working
@@ -96,6 +99,7 @@ func Connect(ctx context.Context, endpoint, stateDir string) (*Stack, error) {
 		SQS:            sqs.NewFromConfig(cfg),
 		SNS:            sns.NewFromConfig(cfg),
 		DynamoDB:       dynamodb.NewFromConfig(cfg),
+		Scheduler:      scheduler.NewFromConfig(cfg),
 	}, nil
 }
 
@@ -272,12 +276,14 @@ func (s *Stack) DeliveryRecord(ctx context.Context, pushID, endpointArn string) 
 type SenderReport struct {
 	PushID     string  `json:"pushId"`
 	Outcome    string  `json:"outcome"`
+	Time       string  `json:"time"`
 	Action     string  `json:"action"`
 	Reason     string  `json:"reason"`
 	Sent       int     `json:"sent"`
 	Duplicates int     `json:"duplicates"`
 	Pending    int     `json:"pending"`
 	LatenessMs float64 `json:"latenessMs"`
+	Engine     string  `json:"engine"`
 	DueSource  string  `json:"dueSource"`
 	Error      string  `json:"error"`
 	Field      string  `json:"field"`

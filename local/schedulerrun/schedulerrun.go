@@ -76,20 +76,32 @@ type plan struct {
 	attempt     int       // sends tried so far
 	next        time.Time // the next attempt, after a failure
 	busy, done  bool
-	listed      bool // seen by the latest listing
 	skipped     string
 }
 
-// Run lists and fires until ctx ends.
+// Run lists the groups every Every and fires what is due every tenth of a second (so that a
+// schedule fires within its minute, not a listing later), until ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
 	every := r.Every
 	if every <= 0 {
 		every = time.Second
 	}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.FireDue(ctx)
+			}
+		}
+	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := r.Tick(ctx); err != nil && ctx.Err() == nil {
+		if err := r.List(ctx); err != nil && ctx.Err() == nil {
 			r.logf(map[string]any{"msg": "listing schedules failed", "error": err.Error()})
 		}
 		select {
@@ -100,16 +112,23 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// Tick lists the groups' enabled schedules, reads those new or modified since the last
-// tick, and fires (waiting for the sends) every one whose moment has come.
+// Tick lists (List), then fires what is due (FireDue): one step of Run, for tests.
 func (r *Runner) Tick(ctx context.Context) error {
+	if err := r.List(ctx); err != nil {
+		return err
+	}
+	r.FireDue(ctx)
+	return nil
+}
+
+// List lists the groups' enabled schedules and reads those new or modified since the last
+// listing; a schedule no longer listed is forgotten, and never fired.
+func (r *Runner) List(ctx context.Context) error {
 	r.mu.Lock()
 	if r.planned == nil {
 		r.planned, r.queues = map[string]*plan{}, map[string]string{}
 	}
-	for _, p := range r.planned {
-		p.listed = false
-	}
+	listed := map[string]bool{}
 	r.mu.Unlock()
 
 	var toRead []*plan
@@ -130,7 +149,7 @@ func (r *Runner) Tick(ctx context.Context) error {
 					r.planned[key] = p
 					toRead = append(toRead, p)
 				}
-				p.listed = true
+				listed[key] = true
 			}
 			r.mu.Unlock()
 			if aws.ToString(out.NextToken) == "" {
@@ -141,19 +160,22 @@ func (r *Runner) Tick(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	for key, p := range r.planned {
-		if !p.listed && !p.busy {
-			delete(r.planned, key) // deleted (or disabled): never fired from now on
+		if !listed[key] && !p.busy {
+			delete(r.planned, key) // deleted (or disabled) before it fired
 		}
 	}
 	r.mu.Unlock()
-
 	r.each(toRead, func(p *plan) { r.read(ctx, p) })
+	return nil
+}
 
+// FireDue fires, and waits for, every listed schedule whose moment has come.
+func (r *Runner) FireDue(ctx context.Context) {
 	now := r.now()
 	var due []*plan
 	r.mu.Lock()
 	for _, p := range r.planned {
-		if p.out != nil && p.listed && !p.busy && !p.done && p.skipped == "" && !now.Before(p.fireAt) && !now.Before(p.next) {
+		if p.out != nil && !p.busy && !p.done && p.skipped == "" && !now.Before(p.fireAt) && !now.Before(p.next) {
 			p.busy = true
 			due = append(due, p)
 		}
@@ -165,7 +187,6 @@ func (r *Runner) Tick(ctx context.Context) error {
 		p.busy = false
 		r.mu.Unlock()
 	})
-	return nil
 }
 
 func (r *Runner) each(ps []*plan, f func(*plan)) {
