@@ -31,8 +31,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/delayed-push/delayed-push/devices"
+	"github.com/delayed-push/delayed-push/internal/awsadapters"
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/recipient"
 	"github.com/delayed-push/delayed-push/schedule"
 )
 
@@ -86,6 +88,11 @@ type Resources struct {
 	PlatformApplicationArn string
 	DevicesTable           string
 	DeviceOwnersTable      string
+	// For preferences and local times: the outputs PreferencesTableName and DefaultTimeZone.
+	// Without the table, the preference calls say so and a local time is read in the
+	// default zone; without a default zone, "UTC" (stacks before the setting).
+	PreferencesTable string
+	DefaultTimeZone  string
 }
 
 // SFN is the part of the Step Functions client used here.
@@ -121,6 +128,7 @@ type Client struct {
 	scheduler Scheduler
 
 	devices *devices.Registry
+	prefs   *awsadapters.Preferences // nil without Resources.PreferencesTable
 }
 
 // New returns a client for the stack's resources, with AWS clients made from cfg.
@@ -135,16 +143,28 @@ func NewWith(res Resources, s SFN, q SQS, sch Scheduler, d DynamoDB, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{res: res, sfn: s, sqs: q, scheduler: sch, ddb: d, now: now}
+	c := &Client{res: res, sfn: s, sqs: q, scheduler: sch, ddb: d, now: now}
+	if res.PreferencesTable != "" && d != nil {
+		c.prefs = &awsadapters.Preferences{Client: d, Table: res.PreferencesTable, Now: now}
+	}
+	return c
 }
 
-// Request is a push to schedule under a key. Set at most one of Delay and At; with neither,
-// the push is sent now (straight to the push queue, as SendNow does).
+// Request is a push to schedule under a key. Set at most one of Delay, At and LocalTime; with
+// none, the push is sent now (straight to the push queue, as SendNow does).
 type Request struct {
 	Key   string
 	Push  push.Push // its ID must be empty or equal to Key; Revision must be 0
 	Delay time.Duration
 	At    time.Time
+	// LocalTime is a wall-clock time with no offset, "2026-12-24T09:00" (seconds optional),
+	// read on the clock of the push's user (Push.UserID is required): in their time zone (their
+	// preferences), else the stack's (Resources.DefaultTimeZone). It is resolved now, with
+	// recipient's rules (a time the clocks skip goes at the first instant after it; one they
+	// repeat, at its first occurrence), and the push is due at that instant; Scheduled says
+	// which zone and how. A retry with the same LocalTime is the same request, whatever the
+	// user's zone has become meanwhile.
+	LocalTime string
 	// Engine is EngineStepFunctions or EngineEconomy; empty is the stack's (Resources.Engine).
 	// A push sent now goes straight to the queue on either.
 	Engine string
@@ -165,6 +185,14 @@ type Scheduled struct {
 	// answers AlreadyScheduled for a push the sender has).
 	ScheduleName string
 	DueAt        time.Time
+	// For a push scheduled for a local time: the time asked (LocalTime), the zone it was read
+	// in (TimeZone), where that zone came from (TimeZoneSource: recipient.SourceUser,
+	// SourceDevice, or SourceDefault, the stack's) and how it became DueAt (Resolution:
+	// exact, gap-shifted or ambiguous-first). Empty otherwise.
+	LocalTime      string
+	TimeZone       string
+	TimeZoneSource string
+	Resolution     string
 	// AlreadyScheduled: the same call was made before and nothing new was scheduled.
 	AlreadyScheduled bool
 	// State is the push's state now: scheduled, or, for an AlreadyScheduled push, whatever
@@ -177,7 +205,17 @@ type Scheduled struct {
 // push, time or engine is ErrConflict. An invalid push is a *push.InvalidError naming the
 // field, with the words the state machine would use.
 func (c *Client) Schedule(ctx context.Context, r Request) (Scheduled, error) {
-	in, err := c.prepare(r.Key, r.Push, 1, r.Delay, r.At, r.Engine)
+	at, lt := r.At, local{}
+	if r.LocalTime != "" {
+		if err := ValidateKey(r.Key); err != nil {
+			return Scheduled{}, err
+		}
+		var err error
+		if lt, at, err = c.resolveLocal(ctx, r.Push, r.LocalTime, r.Delay, r.At); err != nil {
+			return Scheduled{}, err
+		}
+	}
+	in, err := c.prepare(r.Key, r.Push, 1, r.Delay, at, r.Engine, lt)
 	if err != nil {
 		return Scheduled{}, err
 	}
@@ -190,15 +228,16 @@ func (c *Client) SendNow(ctx context.Context, key string, p push.Push) (Schedule
 	return c.Schedule(ctx, Request{Key: key, Push: p})
 }
 
-// Change is what Reschedule changes: a new time (Delay from now, or At; neither keeps the
-// due time unless Now is set), new content (Push; nil keeps it) and/or another engine
-// (Engine; empty keeps the push's).
+// Change is what Reschedule changes: a new time (Delay from now, At, or LocalTime as in
+// Request; none keeps the due time, and a local time, unless Now is set), new content (Push;
+// nil keeps it) and/or another engine (Engine; empty keeps the push's).
 type Change struct {
-	Delay  time.Duration
-	At     time.Time
-	Now    bool
-	Push   *push.Push
-	Engine string
+	Delay     time.Duration
+	At        time.Time
+	LocalTime string
+	Now       bool
+	Push      *push.Push
+	Engine    string
 }
 
 // Reschedule moves the pending push under key to a new time and/or gives it new content. It
@@ -229,14 +268,21 @@ func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Schedul
 		p = *ch.Push
 	}
 	p.Revision, p.DueAt = 0, ""
-	delay, at := ch.Delay, ch.At
+	delay, at, lt := ch.Delay, ch.At, local{}
 	switch {
+	case ch.LocalTime != "":
+		if ch.Now {
+			return Scheduled{}, &push.InvalidError{Field: recipient.FieldLocalTime, Reason: "given with now: exactly one is allowed"}
+		}
+		if lt, at, err = c.resolveLocal(ctx, p, ch.LocalTime, delay, at); err != nil {
+			return Scheduled{}, err
+		}
 	case ch.Now:
 		delay, at = 0, time.Time{}
 	case delay == 0 && at.IsZero():
-		at = row.DueAt // the time stays; the content changes
+		at, lt = row.DueAt, row.Local // the time stays; the content changes
 	}
-	in, err := c.prepare(key, p, row.Revision+1, delay, at, engine)
+	in, err := c.prepare(key, p, row.Revision+1, delay, at, engine, lt)
 	if err != nil {
 		return Scheduled{}, err
 	}
@@ -291,6 +337,11 @@ type Status struct {
 	ExecutionName string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// LocalTime, TimeZone, TimeZoneSource and Resolution: as in Scheduled.
+	LocalTime      string
+	TimeZone       string
+	TimeZoneSource string
+	Resolution     string
 	// Outcome is set once the sender is done with the push, or when its execution ended
 	// outside the client (result execution_aborted, execution_failed, execution_timed_out).
 	Outcome *Outcome
@@ -376,11 +427,13 @@ type prepared struct {
 	dueAt    time.Time
 	hash     string
 	written  time.Time // when the revision was asked for: the economy engine's path depends on it
+	local    local     // when at came from a local time
 }
 
 // prepare validates a request as the state machine and the sender would. engine "" is the
 // stack's.
-func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, at time.Time, engine string) (prepared, error) {
+// lt is set when at is the resolution of a local time: what the caller asked is then lt.Time.
+func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, at time.Time, engine string, lt local) (prepared, error) {
 	if err := ValidateKey(key); err != nil {
 		return prepared{}, err
 	}
@@ -402,7 +455,7 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 	}
 	p.ID, p.Revision = key, rev
 	now := c.now()
-	pr := prepared{key: key, revision: rev, engine: engine, written: now}
+	pr := prepared{key: key, revision: rev, engine: engine, written: now, local: lt}
 	// The hash is of what the caller asked for: the push and the delay or time, without
 	// the revision, so that the same request made again is recognised.
 	canon := map[string]any{"push": json.RawMessage(push.Encode(withoutRevision(p)))}
@@ -424,7 +477,11 @@ func (c *Client) prepare(key string, p push.Push, rev int, delay time.Duration, 
 		} else {
 			t := at.UTC()
 			in.SendAt = &t
-			canon["sendAt"] = t.Format(time.RFC3339Nano)
+			if lt.Time != "" {
+				canon["localTime"] = lt.Time
+			} else {
+				canon["sendAt"] = t.Format(time.RFC3339Nano)
+			}
 		}
 		raw := in.Input()
 		parsed, err := schedule.Parse(raw, now) // the state machine's rules, in its words
@@ -486,11 +543,11 @@ func (c *Client) ensure(ctx context.Context, row *record) (Scheduled, error) {
 	in := prepared{key: row.Key, revision: row.Revision, engine: row.Engine, input: row.Input, dueAt: row.DueAt, hash: row.Hash,
 		// A push sent now has neither an execution nor the economy engine's queue body; on
 		// the economy engine, one sent now is a delay of 0, which is the same.
-		now: row.ExecutionName == "" && row.Engine != EngineEconomy, written: row.UpdatedAt}
+		now: row.ExecutionName == "" && row.Engine != EngineEconomy, written: row.UpdatedAt, local: row.Local}
 	if row.State != StateScheduled {
 		// The sender has it or it ended: nothing to start again.
-		return Scheduled{Key: row.Key, Revision: row.Revision, Engine: row.Engine, ExecutionName: row.ExecutionName, ExecutionArn: c.executionArn(row.ExecutionName),
-			DueAt: row.DueAt, AlreadyScheduled: true, State: row.State}, nil
+		return row.Local.of(Scheduled{Key: row.Key, Revision: row.Revision, Engine: row.Engine, ExecutionName: row.ExecutionName, ExecutionArn: c.executionArn(row.ExecutionName),
+			DueAt: row.DueAt, AlreadyScheduled: true, State: row.State}), nil
 	}
 	s, err := c.start(ctx, in)
 	s.AlreadyScheduled = true
@@ -501,6 +558,11 @@ func (c *Client) ensure(ctx context.Context, row *record) (Scheduled, error) {
 // economy engine. A running execution with the same name and input counts as started; one
 // with another input is a conflict.
 func (c *Client) start(ctx context.Context, in prepared) (Scheduled, error) {
+	s, err := c.startOn(ctx, in)
+	return in.local.of(s), err
+}
+
+func (c *Client) startOn(ctx context.Context, in prepared) (Scheduled, error) {
 	s := Scheduled{Key: in.key, Revision: in.revision, Engine: in.engine, DueAt: in.dueAt, State: StateScheduled}
 	if !in.now && in.engine == EngineEconomy {
 		return c.startEconomy(ctx, in)

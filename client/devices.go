@@ -39,6 +39,11 @@ func (c *Client) WithDevices(s SNS, d DevicesDynamoDB) *Client {
 		Store:     &awsadapters.DeviceStore{Client: d, DevicesTable: c.res.DevicesTable, OwnersTable: c.res.DeviceOwnersTable},
 		Now:       c.now,
 	}
+	if c.prefs != nil {
+		// A registration's time zone goes where the user's own would: the same table, as
+		// the device calls' DynamoDB client.
+		c.devices.Zones = &awsadapters.Preferences{Client: d, Table: c.res.PreferencesTable, Now: c.now}
+	}
 	return c
 }
 
@@ -56,7 +61,9 @@ func (c *Client) registry() (*devices.Registry, error) {
 // app starts or its token changes (docs/CONTRACTS.md, "Devices"). Registering the same token
 // again changes nothing; a refreshed token with the DeviceID of an earlier answer updates that
 // device; a token another user holds moves to this user, and the other user's pushes never
-// reach the device again. An invalid registration is a *devices.InvalidError naming the field.
+// reach the device again. A registration may report the device's time zone (TimeZone): it
+// becomes the user's unless the user set one (SetPreferences), and it needs
+// Resources.PreferencesTable. An invalid registration is a *devices.InvalidError naming the field.
 func (c *Client) RegisterDevice(ctx context.Context, r devices.Registration) (devices.Result, error) {
 	reg, err := c.registry()
 	if err != nil {

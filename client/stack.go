@@ -30,6 +30,10 @@ const (
 	OutputPushQueueArn                = "PushQueueArn"
 	OutputEconomyScheduleAfterSeconds = "EconomyScheduleAfterSeconds"
 	OutputSchedulerKmsKeyArn          = "SchedulerKmsKeyArn"
+	// The recipients' preferences and the zone of a user who has none (older stacks lack
+	// them: preference calls then say so, and local times are read in UTC).
+	OutputPreferencesTable = "PreferencesTableName"
+	OutputDefaultTimeZone  = "DefaultTimeZone"
 )
 
 // StackDescriber is the part of the CloudFormation client ResourcesFromStack uses.
@@ -66,6 +70,9 @@ func ResourcesFromStack(ctx context.Context, cfn StackDescriber, stackName strin
 		SchedulerDeadLetterQueueArn: outputs[OutputSchedulerDeadLetterQueueArn],
 		PushQueueArn:                outputs[OutputPushQueueArn],
 		SchedulerKmsKeyArn:          outputs[OutputSchedulerKmsKeyArn],
+
+		PreferencesTable: outputs[OutputPreferencesTable],
+		DefaultTimeZone:  outputs[OutputDefaultTimeZone],
 	}
 	if v := outputs[OutputEconomyScheduleAfterSeconds]; v != "" {
 		secs, err := strconv.Atoi(v)

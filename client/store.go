@@ -20,6 +20,7 @@ import (
 	"github.com/delayed-push/delayed-push/internal/index"
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/recipient"
 	"github.com/delayed-push/delayed-push/schedule"
 )
 
@@ -34,6 +35,7 @@ type record struct {
 	DueAt, CreatedAt, UpdatedAt                               time.Time
 	Push                                                      push.Push
 	Outcome                                                   *Outcome
+	Local                                                     local
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -45,7 +47,7 @@ func keyOf(key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{index.Key: s(key)}
 }
 
-func recipient(p push.Push) string {
+func recipientOf(p push.Push) string {
 	if p.UserID != "" {
 		return p.UserID
 	}
@@ -58,9 +60,12 @@ func (c *Client) putRow(ctx context.Context, in prepared) (bool, *record, error)
 	item := map[string]types.AttributeValue{
 		index.Key: s(in.key), index.Revision: n(int64(in.revision)), index.State: s(index.Scheduled),
 		index.Hash: s(in.hash), index.Input: s(in.input), index.Push: s(string(push.Encode(in.push))),
-		index.DueAt: s(index.FormatTime(in.dueAt)), index.Recipient: s(recipient(in.push)),
-		index.PendingRecipient: s(recipient(in.push)), index.CreatedAt: s(now), index.UpdatedAt: s(now),
+		index.DueAt: s(index.FormatTime(in.dueAt)), index.Recipient: s(recipientOf(in.push)),
+		index.PendingRecipient: s(recipientOf(in.push)), index.CreatedAt: s(now), index.UpdatedAt: s(now),
 		index.Engine: s(in.engine),
+	}
+	for name, v := range in.local.attributes() {
+		item[name] = s(v)
 	}
 	if hasExecution(in) {
 		item[index.ExecutionName] = s(ExecutionName(in.key, in.revision))
@@ -87,7 +92,7 @@ func (c *Client) putRow(ctx context.Context, in prepared) (bool, *record, error)
 // bumpRow makes in (revision row.Revision+1) the key's current revision, if the row is still
 // what was read.
 func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
-	rcpt := recipient(in.push)
+	rcpt := recipientOf(in.push)
 	vals := map[string]types.AttributeValue{
 		":old": n(int64(row.Revision)), ":new": n(int64(in.revision)), ":scheduled": s(index.Scheduled),
 		":hash": s(in.hash), ":input": s(in.input), ":push": s(string(push.Encode(in.push))),
@@ -97,10 +102,27 @@ func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
 	names := map[string]string{"#rev": index.Revision, "#state": index.State, "#hash": index.Hash, "#input": index.Input,
 		"#push": index.Push, "#due": index.DueAt, "#rcpt": index.Recipient, "#pending": index.PendingRecipient, "#upd": index.UpdatedAt,
 		"#exec": index.ExecutionName, "#engine": index.Engine}
-	update := "SET " + set + " REMOVE #exec"
+	// A local time's attributes are the new revision's, or removed.
+	var remove []string
+	for i, name := range localAttributes {
+		ref := fmt.Sprintf("#l%d", i)
+		names[ref] = name
+		if v := in.local.attributes()[name]; v != "" {
+			set += fmt.Sprintf(", %s = :l%d", ref, i)
+			vals[fmt.Sprintf(":l%d", i)] = s(v)
+		} else {
+			remove = append(remove, ref)
+		}
+	}
 	if hasExecution(in) {
-		update = "SET " + set + ", #exec = :exec"
+		set += ", #exec = :exec"
 		vals[":exec"] = s(ExecutionName(in.key, in.revision))
+	} else {
+		remove = append(remove, "#exec")
+	}
+	update := "SET " + set
+	if len(remove) > 0 {
+		update += " REMOVE " + strings.Join(remove, ", ")
 	}
 	_, err := c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(c.res.SchedulesTable), Key: keyOf(in.key),
@@ -207,7 +229,9 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 	}
 	r := &record{Key: str(index.Key), State: str(index.State), Hash: str(index.Hash), Input: str(index.Input),
 		ExecutionName: str(index.ExecutionName), Recipient: str(index.Recipient), Engine: str(index.Engine),
-		DueAt: tm(index.DueAt), CreatedAt: tm(index.CreatedAt), UpdatedAt: tm(index.UpdatedAt)}
+		DueAt: tm(index.DueAt), CreatedAt: tm(index.CreatedAt), UpdatedAt: tm(index.UpdatedAt),
+		Local: local{Time: str(index.LocalTime), Zone: str(index.TimeZone), Source: str(index.TimeZoneSource),
+			Resolution: recipient.Resolution(str(index.Resolution))}}
 	if r.Engine == "" {
 		r.Engine = EngineStepFunctions
 	}
@@ -236,7 +260,8 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 
 func (c *Client) status(r *record) Status {
 	st := Status{Key: r.Key, State: r.State, Revision: r.Revision, Engine: r.Engine, DueAt: r.DueAt, Push: r.Push,
-		ExecutionName: r.ExecutionName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Outcome: r.Outcome}
+		ExecutionName: r.ExecutionName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Outcome: r.Outcome,
+		LocalTime: r.Local.Time, TimeZone: r.Local.Zone, TimeZoneSource: r.Local.Source, Resolution: string(r.Local.Resolution)}
 	if r.State == index.Scheduled {
 		st.TimeLeft = max(r.DueAt.Sub(c.now()), 0)
 	}
