@@ -217,6 +217,10 @@ func (l *DeliveryLog) Mark(ctx context.Context, k delivery.Key, lease delivery.L
 		update += ", latenessMs = :late"
 		values[":late"] = n(*m.LatenessMs)
 	}
+	if m.HeldMs != nil {
+		update += ", heldMs = :held"
+		values[":held"] = n(*m.HeldMs)
+	}
 	if m.Error != "" {
 		update += ", #err = :e"
 		values[":e"] = s(m.Error)

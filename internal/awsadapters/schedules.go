@@ -24,20 +24,20 @@ type Schedules struct {
 
 var _ delivery.Index = (*Schedules)(nil)
 
-// BeginSend: scheduled → sending for this revision; sending already (a redelivery) is fine
-// too. A key without a row is sent: the push was queued by someone other than the client.
+// BeginSend: scheduled → sending for this revision; sending already (a redelivery) or deferred
+// (held by quiet hours, back when they end) is fine too. A key without a row is sent: the push was queued by someone other than the client.
 // Either way the row's engine comes back with the answer, so the sender needs no other read.
 func (sc *Schedules) BeginSend(ctx context.Context, key string, rev int, now time.Time) (delivery.Begun, error) {
 	out, err := sc.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(sc.Table),
 		Key:                 map[string]types.AttributeValue{index.Key: s(key)},
 		UpdateExpression:    aws.String("SET #st = :sending, #upd = :now REMOVE #pending"),
-		ConditionExpression: aws.String("#rev = :rev AND (#st = :scheduled OR #st = :sending)"),
+		ConditionExpression: aws.String("#rev = :rev AND (#st = :scheduled OR #st = :sending OR #st = :deferred)"),
 		ExpressionAttributeNames: map[string]string{"#st": index.State, "#upd": index.UpdatedAt,
 			"#pending": index.PendingRecipient, "#rev": index.Revision},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":sending": s(index.Sending), ":scheduled": s(index.Scheduled), ":rev": n(int64(rev)),
-			":now": s(index.FormatTime(now)),
+			":sending": s(index.Sending), ":scheduled": s(index.Scheduled), ":deferred": s(index.Deferred),
+			":rev": n(int64(rev)), ":now": s(index.FormatTime(now)),
 		},
 		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -89,13 +89,21 @@ func (sc *Schedules) Finish(ctx context.Context, key string, rev int, f delivery
 	set := "SET #st = :state, #res = :res, #fin = :now, #upd = :now, #eps = :eps, #sent = :sent, #failed = :failed, #exp = :exp"
 	names := map[string]string{"#st": index.State, "#res": index.Result, "#fin": index.FinishedAt, "#upd": index.UpdatedAt,
 		"#eps": index.Endpoints, "#sent": index.SentCount, "#failed": index.FailedCount, "#exp": index.ExpiresAt,
-		"#rev": index.Revision, "#late": index.LatenessMs, "#reason": index.Reason}
+		"#rev": index.Revision, "#late": index.LatenessMs, "#reason": index.Reason, "#quiet": index.QuietUntil}
 	values := map[string]types.AttributeValue{
 		":state": s(f.State), ":res": s(string(f.Result)), ":now": s(index.FormatTime(f.Now)),
 		":eps": n(int64(f.Endpoints)), ":sent": n(int64(f.Sent)), ":failed": n(int64(f.Failed)),
 		":exp": n(f.Now.Add(retention).Unix()), ":rev": n(int64(rev)), ":sending": s(index.Sending),
 	}
-	remove := []string{}
+	remove := []string{"#quiet"}
+	if f.HeldMs != nil {
+		set += ", #held = :held"
+		names["#held"], values[":held"] = index.HeldMs, n(*f.HeldMs)
+	}
+	if f.Cap != "" {
+		set += ", #cap = :cap"
+		names["#cap"], values[":cap"] = index.Cap, s(f.Cap)
+	}
 	if f.LatenessMs != nil {
 		set += ", #late = :late"
 		values[":late"] = n(*f.LatenessMs)
@@ -129,6 +137,31 @@ func (sc *Schedules) Finish(ctx context.Context, key string, rev int, f delivery
 	}
 	if err != nil {
 		return fmt.Errorf("record outcome in schedule row: %w", err)
+	}
+	return nil
+}
+
+// Defer records on the row that quiet hours hold the push until until: sending (or deferred
+// already) → deferred, if the row still holds this revision. A row that is not this
+// revision's, or not sending, is left as it is.
+func (sc *Schedules) Defer(ctx context.Context, key string, rev int, until, now time.Time) error {
+	_, err := sc.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(sc.Table),
+		Key:                 map[string]types.AttributeValue{index.Key: s(key)},
+		UpdateExpression:    aws.String("SET #st = :deferred, #quiet = :until, #upd = :now"),
+		ConditionExpression: aws.String("#rev = :rev AND (#st = :sending OR #st = :deferred)"),
+		ExpressionAttributeNames: map[string]string{"#st": index.State, "#quiet": index.QuietUntil,
+			"#upd": index.UpdatedAt, "#rev": index.Revision},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":deferred": s(index.Deferred), ":sending": s(index.Sending), ":until": s(index.FormatTime(until)),
+			":now": s(index.FormatTime(now)), ":rev": n(int64(rev)),
+		},
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record the hold in schedule row: %w", err)
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ const (
 	epPending
 	epExpired
 	epSkipped
+	epQuiet
+	epCapped
 )
 
 // endpointResult is what deliver returns for one endpoint.
@@ -72,7 +74,7 @@ func (s *Service) claim(ctx context.Context, inv *invocation, j *job, dev Endpoi
 	d.lease = inv.newLease(now)
 	// The claim counts the publish that follows it, if one does: counted after the fact, a
 	// publish SNS took just before the sender died would be missing from the record.
-	d.publish = dev.Disabled == "" && j.expired == ""
+	d.publish = dev.Disabled == "" && j.withheld.status == ""
 	claim, err := s.Log.Claim(inv.work, d.key, ClaimRequest{UserID: j.push.UserID, DueAt: j.due, Now: now, Lease: d.lease,
 		Publish: d.publish, Engine: j.engine})
 	if err != nil && inv.interrupted(err) {
@@ -108,7 +110,7 @@ func (s *Service) claim(ctx context.Context, inv *invocation, j *job, dev Endpoi
 				Error: "an earlier attempt ended without recording whether SNS accepted it; not sent again (at-most-once)"})
 			return d, endpointResult{kind: epUncertain}, false
 		}
-		if j.expired == "" {
+		if j.withheld.status == "" {
 			d.log.WarnContext(ctx, "an earlier attempt ended without recording an outcome: sending again (at-least-once)")
 		}
 	}
@@ -116,7 +118,7 @@ func (s *Service) claim(ctx context.Context, inv *invocation, j *job, dev Endpoi
 }
 
 // recordUnpublished records the outcome of an endpoint that gets nothing: its device is
-// disabled, or the push expired.
+// disabled, or the push is withheld (expired, dropped in quiet hours or capped).
 func (s *Service) recordUnpublished(ctx context.Context, inv *invocation, j *job, dev Endpoint, d *endpointDelivery) endpointResult {
 	if dev.Disabled != "" {
 		// Recorded like any outcome, so the delivery log says why this device got nothing.
@@ -125,9 +127,10 @@ func (s *Service) recordUnpublished(ctx context.Context, inv *invocation, j *job
 		s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusSkipped, Error: reason, Now: s.now()})
 		return endpointResult{kind: epSkipped}
 	}
-	d.log.WarnContext(ctx, "push expired: not sent", "reason", j.expired)
-	s.mark(ctx, inv, d.key, d.lease, Mark{Status: StatusExpired, Error: j.expired, Now: s.now()})
-	return endpointResult{kind: epExpired}
+	w := j.withheld
+	d.log.WarnContext(ctx, "push "+w.status+": not sent", "reason", w.reason)
+	s.mark(ctx, inv, d.key, d.lease, Mark{Status: w.status, Error: w.reason, Now: s.now()})
+	return endpointResult{kind: map[string]epKind{StatusExpired: epExpired, StatusQuiet: epQuiet, StatusCapped: epCapped}[w.status]}
 }
 
 // publish publishes the push to the endpoint. Under at-least-once a publish whose outcome is
@@ -165,9 +168,14 @@ func (s *Service) recordSent(ctx context.Context, inv *invocation, j *job, d *en
 	confirmed := s.now()
 	res := endpointResult{kind: epSent}
 	m := Mark{Status: StatusSent, SNSMessageID: id, Now: confirmed}
+	held := j.held.duration(confirmed)
 	if j.hasDue {
-		res.latenessMs = confirmed.Sub(j.due).Milliseconds()
+		res.latenessMs = (confirmed.Sub(j.due) - held).Milliseconds()
 		m.LatenessMs = &res.latenessMs
+	}
+	if held > 0 {
+		ms := held.Milliseconds()
+		m.HeldMs = &ms
 	}
 	if err := s.mark(ctx, inv, d.key, d.lease, m); err != nil {
 		// The push is out. The record stays "sending"; should the message come back, the

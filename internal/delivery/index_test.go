@@ -20,6 +20,7 @@ type indexRow struct {
 	state  string
 	engine string // "" as on a row written before the economy engine
 	finish *delivery.Finish
+	until  time.Time // while deferred
 }
 
 // fakeIndex follows the schedules index's rules (awsadapters.Schedules against DynamoDB).
@@ -43,7 +44,7 @@ func (f *fakeIndex) BeginSend(_ context.Context, key string, rev int, _ time.Tim
 	}
 	b := delivery.Begun{Gate: delivery.GateSend, Current: r.rev, Engine: cmp.Or(r.engine, index.EngineStepFunctions)}
 	switch {
-	case r.rev == rev && (r.state == index.Scheduled || r.state == index.Sending):
+	case r.rev == rev && (r.state == index.Scheduled || r.state == index.Sending || r.state == index.Deferred):
 		r.state = index.Sending
 	case r.state == index.Cancelled:
 		b.Gate = delivery.GateCancelled
@@ -58,6 +59,15 @@ func (f *fakeIndex) Finish(_ context.Context, key string, rev int, fin delivery.
 	defer f.mu.Unlock()
 	if r := f.rows[key]; r != nil && r.rev == rev && r.state == index.Sending {
 		r.state, r.finish = fin.State, &fin
+	}
+	return nil
+}
+
+func (f *fakeIndex) Defer(_ context.Context, key string, rev int, until, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.rows[key]; r != nil && r.rev == rev && (r.state == index.Sending || r.state == index.Deferred) {
+		r.state, r.until = index.Deferred, until
 	}
 	return nil
 }

@@ -8,14 +8,16 @@ import (
 )
 
 // emitMetrics writes the batch's metrics (EMF): deliveries sent, failed for good or to be
-// retried, devices disabled, pushes expired or parked, and each sent push's lateness, also per
+// retried, devices disabled, pushes expired, parked, deferred by quiet hours (each hop), dropped
+// in quiet hours or capped, and each sent push's lateness, also per
 // engine (LatenessMs with the dimension Engine).
 func (s *Service) emitMetrics(results []Result) {
 	if s.Metrics == nil {
 		return
 	}
 	counts := map[string]float64{metrics.Sent: 0, metrics.PermanentFailures: 0, metrics.TransientFailures: 0,
-		metrics.EndpointsDisabled: 0, metrics.Expired: 0, metrics.Parked: 0}
+		metrics.EndpointsDisabled: 0, metrics.Expired: 0, metrics.Parked: 0,
+		metrics.Deferred: 0, metrics.Quiet: 0, metrics.Capped: 0}
 	var lateness []float64
 	byEngine := map[string][]float64{}
 	for _, r := range results {
@@ -23,8 +25,15 @@ func (s *Service) emitMetrics(results []Result) {
 		counts[metrics.PermanentFailures] += float64(r.Failed)
 		counts[metrics.TransientFailures] += float64(r.Retrying)
 		counts[metrics.EndpointsDisabled] += float64(r.Disabled)
-		if r.Outcome == OutcomeExpired {
+		switch r.Outcome {
+		case OutcomeExpired:
 			counts[metrics.Expired]++
+		case OutcomeDeferred:
+			counts[metrics.Deferred]++
+		case OutcomeQuiet:
+			counts[metrics.Quiet]++
+		case OutcomeCapped:
+			counts[metrics.Capped]++
 		}
 		if r.Action == ActionParked {
 			counts[metrics.Parked]++

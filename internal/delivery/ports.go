@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/delayed-push/delayed-push/recipient"
 )
 
 // Endpoint is a device of a user, as the registry holds it.
@@ -43,12 +45,16 @@ const (
 	StatusExpired = "expired"
 	// StatusSkipped: the device is disabled in the registry; nothing was published.
 	StatusSkipped = "skipped"
+	// StatusQuiet: due inside the recipient's quiet hours, and the push asked to be dropped.
+	StatusQuiet = "quiet"
+	// StatusCapped: over a frequency cap (the cap is in the record's error); not sent.
+	StatusCapped = "capped"
 )
 
 // Final reports whether a status ends the delivery: a later attempt must not publish again.
 func Final(status string) bool {
 	return status == StatusSent || status == StatusFailed || status == StatusUncertain || status == StatusExpired ||
-		status == StatusSkipped
+		status == StatusSkipped || status == StatusQuiet || status == StatusCapped
 }
 
 // ClaimOutcome is the result of trying to claim a delivery.
@@ -119,8 +125,12 @@ type Mark struct {
 	SNSMessageID string // StatusSent
 	Error        string // why, for every other status
 	Now          time.Time
-	// LatenessMs is the time from the due time to SNS's confirmation (StatusSent).
+	// LatenessMs is the time from the due time to SNS's confirmation (StatusSent), less
+	// HeldMs.
 	LatenessMs *int64
+	// HeldMs is how long the recipient's quiet hours held the push (StatusSent); nil when
+	// they did not.
+	HeldMs *int64
 	// Publishes is added to the record's count of publish calls (each one SNS may have
 	// taken). The count is kept ahead of the calls, never after them: the claim counts an
 	// attempt's first publish (ClaimRequest.Publish) and a StatusSending mark each further
@@ -165,6 +175,13 @@ type Queue interface {
 	Requeue(ctx context.Context, m Message) error
 }
 
+// Preferences is the recipients' preferences store (package recipient describes them): the
+// sender reads the preference in force when a push is due.
+type Preferences interface {
+	// Get returns the user's preferences and whether the user has any.
+	Get(ctx context.Context, userID string) (recipient.Preferences, bool, error)
+}
+
 // Gate is what the schedules index says about a push the client scheduled.
 type Gate int
 
@@ -179,10 +196,12 @@ const (
 
 // Finish is the outcome recorded on a key's row when the sender is done with the push.
 type Finish struct {
-	State      string // index.Sent, index.Failed or index.Expired
+	State      string // index.Sent, index.Failed, index.Expired, index.Quiet or index.Capped
 	Result     Outcome
 	Now        time.Time
 	LatenessMs *int64
+	HeldMs     *int64 // how long quiet hours held the push; nil when they did not
+	Cap        string // the cap that refused a capped push
 	Endpoints  int
 	Sent       int
 	Failed     int
@@ -207,4 +226,8 @@ type Index interface {
 	BeginSend(ctx context.Context, key string, rev int, now time.Time) (Begun, error)
 	// Finish records the outcome on the row, if it still holds revision rev and is sending.
 	Finish(ctx context.Context, key string, rev int, f Finish) error
+	// Defer records that the push is held by its recipient's quiet hours until until: the row,
+	// if it still holds revision rev and is sending (or deferred), becomes deferred. The next
+	// BeginSend takes a deferred row as it takes a scheduled one.
+	Defer(ctx context.Context, key string, rev int, until, now time.Time) error
 }

@@ -24,7 +24,11 @@ type job struct {
 	hasDue     bool
 	engine     string // the engine that held it; "" until its schedules row is read
 	atMostOnce bool
-	expired    string // why the push is expired; "" when it is not
+	// withheld is why the push is recorded and not sent (StatusExpired, StatusQuiet or
+	// StatusCapped); its status is "" when it is to be sent.
+	withheld struct{ status, reason string }
+	// held is the hold of quiet hours, as the requeued message carries it (see quiet.go).
+	held hold
 }
 
 // processSafe processes one message, records what became of it in the schedules index and
@@ -58,11 +62,11 @@ func (s *Service) process(ctx context.Context, inv *invocation, m *events.SQSMes
 		s.holdUntilDue(ctx, inv, &r, j)
 		return r
 	}
-	if !s.beginRevision(ctx, inv, &r, j) || !s.prepare(ctx, inv, m, &r, j) {
+	if !s.beginRevision(ctx, inv, &r, j) || !s.prepare(ctx, inv, m, &r, j) || !s.quietHours(ctx, inv, &r, j) {
 		return r
 	}
 	endpoints, ok := s.resolveDevices(ctx, inv, &r, j)
-	if !ok {
+	if !ok || !s.admit(ctx, inv, &r, j) {
 		return r
 	}
 	busyUntil := r.tally(j, s.deliverAll(ctx, inv, m, j, endpoints))
@@ -89,6 +93,7 @@ func (s *Service) decode(ctx context.Context, inv *invocation, m *events.SQSMess
 	}
 	r.PushID, r.Engine = j.id, j.engine
 	j.due, r.DueSource, j.hasDue = dueTime(p, m, trusted)
+	j.held = heldOf(func(name string) string { return attr(m, name) })
 	return j, true
 }
 
@@ -133,14 +138,19 @@ func (s *Service) beginRevision(ctx context.Context, inv *invocation, r *Result,
 	return true
 }
 
-// prepare decides how the push is delivered: expired (later than its lateness limit: recorded,
-// not sent), at most or at least once, and the SNS message. A push whose message cannot be
+// prepare decides how the push is delivered: expired (later than its lateness limit, leaving out
+// the time quiet hours held it: recorded, not sent), at most or at least once, and the SNS message. A push whose message cannot be
 // built is parked.
 func (s *Service) prepare(ctx context.Context, inv *invocation, m *events.SQSMessage, r *Result, j *job) bool {
 	p := j.push
+	if held := j.held.duration(s.now()); held > 0 {
+		r.HeldMs, r.Held = held.Milliseconds(), true
+	}
+	// The time quiet hours held the push is not lateness: it is measured from their end.
 	if limit := s.lateness(p); j.hasDue && limit > 0 {
-		if late := s.now().Sub(j.due); late > limit {
-			j.expired = fmt.Sprintf("due %s, %s late: over the lateness limit of %s: not sent",
+		if late := s.now().Sub(j.due) - j.held.duration(s.now()); late > limit {
+			j.withheld.status = StatusExpired
+			j.withheld.reason = fmt.Sprintf("due %s, %s late: over the lateness limit of %s: not sent",
 				j.due.UTC().Format(time.RFC3339), late.Round(time.Second), limit)
 		}
 	}
@@ -262,9 +272,16 @@ func (s *Service) finishIndex(ctx context.Context, inv *invocation, r *Result) {
 		f.State = index.Sent
 	case r.Outcome == OutcomeExpired:
 		f.State = index.Expired
+	case r.Outcome == OutcomeQuiet:
+		f.State = index.Quiet
+	case r.Outcome == OutcomeCapped:
+		f.State, f.Cap = index.Capped, r.Cap
 	}
 	if r.Lateness {
 		f.LatenessMs = &r.LatenessMs
+	}
+	if r.Held {
+		f.HeldMs = &r.HeldMs
 	}
 	if err := s.queueWrite(ctx, inv, func(c context.Context) error { return s.Index.Finish(c, r.PushID, r.revision, f) }); err != nil {
 		s.logger().WarnContext(ctx, "could not record the outcome in the schedules index", "pushId", r.PushID,

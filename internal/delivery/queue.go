@@ -57,12 +57,16 @@ func (s *Service) requeueRest(ctx context.Context, inv *invocation, r *Result, j
 }
 
 // requeueAttributes are the attributes of a push the sender puts back on the push queue: the
-// requeue counter, and the engine when it is known (the message that comes back is the
+// requeue counter, the hold of quiet hours when there was one, and the engine when it is known (the message that comes back is the
 // sender's, no longer the scheduler's).
 func requeueAttributes(j *job, requeues int) map[string]Attribute {
 	a := map[string]Attribute{attrRequeues: {DataType: "Number", Value: strconv.Itoa(requeues)}}
 	if j.engine != "" {
 		a[attrEngine] = Attribute{DataType: "String", Value: j.engine}
+	}
+	if !j.held.from.IsZero() {
+		a[attrHeldFrom] = Attribute{DataType: "String", Value: j.held.from.UTC().Format(time.RFC3339Nano)}
+		a[attrQuietUntil] = Attribute{DataType: "String", Value: j.held.until.UTC().Format(time.RFC3339Nano)}
 	}
 	return a
 }

@@ -17,6 +17,9 @@ const (
 	OutcomeCancelled  Outcome = "cancelled"  // cancelled through the client: not sent
 	OutcomeSuperseded Outcome = "superseded" // an old revision of a rescheduled key: not sent
 	OutcomeEarly      Outcome = "early"      // taken before its due time: back on the queue until then
+	OutcomeDeferred   Outcome = "deferred"   // due inside the recipient's quiet hours: back on the queue until they end
+	OutcomeQuiet      Outcome = "quiet"      // due inside the recipient's quiet hours, and it asked to be dropped: not sent
+	OutcomeCapped     Outcome = "capped"     // over a frequency cap (Result.Cap): not sent
 )
 
 // Action is what happens to the queue message.
@@ -47,12 +50,22 @@ type Result struct {
 	Busy         int // held by another invocation right now
 	Pending      int // not started, or interrupted before any effect: the time budget ran out
 	Expired      int // recorded expired: later than the lateness limit
+	Quiet        int // recorded quiet: dropped in the recipient's quiet hours
+	Capped       int // recorded capped: over a frequency cap
 	Requeues     int // how often the message was requeued before, without progress
 	// LatenessMs is the time from the due time to the last SNS confirmation of this attempt;
 	// Lateness tells whether it was measured (something was sent).
 	LatenessMs int64
 	Lateness   bool
-	DueSource  string // which attribute or field gave the due time
+	// HeldMs is how long the recipient's quiet hours held the push (left out of LatenessMs);
+	// Held tells whether they did.
+	HeldMs int64
+	Held   bool
+	// QuietUntil is when the quiet hours holding a deferred push end.
+	QuietUntil time.Time
+	// Cap is the frequency cap that refused a capped push ("3/24h", "promo:1/1h").
+	Cap       string
+	DueSource string // which attribute or field gave the due time
 	// Engine is the engine that held the push until its due time: "stepfunctions" or
 	// "economy" as its schedules row says, else "stepfunctions" when the state machine sent it
 	// and "queue" when a producer did. "" while a push with a revision has not had its row
@@ -101,10 +114,14 @@ func (r *Result) tally(j *job, results []endpointResult) (busyUntil time.Time) {
 			r.Pending++
 		case epExpired:
 			r.Expired++
+		case epQuiet:
+			r.Quiet++
+		case epCapped:
+			r.Capped++
 		}
 	}
-	if r.Expired > 0 {
-		r.Reason = j.expired
+	if r.Expired+r.Quiet+r.Capped > 0 {
+		r.Reason = j.withheld.reason
 	}
 	return busyUntil
 }
@@ -118,6 +135,10 @@ func (r *Result) finalOutcome() Outcome {
 	switch {
 	case r.Expired > 0 && r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
 		return OutcomeExpired
+	case r.Quiet > 0 && r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
+		return OutcomeQuiet
+	case r.Capped > 0 && r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
+		return OutcomeCapped
 	case r.Sent == 0 && r.Failed == 0 && r.Uncertain == 0:
 		return OutcomeDuplicate
 	case r.Sent == 0 && r.Duplicates == 0:

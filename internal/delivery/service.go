@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/delayed-push/delayed-push/internal/caps"
 	"github.com/delayed-push/delayed-push/internal/metrics"
 )
 
@@ -63,6 +64,14 @@ type Service struct {
 	// Index is the schedules index; nil skips it (a push with a revision is then sent as
 	// any other).
 	Index Index
+	// Preferences is the recipients' preferences store, read when a push of a user is due for
+	// their quiet hours; nil: no quiet hours.
+	Preferences Preferences
+	// DefaultTimeZone is the zone of quiet hours of a user who has set none (the stack's
+	// default zone); "" is UTC.
+	DefaultTimeZone string
+	// Caps counts pushes against the stack's frequency caps; nil: no caps.
+	Caps caps.Store
 	// MaxLateness is the lateness limit of pushes without their own maxLatenessSeconds: a
 	// push due longer ago is recorded expired and not sent. 0: no limit.
 	MaxLateness     time.Duration

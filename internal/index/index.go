@@ -35,6 +35,12 @@ const (
 	SentCount   = "sentCount"
 	FailedCount = "failedCount"
 	Reason      = "reason"
+	// QuietUntil (S, TimeFormat): while Deferred, when the recipient's quiet hours end.
+	QuietUntil = "quietUntil"
+	// HeldMs (N): how long quiet hours held the push; its lateness leaves that out.
+	HeldMs = "heldMs"
+	// Cap (S): the frequency cap that refused a Capped push, e.g. "3/24h" or "promo:1/1h".
+	Cap = "cap"
 )
 
 // PendingIndex is the sparse global secondary index: partition key PendingRecipient, sort
@@ -49,6 +55,13 @@ const (
 	Failed    = "failed"
 	Expired   = "expired"
 	Cancelled = "cancelled"
+	// Deferred: due inside the recipient's quiet hours, held until QuietUntil; then sending
+	// again. Not final.
+	Deferred = "deferred"
+	// Quiet: due inside the recipient's quiet hours and the push asked to be dropped: not sent.
+	Quiet = "quiet"
+	// Capped: over a frequency cap (Cap): not sent.
+	Capped = "capped"
 )
 
 // Engines, as Engine holds them.

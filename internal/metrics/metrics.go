@@ -24,7 +24,10 @@ const (
 	EndpointsDisabled = "EndpointsDisabled" // devices marked disabled (publish errors, SNS events)
 	Expired           = "Expired"           // pushes later than their lateness limit: not sent
 	Parked            = "Parked"            // messages put on a dead-letter queue with a reason
-	LatenessMs        = "LatenessMs"        // due time → SNS's confirmation, per push
+	Deferred          = "Deferred"          // pushes held by their recipient's quiet hours (one per hop)
+	Quiet             = "Quiet"             // pushes dropped in their recipient's quiet hours: not sent
+	Capped            = "Capped"            // pushes over a frequency cap: not sent
+	LatenessMs        = "LatenessMs"        // due time → SNS's confirmation, per push, less a quiet hours' hold
 	OrdersSaved       = "OrdersSaved"       // Shopify orders saved
 )
 
