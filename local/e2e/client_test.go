@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,21 +31,10 @@ func newClient(t *testing.T) *client.Client {
 // (client.ResourcesFromStack), the economy engine's included.
 func resources(t *testing.T) client.Resources {
 	t.Helper()
-	res, _, err := client.ResourcesFromStack(context.Background(), stackOutputs(stack.Outputs), "DelayedPush")
+	res, err := stack.ClientResources(context.Background())
 	require.NoError(t, err)
 	require.NotEmpty(t, res.ScheduleGroupName, "the local stack has the economy engine's outputs")
 	return res
-}
-
-// stackOutputs answers DescribeStacks with the outputs the local deployer read.
-type stackOutputs map[string]string
-
-func (o stackOutputs) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
-	st := cftypes.Stack{StackName: in.StackName}
-	for k, v := range o {
-		st.Outputs = append(st.Outputs, cftypes.Output{OutputKey: aws.String(k), OutputValue: aws.String(v)})
-	}
-	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{st}}, nil
 }
 
 func shipped(user string) push.Push {

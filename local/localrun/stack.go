@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/local/faultproxy"
 	"github.com/delayed-push/delayed-push/local/localdeploy"
 	"github.com/delayed-push/delayed-push/local/motoapi"
@@ -446,4 +449,31 @@ func (s *Stack) Redrive(ctx context.Context, m sqstypes.Message) error {
 	}
 	_, err = s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle})
 	return err
+}
+
+// ClientResources are the Go client's Resources of the stack, read from its outputs as
+// client.ResourcesFromStack reads them from AWS (the economy engine's included).
+func (s *Stack) ClientResources(ctx context.Context) (client.Resources, error) {
+	res, _, err := client.ResourcesFromStack(ctx, outputsDescriber(s.Outputs), "DelayedPush")
+	return res, err
+}
+
+// Client is a Go client of the stack, on the emulator's clients (both engines).
+func (s *Stack) Client(ctx context.Context) (*client.Client, error) {
+	res, err := s.ClientResources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewWith(res, s.SFN, s.SQS, s.Scheduler, s.DynamoDB, nil), nil
+}
+
+// outputsDescriber answers DescribeStacks with outputs already read from the emulator.
+type outputsDescriber map[string]string
+
+func (o outputsDescriber) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	st := cftypes.Stack{StackName: in.StackName}
+	for k, v := range o {
+		st.Outputs = append(st.Outputs, cftypes.Output{OutputKey: aws.String(k), OutputValue: aws.String(v)})
+	}
+	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{st}}, nil
 }

@@ -34,11 +34,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/local/apigw"
 	"github.com/delayed-push/delayed-push/local/faultproxy"
 	"github.com/delayed-push/delayed-push/local/localdeploy"
 	"github.com/delayed-push/delayed-push/local/localrun"
 	"github.com/delayed-push/delayed-push/local/motoapi"
+	"github.com/delayed-push/delayed-push/push"
 )
 
 func main() {
@@ -236,7 +238,7 @@ func writeJSON(path string, v any) error {
 }
 
 // demo registers a demo device, schedules a push three seconds out with StartExecution, and
-// shows what the device receives and how late it was.
+// shows what the device receives and how late it was; then the same on the economy engine.
 func demo(ctx context.Context, args []string) error {
 	f := parse("demo", args)
 	stack, err := localrun.Connect(ctx, f.endpoint, f.state)
@@ -285,5 +287,43 @@ func demo(ctx context.Context, args []string) error {
 	if rec, err := stack.DeliveryRecord(ctx, pushID, endpointArn); err == nil && rec != nil {
 		fmt.Printf("Delivery log: status %s, SNS message %s.\n", rec["status"], rec["snsMessageId"])
 	}
+	return demoEconomy(ctx, stack, endpointArn, f.state)
+}
+
+// demoEconomy sends a push through the economy engine with the Go client, a few seconds out
+// (one SQS SendMessage with DelaySeconds), shows it arrive, and says how to see the schedule
+// path, which takes minutes.
+func demoEconomy(ctx context.Context, stack *localrun.Stack, endpointArn, state string) error {
+	res, err := stack.ClientResources(ctx)
+	if err != nil {
+		return err
+	}
+	if res.ScheduleGroupName == "" {
+		return nil // a stack without the economy engine
+	}
+	c := client.NewWith(res, stack.SFN, stack.SQS, stack.Scheduler, stack.DynamoDB, nil)
+	before, err := stack.Deliveries(ctx, endpointArn)
+	if err != nil {
+		return err
+	}
+	const delay = 3 * time.Second
+	key := fmt.Sprintf("demo-economy-%d", time.Now().Unix())
+	fmt.Printf("\nThe same through the economy engine (Go client, Engine: economy; pushctl schedule --engine economy):\n  go run ./cmd/pushctl schedule --local --engine economy --key %s --delay 3s --user demo-user --title 'Hello from the economy engine'\n", key)
+	s, err := c.Schedule(ctx, client.Request{Key: key, Delay: delay, Engine: client.EngineEconomy,
+		Push: push.Push{UserID: "demo-user", Title: "Hello from the economy engine", Body: "One SQS message with DelaySeconds"}})
+	if err != nil {
+		return err
+	}
+	if _, _, err := stack.WaitForDeliveries(ctx, endpointArn, len(before)+1, 60*time.Second); err != nil {
+		return fmt.Errorf("%w; see %s", err, localrun.RunnerLog(state))
+	}
+	if report, err := localrun.WaitForReport(ctx, localrun.RunnerLog(state), key, 10*time.Second); err == nil {
+		fmt.Printf("Engine %s: the sender reported outcome %q, lateness %d ms past the due time %s.\n", report.Engine, report.Outcome, int(report.LatenessMs), s.DueAt.UTC().Format("15:04:05.000"))
+	}
+	fmt.Printf("\nDue later than %s (this local stack's economyScheduleAfterSeconds, shortened from 900), an economy push\n"+
+		"becomes an EventBridge Scheduler schedule, fired here at a random moment of the minute it names, then held by\n"+
+		"the sender until its due time. Try it (about 4 minutes), and watch the [scheduler] lines of %s:\n"+
+		"  go run ./cmd/pushctl schedule --local --engine economy --key demo-later --delay 200s --user demo-user --title 'Later'\n",
+		res.EconomyScheduleAfter, localrun.RunnerLog(state))
 	return nil
 }
