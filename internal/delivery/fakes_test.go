@@ -52,6 +52,7 @@ type record struct {
 	err        string
 	userID     string
 	lateness   *int64
+	held       *int64
 	publishes  int
 	engine     string
 }
@@ -124,7 +125,7 @@ func (f *fakeLog) Mark(_ context.Context, k delivery.Key, l delivery.Lease, m de
 	if r == nil || r.status != delivery.StatusSending || r.token != l.Token {
 		return delivery.ErrLostClaim
 	}
-	r.status, r.snsID, r.err, r.lateness = m.Status, m.SNSMessageID, m.Error, m.LatenessMs
+	r.status, r.snsID, r.err, r.lateness, r.held = m.Status, m.SNSMessageID, m.Error, m.LatenessMs, m.HeldMs
 	r.publishes += m.Publishes
 	return nil
 }
