@@ -53,16 +53,34 @@ func pendingSchedules(t *testing.T, group string) int {
 // poll: the next one-second slice takes them) and the 99th percentile of control pushes put
 // on the queue due at once, every two seconds through the same minutes (what the local
 // pipeline itself takes under this load).
+//
+// LOAD_ECONOMY sets the number of economy pushes; LOAD_STEPFUNCTIONS (default none) adds that
+// many on the state machine to the same burst, interleaved, due over the same minutes, held to
+// the same checks: make bench compares the engines' lateness on one workload.
 func TestEconomyBurst(t *testing.T) {
 	ctx := context.Background()
 	n := envInt("LOAD_ECONOMY", 1000)
+	nSFN := 0
+	if v := os.Getenv("LOAD_STEPFUNCTIONS"); v != "" {
+		nSFN = envInt("LOAD_STEPFUNCTIONS", 0)
+	}
 	res, err := stack.ClientResources(ctx)
 	require.NoError(t, err)
 	require.NotEmpty(t, res.ScheduleGroupName, "the local stack has the economy engine's outputs")
 	c := client.NewWith(res, stack.SFN, stack.SQS, stack.Scheduler, stack.DynamoDB, nil)
 
 	users := registerUsers(t, "economy", 500, 1)
-	specs := plan("economy", users, n, 0, true)
+	specs := plan("economy", users, n+nSFN, 0, true)
+	engineOf := func(i int) string { // nSFN of the n+nSFN pushes, spread through the burst
+		if nSFN > 0 && i*nSFN/(n+nSFN) != (i+1)*nSFN/(n+nSFN) {
+			return client.EngineStepFunctions
+		}
+		return client.EngineEconomy
+	}
+	engine := map[string]string{}
+	for i, p := range specs {
+		engine[p.ID] = engineOf(i)
+	}
 	ctlUsers := registerUsers(t, "economy-ctl", 20, 1)
 	endpoints := map[string]bool{}
 	for _, m := range []map[string][]string{users, ctlUsers} {
@@ -83,7 +101,7 @@ func TestEconomyBurst(t *testing.T) {
 	err = parallel(8, len(specs), func(i int) error {
 		p := specs[i]
 		at := sendStart.Add(minAhead + time.Duration(rand.Int64N(int64(maxAhead-minAhead))))
-		s, err := c.Schedule(ctx, client.Request{Key: p.ID, Push: push.Push{UserID: p.User, Title: "Load test", Body: p.ID}, At: at, Engine: client.EngineEconomy})
+		s, err := c.Schedule(ctx, client.Request{Key: p.ID, Push: push.Push{UserID: p.User, Title: "Load test", Body: p.ID}, At: at, Engine: engine[p.ID]})
 		if err != nil {
 			return err
 		}
@@ -97,7 +115,8 @@ func TestEconomyBurst(t *testing.T) {
 	})
 	require.NoError(t, err)
 	sent := time.Since(sendStart)
-	t.Logf("economy: %d pushes scheduled in %.1f s: %d through a schedule, %d as a delayed SQS message", n, sent.Seconds(), len(viaSchedule), n-len(viaSchedule))
+	t.Logf("economy: %d pushes scheduled in %.1f s: %d through a schedule, %d as a delayed SQS message; and %d on the state machine",
+		n, sent.Seconds(), len(viaSchedule), n-len(viaSchedule), nSFN)
 	assert.Less(t, sent, minAhead, "all scheduled before the first falls due")
 
 	// Control pushes through the same minutes: due when they are put on the queue.
@@ -116,14 +135,25 @@ func TestEconomyBurst(t *testing.T) {
 	}
 
 	want := len(specs) + len(controls)
-	_, last := waitSettled(t, endpoints, want, func() int { return pendingSchedules(t, res.ScheduleGroupName) }, 10*time.Minute)
+	pending := func() int {
+		p := pendingSchedules(t, res.ScheduleGroupName)
+		if nSFN > 0 {
+			p += runningExecutions(t)
+		}
+		return p
+	}
+	_, last := waitSettled(t, endpoints, want, pending, 10*time.Minute)
 	u.stop()
 	stats, err := stack.Faults.Stats(ctx)
 	require.NoError(t, err)
 
 	all := append(append([]pushSpec(nil), specs...), controls...)
 	o := verify(t, all, collect(t, endpoints))
-	report(t, "economy burst (1,000 economy pushes due over 1-4 minutes, with control pushes)", all, o, "the first Schedule call", sendStart, last, u, stats, nil, "")
+	title := fmt.Sprintf("economy burst (%d economy pushes due over 1-4 minutes, with control pushes)", n)
+	if nSFN > 0 {
+		title = fmt.Sprintf("engines burst (%d economy and %d Step Functions pushes, interleaved, due over 1-4 minutes, with control pushes)", n, nSFN)
+	}
+	report(t, title, all, o, "the first Schedule call", sendStart, last, u, stats, nil, "")
 
 	// Lateness by path, from the sender's report on the copy it sent; the early copies it held.
 	reports, err := localrun.AllSenderReports(stack.LogPath())
@@ -151,8 +181,12 @@ func TestEconomyBurst(t *testing.T) {
 		sort.Slice(ms, func(i, j int) bool { return ms[i] < ms[j] })
 		return ms, early, held, notSent
 	}
-	var bySchedule, byDelay, ctlIDs, economyIDs []string
+	var bySchedule, byDelay, ctlIDs, economyIDs, sfnIDs []string
 	for _, p := range specs {
+		if engine[p.ID] == client.EngineStepFunctions {
+			sfnIDs = append(sfnIDs, p.ID)
+			continue
+		}
 		economyIDs = append(economyIDs, p.ID)
 		if viaSchedule[p.ID] != "" {
 			bySchedule = append(bySchedule, p.ID)
@@ -184,6 +218,10 @@ func TestEconomyBurst(t *testing.T) {
 	p99 := line("economy, all", economyIDs)
 	line("  through a schedule (due 180-240 s ahead)", bySchedule)
 	line("  as a delayed SQS message (due 60-180 s ahead)", byDelay)
+	if nSFN > 0 {
+		sfnP99 := line("stepfunctions, all", sfnIDs)
+		assert.LessOrEqual(t, sfnP99, bound, "Step Functions lateness p99 within the same bound")
+	}
 	line("control pushes (due when queued)", ctlIDs)
 	fmt.Fprintf(&b, "bound on the economy p99: 1 s + the emulator's share (its whole second 1000 ms + the control p99 %d ms) = %d ms; measured p99 %d ms\n",
 		percentile(ctlMs, 0.99), bound.Milliseconds(), p99.Milliseconds())

@@ -38,3 +38,20 @@ func TestSeries(t *testing.T) {
 	assert.Equal(t, series{2, 0.5}, ratios(series{4, 1}, series{2, 2}))
 	assert.Equal(t, "1.0 / **2.5** / 10.0", s.mmm("%.1f"))
 }
+
+// The engines table reads what pushctl accuracy --json prints under "engines".
+func TestEnginesTable(t *testing.T) {
+	got, err := enginesTable(`{"since":"2026-12-06T11:00:00Z","count":900,"engines":{
+		"stepfunctions":{"count":300,"meanMs":910.4,"p50Ms":880,"p95Ms":1400,"p99Ms":1700,"maxMs":2100,"minMs":12,"early":0},
+		"economy":{"count":300,"meanMs":700,"p50Ms":650,"p95Ms":1200,"p99Ms":1500,"maxMs":1900,"minMs":3,"early":0},
+		"queue":{"count":300,"meanMs":80,"p50Ms":70,"p95Ms":150,"p99Ms":200,"maxMs":300,"minMs":10,"early":0}}}`)
+	assert.NoError(t, err)
+	assert.Contains(t, got, "| stepfunctions | 300 | 910 ms | 880 ms | 1400 ms | **1700 ms** | 2100 ms | 0 |")
+	assert.Contains(t, got, "| economy | 300 | 700 ms | 650 ms | 1200 ms | **1500 ms** | 1900 ms | 0 |")
+	assert.Less(t, strings.Index(got, "| stepfunctions"), strings.Index(got, "| economy"), "side by side, the default first")
+
+	_, err = enginesTable(`{"engines":{"stepfunctions":{"count":1}}}`)
+	assert.ErrorContains(t, err, `no engine "economy"`)
+	_, err = enginesTable("not json")
+	assert.Error(t, err)
+}

@@ -164,7 +164,7 @@ DynamoDB write takes a few milliseconds and an SNS publish some tens, W ≈ 40 t
 = 1,769 MB × CPU / W the batch's CPU takes longer than its waits, so every push is later for the
 same cost (duration grows as memory shrinks); above it the batch waits as long and costs more.
 For these CPU and W, M is **%.0f to %.0f MB**: the sender's 256 MB is %s that range, and stays (the
-reason is beside the setting in stacks/delayedpush.go).`, lo, hi, at(lo, 128), at(lo, 256), at(lo, 512), kneeLo, kneeHi, where)
+reason is beside the setting, senderMemoryMiB, in stacks/internal/settings/table.go).`, lo, hi, at(lo, 128), at(lo, 256), at(lo, 512), kneeLo, kneeHi, where)
 }
 
 func pct(s series) string {
