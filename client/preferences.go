@@ -72,6 +72,14 @@ func (c *Client) SetPreferences(ctx context.Context, userID string, r Preference
 	return p, err
 }
 
+// DefaultTimeZone is the zone of a user who has none: Resources.DefaultTimeZone, or "UTC".
+func (c *Client) DefaultTimeZone() string {
+	if c.res.DefaultTimeZone == "" {
+		return "UTC"
+	}
+	return c.res.DefaultTimeZone
+}
+
 // FieldQuietHours names the quiet hours as a whole in an error.
 const FieldQuietHours = "quietHours"
 

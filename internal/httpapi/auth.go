@@ -40,6 +40,7 @@ var RouteAuthorization = map[string]string{
 	"PUT /pushes/{key}": AuthBackend, "DELETE /pushes/{key}": AuthBackend,
 	"POST /devices": AuthOwnUser, "DELETE /devices/{deviceId}": AuthOwnUser,
 	"GET /users/{userId}/devices": AuthOwnUser, "DELETE /users/{userId}/devices": AuthOwnUser,
+	"GET /users/{userId}/preferences": AuthOwnUser, "PUT /users/{userId}/preferences": AuthOwnUser,
 }
 
 // Defaults of the JWT rules.

@@ -24,6 +24,7 @@ import (
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/internal/requestbody"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/recipient"
 	"github.com/delayed-push/delayed-push/schedule"
 )
 
@@ -44,9 +45,18 @@ type Devices interface {
 	UnregisterDevices(ctx context.Context, userID string) ([]devices.Device, error)
 }
 
+// Preferences is the part of the client the preferences routes use (a *client.Client).
+type Preferences interface {
+	SetPreferences(ctx context.Context, userID string, r client.PreferencesRequest) (recipient.Preferences, error)
+	Preferences(ctx context.Context, userID string) (recipient.Preferences, bool, error)
+	// DefaultTimeZone is the zone of a user who has none.
+	DefaultTimeZone() string
+}
+
 // Routes are the route keys the API serves, as API Gateway writes them.
 var Routes = []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}",
-	"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices"}
+	"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices",
+	"GET /users/{userId}/preferences", "PUT /users/{userId}/preferences"}
 
 // Defaults.
 const (
@@ -61,6 +71,7 @@ const (
 	CodeInvalidRequest   = requestbody.CodeInvalidRequest   // 400: the body is not the JSON object the route takes
 	CodeInvalidPush      = "invalid_push"                   // 400: a field of the push or the schedule, named in "field"
 	CodeInvalidDevice    = "invalid_device"                 // 400: a field of the device registration, named in "field"
+	CodeInvalidPrefs     = "invalid_preferences"            // 400: a field of the preferences, named in "field"
 	CodeNotFound         = "not_found"                      // 404: no push with this key, no device with this id
 	CodeRouteNotFound    = "route_not_found"                // 404: no such route
 	CodeConflict         = "conflict"                       // 409: the key holds another push; other registrations of the token are changing it
@@ -78,6 +89,7 @@ const (
 type Handler struct {
 	Pushes       Pushes
 	Devices      Devices
+	Preferences  Preferences
 	DefaultDelay time.Duration // a POST without delaySeconds or sendAt; 0 means DefaultDelay
 	MaxBodyBytes int           // 0 means DefaultMaxBodyBytes
 	Logger       *slog.Logger
@@ -178,6 +190,20 @@ func (h *Handler) route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		}
 		list, err := h.Devices.UnregisterDevices(ctx, user)
 		return h.result(ctx, req, http.StatusOK, DeviceList{UserID: user, Devices: nonNil(list)}, err)
+	case "GET /users/{userId}/preferences", "PUT /users/{userId}/preferences":
+		user := req.PathParameters["userId"]
+		if bad := c.mayActFor(user); bad != nil {
+			return h.refused(ctx, req, c, bad)
+		}
+		if h.Preferences == nil {
+			h.logger().ErrorContext(ctx, "api misconfigured: no Preferences", "routeKey", req.RouteKey)
+			return fail(http.StatusInternalServerError, CodeInternal, "", "internal error (request %s)", req.RequestContext.RequestID)
+		}
+		if req.RouteKey == "PUT /users/{userId}/preferences" {
+			return h.setPreferences(ctx, req, user)
+		}
+		p, _, err := h.Preferences.Preferences(ctx, user)
+		return h.result(ctx, req, http.StatusOK, client.UserPreferencesOf(user, p, h.Preferences.DefaultTimeZone()), err)
 	}
 	// A route of RouteAuthorization without a case: a programming error, caught by the tests.
 	return fail(http.StatusInternalServerError, CodeInternal, "", "route %s has no handler", req.RouteKey)
@@ -248,6 +274,31 @@ func when(rawDelay, rawSendAt json.RawMessage) (time.Duration, time.Time, bool, 
 	return 0, time.Time{}, false, nil
 }
 
+// localTimeOf reads localTime: absent is none; otherwise a string (checked by the client,
+// in recipient's words), and not with delaySeconds or sendAt (given).
+func localTimeOf(raw json.RawMessage, given bool) (string, *answer) {
+	if raw == nil {
+		return "", nil
+	}
+	bad := func(format string, args ...any) (string, *answer) {
+		a := fail(http.StatusBadRequest, CodeInvalidPush, recipient.FieldLocalTime, "invalid localTime: "+format, args...)
+		return "", &a
+	}
+	var s string
+	if string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
+		return bad("must be a string, a wall-clock time like \"2026-12-24T09:00\"")
+	}
+	if given {
+		return bad("given with delaySeconds or sendAt: exactly one is allowed")
+	}
+	if _, err := recipient.ParseLocalTime(s); err != nil {
+		var ie *recipient.InvalidError
+		errors.As(err, &ie)
+		return bad("%s", ie.Reason)
+	}
+	return s, nil
+}
+
 // engineOf reads engine: absent (or null) is the stack's engine; otherwise "stepfunctions"
 // or "economy", refused in the client's words.
 func engineOf(raw json.RawMessage) (string, *answer) {
@@ -287,9 +338,9 @@ func pushOf(raw json.RawMessage) (push.Push, *answer) {
 }
 
 func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
-	var rawKey, rawPush, rawDelay, rawSendAt, rawEngine json.RawMessage
+	var rawKey, rawPush, rawDelay, rawSendAt, rawEngine, rawLocal json.RawMessage
 	if bad := h.object(req, map[string]*json.RawMessage{"key": &rawKey, "push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt,
-		"engine": &rawEngine}); bad != nil {
+		"engine": &rawEngine, "localTime": &rawLocal}); bad != nil {
 		return *bad
 	}
 	var key string
@@ -300,7 +351,11 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if bad != nil {
 		return *bad
 	}
-	if !given {
+	local, bad := localTimeOf(rawLocal, given)
+	if bad != nil {
+		return *bad
+	}
+	if !given && local == "" {
 		delay = h.DefaultDelay
 		if delay <= 0 {
 			delay = DefaultDelay
@@ -314,7 +369,7 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if bad != nil {
 		return *bad
 	}
-	s, err := h.Pushes.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, At: at, Engine: engine})
+	s, err := h.Pushes.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, At: at, Engine: engine, LocalTime: local})
 	if err == nil {
 		// Also when already scheduled: the first creator stays the owner, and a retry after a
 		// failed record writes it then.
@@ -330,9 +385,9 @@ func (h *Handler) schedule(ctx context.Context, req events.APIGatewayV2HTTPReque
 }
 
 func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPRequest, key string) answer {
-	var rawPush, rawDelay, rawSendAt, rawNow, rawEngine json.RawMessage
+	var rawPush, rawDelay, rawSendAt, rawNow, rawEngine, rawLocal json.RawMessage
 	if bad := h.object(req, map[string]*json.RawMessage{"push": &rawPush, "delaySeconds": &rawDelay, "sendAt": &rawSendAt, "now": &rawNow,
-		"engine": &rawEngine}); bad != nil {
+		"engine": &rawEngine, "localTime": &rawLocal}); bad != nil {
 		return *bad
 	}
 	var ch client.Change
@@ -340,8 +395,8 @@ func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPReq
 		if string(rawNow) != "true" && string(rawNow) != "false" {
 			return fail(http.StatusBadRequest, CodeInvalidPush, "now", "invalid now: must be true or false")
 		}
-		if rawDelay != nil || rawSendAt != nil {
-			return fail(http.StatusBadRequest, CodeInvalidPush, "now", "invalid now: give one of now, delaySeconds and sendAt")
+		if rawDelay != nil || rawSendAt != nil || rawLocal != nil {
+			return fail(http.StatusBadRequest, CodeInvalidPush, "now", "invalid now: give one of now, delaySeconds, sendAt and localTime")
 		}
 		ch.Now = string(rawNow) == "true"
 	}
@@ -353,6 +408,9 @@ func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPReq
 	if given && delay == 0 && at.IsZero() {
 		ch.Now = true
 	}
+	if ch.LocalTime, bad = localTimeOf(rawLocal, given); bad != nil {
+		return *bad
+	}
 	if ch.Engine, bad = engineOf(rawEngine); bad != nil {
 		return *bad
 	}
@@ -363,8 +421,8 @@ func (h *Handler) reschedule(ctx context.Context, req events.APIGatewayV2HTTPReq
 		}
 		ch.Push = &p
 	}
-	if !given && !ch.Now && ch.Push == nil && ch.Engine == "" {
-		return fail(http.StatusBadRequest, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push, and/or engine")
+	if !given && !ch.Now && ch.LocalTime == "" && ch.Push == nil && ch.Engine == "" {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt, localTime or now, and/or push, and/or engine")
 	}
 	s, err := h.Pushes.Reschedule(ctx, key, ch)
 	return h.result(ctx, req, http.StatusOK, s, err)
@@ -413,13 +471,14 @@ func nonNil(l []devices.Device) []devices.Device {
 
 func (h *Handler) registerDevice(ctx context.Context, req events.APIGatewayV2HTTPRequest, c caller) answer {
 	var raw = map[string]*json.RawMessage{}
-	var userID, token, platform, deviceID json.RawMessage
-	raw["userId"], raw["token"], raw["platform"], raw["deviceId"] = &userID, &token, &platform, &deviceID
+	var userID, token, platform, deviceID, timeZone json.RawMessage
+	raw["userId"], raw["token"], raw["platform"], raw["deviceId"], raw["timeZone"] = &userID, &token, &platform, &deviceID, &timeZone
 	if bad := h.object(req, raw); bad != nil {
 		return *bad
 	}
 	var r devices.Registration
-	for name, dst := range map[string]*string{"userId": &r.UserID, "token": &r.Token, "platform": &r.Platform, "deviceId": &r.DeviceID} {
+	for name, dst := range map[string]*string{"userId": &r.UserID, "token": &r.Token, "platform": &r.Platform, "deviceId": &r.DeviceID,
+		"timeZone": &r.TimeZone} {
 		v := *raw[name]
 		if v != nil && (string(v) == "null" || json.Unmarshal(v, dst) != nil) {
 			return fail(http.StatusBadRequest, CodeInvalidDevice, name, "invalid %s: must be a string", name)
@@ -449,10 +508,13 @@ func (h *Handler) result(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	var ie *push.InvalidError
 	var de *devices.InvalidError
+	var re *recipient.InvalidError
 	var ae smithy.APIError
 	switch {
 	case errors.As(err, &ie):
 		return fail(http.StatusBadRequest, CodeInvalidPush, ie.Field, "%s", ie.Error())
+	case errors.As(err, &re):
+		return fail(http.StatusBadRequest, CodeInvalidPrefs, re.Field, "%s", re.Error())
 	case errors.As(err, &de):
 		return fail(http.StatusBadRequest, CodeInvalidDevice, de.Field, "%s", de.Error())
 	case errors.Is(err, devices.ErrNotFound):

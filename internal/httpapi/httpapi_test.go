@@ -216,7 +216,7 @@ func TestRequestErrorsSayWhatWasWrong(t *testing.T) {
 		{"POST /pushes", "", `{"key":"k","push":{"userId":"u","title":"` + strings.Repeat("x", 3000) + `"}}`, nil, 413, CodePayloadTooLarge, "", "the body is 3044 bytes, at most 2048"},
 		{"GET /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
 		{"DELETE /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
-		{"PUT /pushes/{key}", "k", `{}`, nil, 400, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt or now, and/or push, and/or engine"},
+		{"PUT /pushes/{key}", "k", `{}`, nil, 400, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt, localTime or now, and/or push, and/or engine"},
 		{"POST /pushes", "", `{"key":"k","engine":"cheap","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got "cheap"`},
 		{"POST /pushes", "", `{"key":"k","engine":"","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got ""`},
 		{"POST /pushes", "", `{"key":"k","engine":1,"push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got 1`},
