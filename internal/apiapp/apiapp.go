@@ -5,7 +5,8 @@
 // Environment: STATE_MACHINE_ARN, PUSH_QUEUE_URL, SCHEDULES_TABLE, PLATFORM_APPLICATION_ARN,
 // DEVICES_TABLE, DEVICE_OWNERS_TABLE, DEFAULT_DELAY_SECONDS and MAX_BODY_BYTES (required); the
 // economy engine's ENGINE, SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN, SCHEDULER_DLQ_ARN,
-// PUSH_QUEUE_ARN and ECONOMY_SCHEDULE_AFTER_SECONDS (required) and SCHEDULER_KMS_KEY_ARN
+// PUSH_QUEUE_ARN and ECONOMY_SCHEDULE_AFTER_SECONDS (required); the recipients' PREFERENCES_TABLE
+// and DEFAULT_TIME_ZONE (required, an IANA zone); SCHEDULER_KMS_KEY_ARN
 // (always set, empty without a customer managed key); JWT_USER_CLAIM and BACKEND_SCOPE, which
 // the construct sets with a JWT authorizer only (unset, the handler's defaults apply: they
 // concern only callers that authorizer let through).
@@ -24,6 +25,7 @@ import (
 	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/internal/httpapi"
 	"github.com/delayed-push/delayed-push/internal/lambdaenv"
+	"github.com/delayed-push/delayed-push/recipient"
 )
 
 // The API function's environment variables.
@@ -46,6 +48,9 @@ const (
 	EnvPushQueueArn                = "PUSH_QUEUE_ARN"
 	EnvEconomyScheduleAfterSeconds = "ECONOMY_SCHEDULE_AFTER_SECONDS"
 	EnvSchedulerKmsKeyArn          = "SCHEDULER_KMS_KEY_ARN"
+
+	EnvPreferencesTable = "PREFERENCES_TABLE"
+	EnvDefaultTimeZone  = "DEFAULT_TIME_ZONE"
 )
 
 type settings struct {
@@ -65,11 +70,16 @@ func loadSettings(getenv func(string) string) (settings, error) {
 			Engine: env.String(EnvEngine), ScheduleGroupName: env.String(EnvScheduleGroupName), SchedulerRoleArn: env.String(EnvSchedulerRoleArn),
 			SchedulerDeadLetterQueueArn: env.String(EnvSchedulerDLQArn), PushQueueArn: env.String(EnvPushQueueArn),
 			EconomyScheduleAfter: time.Duration(env.Int(EnvEconomyScheduleAfterSeconds, int(client.MinEconomyScheduleAfter/time.Second))) * time.Second,
-			SchedulerKmsKeyArn:   getenv(EnvSchedulerKmsKeyArn)}, // empty without a customer managed key
+			SchedulerKmsKeyArn:   getenv(EnvSchedulerKmsKeyArn), // empty without a customer managed key
+			PreferencesTable:     env.String(EnvPreferencesTable), DefaultTimeZone: env.String(EnvDefaultTimeZone)},
 		DefaultDelay: time.Duration(env.Int(EnvDefaultDelaySeconds, 0)) * time.Second,
 		MaxBodyBytes: env.Int(EnvMaxBodyBytes, 1),
 		UserClaim:    getenv(EnvJwtUserClaim),
 		BackendScope: getenv(EnvBackendScope),
+	}
+	if z := st.Resources.DefaultTimeZone; z != "" {
+		_, err := recipient.Zone(z)
+		env.Check(EnvDefaultTimeZone, err)
 	}
 	if st.Resources.Engine != "" {
 		env.Check(EnvEngine, client.ValidateEngine(st.Resources.Engine))
@@ -99,7 +109,7 @@ func Main() {
 		}
 		c := client.New(cfg, st.Resources) // its EventBridge Scheduler client too, for the economy engine
 		r := st.Resources
-		h := &httpapi.Handler{Pushes: c, Devices: c, DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger,
+		h := &httpapi.Handler{Pushes: c, Devices: c, Preferences: c, DefaultDelay: st.DefaultDelay, MaxBodyBytes: st.MaxBodyBytes, Logger: logger,
 			UserClaim: st.UserClaim, BackendScope: st.BackendScope,
 			Owners: newOwners(dynamodb.NewFromConfig(cfg), r.DevicesTable, r.DeviceOwnersTable, r.SchedulesTable)}
 		return h.HandleJSON, nil

@@ -16,7 +16,8 @@ var constructEnv = map[string]string{"STATE_MACHINE_ARN": "arn:sm", "PUSH_QUEUE_
 	"PLATFORM_APPLICATION_ARN": "arn:app", "DEVICES_TABLE": "d", "DEVICE_OWNERS_TABLE": "o",
 	"DEFAULT_DELAY_SECONDS": "7200", "MAX_BODY_BYTES": "65536",
 	"ENGINE": "economy", "SCHEDULE_GROUP_NAME": "g", "SCHEDULER_ROLE_ARN": "arn:role", "SCHEDULER_DLQ_ARN": "arn:dlq",
-	"PUSH_QUEUE_ARN": "arn:q", "ECONOMY_SCHEDULE_AFTER_SECONDS": "900"}
+	"PUSH_QUEUE_ARN": "arn:q", "ECONOMY_SCHEDULE_AFTER_SECONDS": "900",
+	"PREFERENCES_TABLE": "p", "DEFAULT_TIME_ZONE": "Europe/Berlin"}
 
 func get(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -42,7 +43,7 @@ func TestLoadSettings(t *testing.T) {
 	assert.Equal(t, client.Resources{StateMachineArn: "arn:sm", PushQueueURL: "https://q", SchedulesTable: "s",
 		PlatformApplicationArn: "arn:app", DevicesTable: "d", DeviceOwnersTable: "o",
 		Engine: "economy", ScheduleGroupName: "g", SchedulerRoleArn: "arn:role", SchedulerDeadLetterQueueArn: "arn:dlq",
-		PushQueueArn: "arn:q", EconomyScheduleAfter: 15 * time.Minute}, st.Resources, "SCHEDULER_KMS_KEY_ARN empty: no customer managed key")
+		PushQueueArn: "arn:q", EconomyScheduleAfter: 15 * time.Minute, PreferencesTable: "p", DefaultTimeZone: "Europe/Berlin"}, st.Resources, "SCHEDULER_KMS_KEY_ARN empty: no customer managed key")
 
 	st, err = loadSettings(get(with(map[string]string{"SCHEDULER_KMS_KEY_ARN": "arn:key", "ECONOMY_SCHEDULE_AFTER_SECONDS": "180"})))
 	require.NoError(t, err)
@@ -78,6 +79,8 @@ func TestUnusableValuesAreErrors(t *testing.T) {
 		`ENGINE: invalid engine: must be "stepfunctions" or "economy", got "cheap"`: {"ENGINE": "cheap"},
 		`ECONOMY_SCHEDULE_AFTER_SECONDS must be at least 180, got "60"`:             {"ECONOMY_SCHEDULE_AFTER_SECONDS": "60"},
 		`ECONOMY_SCHEDULE_AFTER_SECONDS: must be at most 900, got 901`:              {"ECONOMY_SCHEDULE_AFTER_SECONDS": "901"},
+		`DEFAULT_TIME_ZONE: invalid timeZone: unknown time zone "America/Gotham"`:   {"DEFAULT_TIME_ZONE": "America/Gotham"},
+		`DEFAULT_TIME_ZONE: invalid timeZone: "Local" is the server's own zone`:     {"DEFAULT_TIME_ZONE": "Local"},
 	} {
 		_, err := loadSettings(get(with(env)))
 		assert.ErrorContains(t, err, "environment variable "+want)
