@@ -35,6 +35,11 @@ func (e *Env) String(name string) string {
 	return v
 }
 
+// Optional is the value of a variable the construct sets to a value that may be empty (a
+// setting whose "" means none). Lambda's environment does not tell an unset variable from an
+// empty one, so neither is an error.
+func (e *Env) Optional(name string) string { return e.getenv(name) }
+
 // Int is the value of a variable the construct sets to a whole number, at least least.
 func (e *Env) Int(name string, least int) int {
 	v := e.String(name)

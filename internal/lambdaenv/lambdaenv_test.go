@@ -62,3 +62,14 @@ func TestSetUpLogsWhyAFunctionCannotStart(t *testing.T) {
 	assert.NotNil(t, h)
 	assert.Empty(t, out.String())
 }
+
+// Optional reads a variable whose empty value means none: unset or empty, no error.
+func TestOptionalMayBeEmpty(t *testing.T) {
+	e := New(func(k string) string { return map[string]string{"CAPS": "3/24h"}[k] })
+	if got := e.Optional("CAPS"); got != "3/24h" {
+		t.Fatalf("got %q", got)
+	}
+	if got := e.Optional("UNSET"); got != "" || e.Err() != nil {
+		t.Fatalf("got %q, %v", got, e.Err())
+	}
+}

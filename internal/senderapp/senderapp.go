@@ -7,7 +7,9 @@
 // Environment (docs/CONTRACTS.md, "Sender Lambda environment"), all required, as the construct
 // sets every one: DEVICES_TABLE, DELIVERIES_TABLE, SCHEDULES_TABLE, PUSH_QUEUE_URL,
 // DEAD_LETTER_QUEUE_URL, MAX_RECEIVE_COUNT, SCHEDULER_ROLE_ID, DELIVERY_GUARANTEE,
-// DELIVERY_RETENTION_DAYS and MAX_LATENESS_SECONDS.
+// DELIVERY_RETENTION_DAYS, MAX_LATENESS_SECONDS, PREFERENCES_TABLE, CAPS_TABLE,
+// DEFAULT_TIME_ZONE (an IANA zone) and CAPS (the frequency caps, internal/caps' form; "" is
+// none).
 // AWS_ENDPOINT_URL, when set, points every SDK client at a local emulator.
 package senderapp
 
@@ -27,10 +29,12 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/delayed-push/delayed-push/internal/awsadapters"
+	"github.com/delayed-push/delayed-push/internal/caps"
 	"github.com/delayed-push/delayed-push/internal/delivery"
 	"github.com/delayed-push/delayed-push/internal/lambdaenv"
 	"github.com/delayed-push/delayed-push/internal/metrics"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/recipient"
 )
 
 // The sender's environment variables.
@@ -45,6 +49,10 @@ const (
 	EnvDeliveryRetentionDays = "DELIVERY_RETENTION_DAYS"
 	EnvSchedulesTable        = "SCHEDULES_TABLE"
 	EnvMaxLatenessSeconds    = "MAX_LATENESS_SECONDS"
+	EnvPreferencesTable      = "PREFERENCES_TABLE"
+	EnvCapsTable             = "CAPS_TABLE"
+	EnvCaps                  = "CAPS"
+	EnvDefaultTimeZone       = "DEFAULT_TIME_ZONE"
 )
 
 // settings is the function's environment, validated.
@@ -59,6 +67,10 @@ type settings struct {
 	RetentionDays   int
 	SchedulesTable  string
 	MaxLateness     int // seconds; 0: no limit
+	PrefsTable      string
+	CapsTable       string
+	Caps            caps.Config
+	DefaultTimeZone string
 }
 
 // loadSettings reads the environment through getenv (os.Getenv in production) so the rules
@@ -76,6 +88,16 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		RetentionDays:   env.Int(EnvDeliveryRetentionDays, 1),
 		SchedulesTable:  env.String(EnvSchedulesTable),
 		MaxLateness:     env.Int(EnvMaxLatenessSeconds, 0),
+		PrefsTable:      env.String(EnvPreferencesTable),
+		CapsTable:       env.String(EnvCapsTable),
+		DefaultTimeZone: env.String(EnvDefaultTimeZone),
+	}
+	var err error
+	st.Caps, err = caps.ParseConfig(env.Optional(EnvCaps))
+	env.Check(EnvCaps, err)
+	if st.DefaultTimeZone != "" {
+		_, err = recipient.Zone(st.DefaultTimeZone)
+		env.Check(EnvDefaultTimeZone, err)
 	}
 	if st.Guarantee != "" && st.Guarantee != push.DeliveryAtLeastOnce && st.Guarantee != push.DeliveryAtMostOnce {
 		env.Check(EnvDeliveryGuarantee, fmt.Errorf("must be %q or %q, got %q", push.DeliveryAtLeastOnce, push.DeliveryAtMostOnce, st.Guarantee))
@@ -152,6 +174,9 @@ func newService(st settings, cfg aws.Config, logger *slog.Logger) *delivery.Serv
 			DeadLetterQueue: st.DeadLetterURL,
 		},
 		Index:             &awsadapters.Schedules{Client: ddb, Table: st.SchedulesTable},
+		Preferences:       &awsadapters.Preferences{Client: ddb, Table: st.PrefsTable},
+		DefaultTimeZone:   st.DefaultTimeZone,
+		Caps:              &awsadapters.CapStore{Client: ddb, Table: st.CapsTable, Config: st.Caps},
 		Logger:            logger,
 		Metrics:           &metrics.Emitter{W: os.Stdout, Function: "sender"},
 		Guarantee:         st.Guarantee,

@@ -17,6 +17,7 @@ var constructEnv = map[string]string{
 	"DEVICES_TABLE": "d", "DELIVERIES_TABLE": "l", "SCHEDULES_TABLE": "s", "PUSH_QUEUE_URL": "https://q/push",
 	"DEAD_LETTER_QUEUE_URL": "https://q/dlq", "MAX_RECEIVE_COUNT": "5", "SCHEDULER_ROLE_ID": "AROA1",
 	"DELIVERY_GUARANTEE": "at-least-once", "DELIVERY_RETENTION_DAYS": "30", "MAX_LATENESS_SECONDS": "86400",
+	"PREFERENCES_TABLE": "p", "CAPS_TABLE": "c", "DEFAULT_TIME_ZONE": "UTC",
 }
 
 func with(changes map[string]string) map[string]string {
@@ -30,7 +31,13 @@ func TestLoadSettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, settings{DevicesTable: "d", DeliveriesTable: "l", PushQueueURL: "https://q/push",
 		DeadLetterURL: "https://q/dlq", MaxReceiveCount: 5, SchedulerRoleID: "AROA1", Guarantee: "at-least-once",
-		RetentionDays: 30, SchedulesTable: "s", MaxLateness: 86400}, st)
+		RetentionDays: 30, SchedulesTable: "s", MaxLateness: 86400, PrefsTable: "p", CapsTable: "c",
+		DefaultTimeZone: "UTC"}, st, "CAPS unset or empty: no caps")
+
+	st, err = loadSettings(env(with(map[string]string{"CAPS": "3/24h,1/10m; promo=1/1h", "DEFAULT_TIME_ZONE": "Europe/Berlin"})))
+	require.NoError(t, err)
+	assert.Equal(t, "3/1d,1/10m;promo=1/1h", st.Caps.String())
+	assert.Equal(t, "Europe/Berlin", st.DefaultTimeZone)
 
 	st, err = loadSettings(env(with(map[string]string{"DELIVERY_RETENTION_DAYS": "7", "MAX_RECEIVE_COUNT": "4",
 		"DELIVERY_GUARANTEE": "at-most-once", "MAX_LATENESS_SECONDS": "0"})))
@@ -50,6 +57,7 @@ func TestLoadSettings(t *testing.T) {
 		{"bad receive count", with(map[string]string{"MAX_RECEIVE_COUNT": "0"}), `MAX_RECEIVE_COUNT must be at least 1, got "0"`},
 		{"bad guarantee", with(map[string]string{"DELIVERY_GUARANTEE": "exactly-once"}), `DELIVERY_GUARANTEE: must be "at-least-once" or "at-most-once", got "exactly-once"`},
 		{"bad lateness", with(map[string]string{"MAX_LATENESS_SECONDS": "-5"}), `MAX_LATENESS_SECONDS must be at least 0, got "-5"`},
+		{"unknown zone", with(map[string]string{"DEFAULT_TIME_ZONE": "Mars/Olympus"}), `DEFAULT_TIME_ZONE: invalid timeZone: unknown time zone "Mars/Olympus": not in the IANA time zone database`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadSettings(env(tc.env))
