@@ -24,7 +24,9 @@ var accuracyCommand = command{
 		"SNS's confirmation. Percentiles are nearest-rank. Every delivery, then each engine side by\n" +
 		"side: stepfunctions and economy, and queue for pushes a producer put on the queue itself\n" +
 		"(records written before the sender recorded the engine count as stepfunctions). early\n" +
-		"counts deliveries confirmed before their due time: it should be 0.",
+		"counts deliveries confirmed before their due time: it should be 0. A push the recipient's\n" +
+		"quiet hours held is late from their end: the hold is left out of its lateness and reported\n" +
+		"apart (held: how many deliveries were held, and for how long).",
 	options: func() options { return &accuracyOptions{} },
 }
 
@@ -64,13 +66,13 @@ func (o *accuracyOptions) run(ctx context.Context, a *App, common commonFlags, _
 	in := &dynamodb.ScanInput{
 		TableName:                aws.String(table),
 		FilterExpression:         aws.String("#s = :sent AND sentAt >= :since AND attribute_exists(latenessMs)"),
-		ProjectionExpression:     aws.String("latenessMs, #e"),
+		ProjectionExpression:     aws.String("latenessMs, heldMs, #e"),
 		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "engine"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":sent": &ddbtypes.AttributeValueMemberS{Value: "sent"}, ":since": &ddbtypes.AttributeValueMemberS{Value: since},
 		},
 	}
-	var ms []int64
+	var ms, held []int64
 	byEngine := map[string][]int64{engineStepFunctions: nil, engineEconomy: nil}
 	for len(ms) < o.limit {
 		out, err := b.Scanner.Scan(ctx, in)
@@ -86,6 +88,11 @@ func (o *accuracyOptions) run(ctx context.Context, a *App, common commonFlags, _
 						engine = e.Value
 					}
 					byEngine[engine] = append(byEngine[engine], n)
+					if h, ok := item["heldMs"].(*ddbtypes.AttributeValueMemberN); ok {
+						if n, err := strconv.ParseInt(h.Value, 10, 64); err == nil {
+							held = append(held, n)
+						}
+					}
 				}
 			}
 		}
@@ -104,7 +111,9 @@ func (o *accuracyOptions) run(ctx context.Context, a *App, common commonFlags, _
 			Since string `json:"since"`
 			Stats
 			Engines map[string]Stats `json:"engines"`
-		}{since, st, engines})
+			// Held: the holds of quiet hours (ms) of the deliveries they held, left out of lateness.
+			Held Stats `json:"held"`
+		}{since, st, engines, Summarise(held)})
 	}
 	if st.Count == 0 {
 		fmt.Fprintf(a.Stdout, "no deliveries sent since %s\n", since)
@@ -113,6 +122,10 @@ func (o *accuracyOptions) run(ctx context.Context, a *App, common commonFlags, _
 	fmt.Fprintf(a.Stdout, "deliveries sent since %s: %d\nlateness (due time to SNS confirmation), ms: mean %.0f, p50 %d, p99 %d, max %d, min %d\n",
 		since, st.Count, st.Mean, st.P50, st.P99, st.Max, st.Min)
 	printEngines(a.Stdout, engines)
+	if h := Summarise(held); h.Count > 0 {
+		fmt.Fprintf(a.Stdout, "held by quiet hours (left out of lateness): %d deliveries, ms: mean %.0f, p50 %d, max %d\n",
+			h.Count, h.Mean, h.P50, h.Max)
+	}
 	return nil
 }
 

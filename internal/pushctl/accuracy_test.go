@@ -68,7 +68,7 @@ func TestAccuracyReadsEveryPage(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, Stats{Count: 3, Mean: 200, P50: 200, P95: 300, P99: 300, Max: 300, Min: 100}, got)
 	require.Len(t, sc.ins, 2)
-	assert.Equal(t, "latenessMs, #e", aws.ToString(sc.ins[0].ProjectionExpression))
+	assert.Equal(t, "latenessMs, heldMs, #e", aws.ToString(sc.ins[0].ProjectionExpression))
 	assert.Equal(t, map[string]string{"#s": "status", "#e": "engine"}, sc.ins[0].ExpressionAttributeNames)
 }
 
@@ -121,4 +121,28 @@ func TestAccuracyReportsEachEngine(t *testing.T) {
 	got = accuracyJSON{}
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, Stats{}, got.Engines["stepfunctions"])
+}
+
+// A delivery quiet hours held has its lateness from their end (the sender leaves the hold out of
+// latenessMs); accuracy reports the holds apart, under "held", and in a line of text.
+func TestAccuracyReportsQuietHoursHoldsApart(t *testing.T) {
+	heldItem := delivered("300", "stepfunctions")
+	heldItem["heldMs"] = &ddbtypes.AttributeValueMemberN{Value: "28800000"}
+	items := []map[string]ddbtypes.AttributeValue{delivered("100", "stepfunctions"), heldItem}
+	backend := func() *Backend {
+		return &Backend{Scanner: &fakeScanner{pages: []*dynamodb.ScanOutput{{Items: items}}}, Outputs: map[string]string{"DeliveriesTableName": "d"}}
+	}
+	out, _, code := run(t, backend(), "accuracy", "--json")
+	require.Equal(t, 0, code)
+	var got struct {
+		Stats
+		Held Stats `json:"held"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, int64(300), got.Max, "the 8 hours held are not lateness")
+	assert.Equal(t, Stats{Count: 1, Mean: 28800000, P50: 28800000, P95: 28800000, P99: 28800000, Max: 28800000, Min: 28800000}, got.Held)
+
+	text, _, code := run(t, backend(), "accuracy")
+	require.Equal(t, 0, code)
+	assert.Contains(t, text, "held by quiet hours (left out of lateness): 1 deliveries, ms: mean 28800000, p50 28800000, max 28800000")
 }
