@@ -44,6 +44,7 @@ type Queues interface {
 type Backend struct {
 	Pushes  Pushes
 	Devices Devices
+	Prefs   Prefs
 	Scanner Scanner
 	Queues  Queues
 	Outputs map[string]string // the stack's outputs
@@ -90,6 +91,7 @@ func Connect(ctx context.Context, t Target) (*Backend, error) {
 	return &Backend{
 		Pushes:  c,
 		Devices: c,
+		Prefs:   c,
 		Scanner: dynamodb.NewFromConfig(cfg),
 		Queues:  sqs.NewFromConfig(cfg),
 		Outputs: outputs,

@@ -1,6 +1,7 @@
 package pushctl
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/delayed-push/delayed-push/internal/jsonfield"
 	"github.com/delayed-push/delayed-push/push"
+	"github.com/delayed-push/delayed-push/recipient"
 	"github.com/delayed-push/delayed-push/schedule"
 )
 
@@ -124,15 +126,16 @@ func (c *contentFlags) build(base push.Push, given map[string]bool) (push.Push, 
 	return p, nil
 }
 
-// whenFlags are --delay, --at and --now: at most one.
+// whenFlags are --delay, --at, --local-time and --now: at most one.
 type whenFlags struct {
-	delay, at string
-	now       bool
+	delay, at, local string
+	now              bool
 }
 
 func (w *whenFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&w.delay, "delay", "", "send after this long (90s, 5m, 2h, or seconds)")
 	fs.StringVar(&w.at, "at", "", "send at this RFC 3339 time")
+	fs.StringVar(&w.local, "local-time", "", "send at this wall-clock time in the user's time zone (2026-12-24T09:00, no offset; needs --user)")
 	fs.BoolVar(&w.now, "now", false, "send now")
 }
 
@@ -140,19 +143,20 @@ func (w *whenFlags) define(fs *flag.FlagSet) {
 type when struct {
 	delay time.Duration
 	at    time.Time
+	local string
 	now   bool
 	ok    bool
 }
 
 func (w *whenFlags) read(given map[string]bool) (when, error) {
 	n := 0
-	for _, f := range []string{"delay", "at", "now"} {
+	for _, f := range []string{"delay", "at", "local-time", "now"} {
 		if given[f] {
 			n++
 		}
 	}
 	if n > 1 {
-		return when{}, usagef("give one of --delay, --at and --now")
+		return when{}, usagef("give one of --delay, --at, --local-time and --now")
 	}
 	t := when{ok: n == 1}
 	switch {
@@ -168,6 +172,14 @@ func (w *whenFlags) read(given map[string]bool) (when, error) {
 			return when{}, usagef("--at wants an RFC 3339 time (2026-12-01T09:00:00Z), got %q", w.at)
 		}
 		t.at = at
+	case given["local-time"]:
+		// Checked here, in recipient's words; the client resolves it in the user's zone.
+		if _, err := recipient.ParseLocalTime(w.local); err != nil {
+			var ie *recipient.InvalidError
+			errors.As(err, &ie)
+			return when{}, usagef("--local-time %s", ie.Reason)
+		}
+		t.local = w.local
 	case given["now"]:
 		t.now = w.now
 	}

@@ -19,17 +19,18 @@ type Devices interface {
 
 var devicesCommand = command{
 	name:    "devices",
-	usage:   "register --user ID --token T [--platform P] [--device-id ID] | list --user ID | remove (DEVICE_ID | --user ID)",
+	usage:   "register --user ID --token T [--platform P] [--device-id ID] [--zone Z] | list --user ID | remove (DEVICE_ID | --user ID)",
 	summary: "register, list and remove a user's devices",
 	notes: "register follows AWS's SNS endpoint flow: the same token again changes nothing; with\n" +
 		"--device-id (from an earlier answer) a refreshed token updates that device; a token another user\n" +
-		"holds moves to --user, whose device it is from then on. remove deletes the SNS endpoint first.",
+		"holds moves to --user, whose device it is from then on. --zone reports the device's IANA time zone:\n" +
+		"it becomes the user's unless the user set one (pushctl prefs set). remove deletes the SNS endpoint first.",
 	positional: -1,
 	options:    func() options { return &devicesOptions{} },
 }
 
 type devicesOptions struct {
-	user, token, platform, deviceID string
+	user, token, platform, deviceID, zone string
 }
 
 func (o *devicesOptions) define(fs *flag.FlagSet) {
@@ -37,6 +38,7 @@ func (o *devicesOptions) define(fs *flag.FlagSet) {
 	fs.StringVar(&o.token, "token", "", "register: the device's FCM registration token")
 	fs.StringVar(&o.platform, "platform", "", "register: the platform (default FCM)")
 	fs.StringVar(&o.deviceID, "device-id", "", "register: the id an earlier registration of this app install returned")
+	fs.StringVar(&o.zone, "zone", "", "register: the device's IANA time zone (Europe/Berlin); a zone the user set wins")
 }
 
 // run is "devices register|list|remove".
@@ -54,7 +56,8 @@ func (o *devicesOptions) run(ctx context.Context, a *App, common commonFlags, ar
 		if err != nil {
 			return err
 		}
-		res, err := b.Devices.RegisterDevice(ctx, devices.Registration{UserID: o.user, Token: o.token, Platform: o.platform, DeviceID: o.deviceID})
+		res, err := b.Devices.RegisterDevice(ctx, devices.Registration{UserID: o.user, Token: o.token, Platform: o.platform, DeviceID: o.deviceID,
+			TimeZone: o.zone})
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ func (a *App) printScheduled(asJSON bool, s client.Scheduled) error {
 	if s.ScheduleName != "" {
 		fmt.Fprintf(a.Stdout, ", schedule %s", s.ScheduleName)
 	}
+	if s.LocalTime != "" {
+		fmt.Fprintf(a.Stdout, ", local time %s", localLine(s.LocalTime, s.TimeZone, s.TimeZoneSource, s.Resolution))
+	}
 	fmt.Fprintf(a.Stdout, ", state %s\n", s.State)
 	return nil
 }
@@ -41,6 +44,9 @@ func (a *App) printStatus(asJSON bool, st client.Status) error {
 		fmt.Fprintf(a.Stdout, "engine:    %s\n", st.Engine)
 	}
 	fmt.Fprintf(a.Stdout, "due:       %s\n", st.DueAt.UTC().Format(time.RFC3339))
+	if st.LocalTime != "" {
+		fmt.Fprintf(a.Stdout, "local:     %s\n", localLine(st.LocalTime, st.TimeZone, st.TimeZoneSource, st.Resolution))
+	}
 	if st.State == client.StateScheduled {
 		fmt.Fprintf(a.Stdout, "time left: %s\n", st.TimeLeft.Round(time.Second))
 	}
@@ -73,6 +79,16 @@ func (a *App) printStatus(asJSON bool, st client.Status) error {
 		}
 	}
 	return nil
+}
+
+// localLine says how a local time was read: "2026-12-24T09:00 in America/New_York (the
+// user's zone), exact".
+func localLine(local, zone, source, resolution string) string {
+	whose := map[string]string{"user": "the user's zone", "device": "the zone the user's device reported", "default": "the stack's default zone"}[source]
+	if whose == "" {
+		whose = source
+	}
+	return fmt.Sprintf("%s in %s (%s), %s", local, zone, whose, resolution)
 }
 
 func (a *App) printJSON(v any) error {

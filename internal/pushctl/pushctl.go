@@ -1,5 +1,6 @@
 // Package pushctl is the command line of Delayed Push: schedule, send, get, cancel,
-// reschedule and list pushes through the Go client, measure how late pushes go out, and bring
+// reschedule and list pushes through the Go client, register devices, read and set a user's time
+// zone and quiet hours, measure how late pushes go out, and bring
 // parked pushes back from the dead-letter queue. cmd/pushctl's main calls Main.
 //
 // Each command is a command value in the file named after it (send is with schedule, cancel
@@ -54,7 +55,7 @@ type options interface {
 
 // commands, in the order pushctl --help lists them.
 var commands = []command{scheduleCommand, sendCommand, getCommand, cancelCommand, rescheduleCommand,
-	pendingCommand, accuracyCommand, redriveCommand, devicesCommand}
+	pendingCommand, accuracyCommand, redriveCommand, devicesCommand, prefsCommand}
 
 type usageError struct{ msg string }
 

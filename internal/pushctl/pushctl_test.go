@@ -84,8 +84,8 @@ func run(t *testing.T, b *Backend, args ...string) (stdout, stderr string, code 
 func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 	cases := map[string][]string{
 		"pushctl schedule: --key is required":                                          {"schedule", "--delay", "5m", "--user", "u", "--title", "t"},
-		"pushctl schedule: give --delay, --at or --now":                                {"schedule", "--key", "k", "--user", "u", "--title", "t"},
-		"pushctl schedule: give one of --delay, --at and --now":                        {"schedule", "--key", "k", "--delay", "5m", "--now", "--user", "u"},
+		"pushctl schedule: give --delay, --at, --local-time or --now":                  {"schedule", "--key", "k", "--user", "u", "--title", "t"},
+		"pushctl schedule: give one of --delay, --at, --local-time and --now":          {"schedule", "--key", "k", "--delay", "5m", "--now", "--user", "u"},
 		"pushctl schedule: --delay wants a duration":                                   {"schedule", "--key", "k", "--delay", "soon", "--user", "u"},
 		"pushctl schedule: --at wants an RFC 3339 time":                                {"schedule", "--key", "k", "--at", "tomorrow", "--user", "u"},
 		`pushctl schedule: invalid value "x" for flag -data: --data wants key=value`:   {"schedule", "--key", "k", "--data", "x"},

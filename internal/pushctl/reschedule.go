@@ -9,7 +9,7 @@ import (
 
 var rescheduleCommand = command{
 	name:       "reschedule",
-	usage:      "KEY [--delay D | --at TIME | --now] [--engine E] [CONTENT]",
+	usage:      "KEY [--delay D | --at TIME | --local-time LOCAL | --now] [--engine E] [CONTENT]",
 	summary:    "move a pending push and/or change its content",
 	notes:      "Without a time flag the due time stays; content flags change those fields of the current push;\nwithout --engine the push keeps its engine.",
 	positional: 1,
@@ -30,7 +30,7 @@ func (o *rescheduleOptions) run(ctx context.Context, a *App, common commonFlags,
 	}
 	newContent := contentGiven(common.given)
 	if !t.ok && !newContent && o.engine == "" {
-		return usagef("give a new time (--delay, --at, --now), new content and/or --engine")
+		return usagef("give a new time (--delay, --at, --local-time, --now), new content and/or --engine")
 	}
 	if err := o.readEngine(); err != nil {
 		return err
@@ -39,7 +39,7 @@ func (o *rescheduleOptions) run(ctx context.Context, a *App, common commonFlags,
 	if err != nil {
 		return err
 	}
-	ch := client.Change{Delay: t.delay, At: t.at, Now: t.now, Engine: o.engine}
+	ch := client.Change{Delay: t.delay, At: t.at, LocalTime: t.local, Now: t.now, Engine: o.engine}
 	if newContent {
 		base := push.Push{}
 		if !o.content.asJSON() {

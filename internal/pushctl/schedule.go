@@ -12,11 +12,13 @@ import (
 
 var scheduleCommand = command{
 	name:    "schedule",
-	usage:   "--key KEY (--delay D | --at TIME | --now) [--engine E] RECIPIENT CONTENT",
+	usage:   "--key KEY (--delay D | --at TIME | --local-time LOCAL | --now) [--engine E] RECIPIENT CONTENT",
 	summary: "schedule a push under a key",
 	notes: "RECIPIENT is --user ID or --endpoint ARN; CONTENT is --title and/or --body, with --data k=v,\n" +
 		"--ttl, --priority, --collapse-key, --delivery, --max-lateness; or the whole push as --push-json\n" +
-		"or --push-file. D is a Go duration (90s, 5m, 2h) or seconds; TIME is RFC 3339. E is the engine\n" +
+		"or --push-file. D is a Go duration (90s, 5m, 2h) or seconds; TIME is RFC 3339. LOCAL is a\n" +
+		"wall-clock time without offset (2026-12-24T09:00) read in --user's time zone (pushctl prefs), else\n" +
+		"the stack's default zone; the answer says which zone and how it resolved. E is the engine\n" +
 		"that holds the push, stepfunctions or economy (default: the stack's). The same key with the same\n" +
 		"push answers \"already scheduled\"; with another push it is a conflict.",
 	options: func() options { return &scheduleOptions{} },
@@ -54,12 +56,12 @@ func (o *scheduleOptions) run(ctx context.Context, a *App, common commonFlags, _
 		return err
 	}
 	if !t.ok {
-		return usagef("give --delay, --at or --now")
+		return usagef("give --delay, --at, --local-time or --now")
 	}
 	if err := o.readEngine(); err != nil {
 		return err
 	}
-	return a.schedule(ctx, common, client.Request{Key: o.key, Delay: t.delay, At: t.at, Engine: o.engine}, &o.content, t.now)
+	return a.schedule(ctx, common, client.Request{Key: o.key, Delay: t.delay, At: t.at, LocalTime: t.local, Engine: o.engine}, &o.content, t.now)
 }
 
 var sendCommand = command{
