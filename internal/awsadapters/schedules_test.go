@@ -68,3 +68,41 @@ func TestBeginSendReturnsTheRowsEngine(t *testing.T) {
 		})
 	}
 }
+
+// Quiet hours: a sending row becomes deferred with quietUntil, is taken again by the next
+// BeginSend, and its outcome removes quietUntil and records heldMs and the cap.
+func TestDeferredRowIsTakenAgainAndFinished(t *testing.T) {
+	table := ddbfake.New(index.Key)
+	ctx := context.Background()
+	_, err := table.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("schedules"), Item: map[string]types.AttributeValue{
+		index.Key: sAttr("k"), index.State: sAttr(index.Scheduled), index.Revision: nAttr("1")}})
+	require.NoError(t, err)
+	sc := &awsadapters.Schedules{Client: table, Table: "schedules"}
+	get := func() map[string]types.AttributeValue {
+		return table.Get(map[string]types.AttributeValue{index.Key: sAttr("k")})
+	}
+
+	_, err = sc.BeginSend(ctx, "k", 1, now)
+	require.NoError(t, err)
+	until := now.Add(8 * 3600e9)
+	require.NoError(t, sc.Defer(ctx, "k", 1, until, now))
+	assert.Equal(t, sAttr(index.Deferred), get()[index.State])
+	assert.Equal(t, sAttr(index.FormatTime(until)), get()[index.QuietUntil])
+	require.NoError(t, sc.Defer(ctx, "k", 2, until, now), "another revision's row is left alone")
+
+	b, err := sc.BeginSend(ctx, "k", 1, until)
+	require.NoError(t, err)
+	assert.Equal(t, delivery.GateSend, b.Gate)
+	assert.Equal(t, sAttr(index.Sending), get()[index.State])
+	held := int64(8 * 3600 * 1000)
+	require.NoError(t, sc.Finish(ctx, "k", 1, delivery.Finish{State: index.Capped, Result: delivery.OutcomeCapped, Now: until,
+		HeldMs: &held, Cap: "3/1d"}))
+	row := get()
+	assert.Equal(t, sAttr(index.Capped), row[index.State])
+	assert.Equal(t, sAttr("3/1d"), row[index.Cap])
+	assert.Equal(t, nAttr("28800000"), row[index.HeldMs])
+	assert.NotContains(t, row, index.QuietUntil)
+
+	require.NoError(t, sc.Defer(ctx, "k", 1, until, now), "a finished row is not deferred again")
+	assert.Equal(t, sAttr(index.Capped), get()[index.State])
+}
