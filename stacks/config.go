@@ -51,6 +51,8 @@ type Config struct {
 	MaxLatenessSeconds                int               `json:"maxLatenessSeconds"`
 	Engine                            string            `json:"engine"`
 	EconomyScheduleAfterSeconds       int               `json:"economyScheduleAfterSeconds"`
+	DefaultTimeZone                   string            `json:"defaultTimeZone"`
+	Caps                              string            `json:"caps"`
 	API                               bool              `json:"api"`
 	APIDefaultDelaySeconds            int               `json:"apiDefaultDelaySeconds"`
 	APIJwtIssuer                      string            `json:"apiJwtIssuer"`
@@ -117,8 +119,14 @@ func (c Config) checkSettings() error {
 				return badKey(st.Key, "must be %s, got %d", st.OneOf(), v)
 			}
 		case reflect.String:
-			if v := f.String(); len(st.Allowed) > 0 && !st.IsAllowed(v) {
+			v := f.String()
+			if len(st.Allowed) > 0 && !st.IsAllowed(v) {
 				return badKey(st.Key, "must be %s, got %q", st.OneOf(), v)
+			}
+			if st.Check != nil {
+				if err := st.Check(v); err != nil {
+					return badKey(st.Key, "%v", err)
+				}
 			}
 		}
 	}
@@ -206,6 +214,8 @@ func (c Config) Props() *delayedpush.Props {
 		RemovalPolicy:        settings.RemovalPolicies[c.RemovalPolicy],
 		Engine:               jsii.String(c.Engine),
 		EconomyScheduleAfter: awscdk.Duration_Seconds(jsii.Number(float64(c.EconomyScheduleAfterSeconds))),
+		DefaultTimeZone:      jsii.String(c.DefaultTimeZone),
+		Caps:                 jsii.String(c.Caps),
 	}
 	if c.PlatformApplicationArn != "" {
 		p.PlatformApplicationArn = jsii.String(c.PlatformApplicationArn)

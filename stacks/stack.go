@@ -9,6 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/stacks/delayedpush"
 	"github.com/delayed-push/delayed-push/stacks/internal/nag"
 )
@@ -68,6 +69,8 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("DeviceEventsTopicArn", d.DeviceEventsTopic.TopicArn(), "Point the platform application's event attributes here; subscribe to follow device changes")
 	output("DeliveriesTableName", d.DeliveriesTable.TableName(), "Delivery log: one record per push and endpoint")
 	output("SchedulesTableName", d.SchedulesTable.TableName(), "Schedules index: one row per key scheduled through the client, API or CLI")
+	output(client.OutputPreferencesTable, d.PreferencesTable.TableName(), "Recipients' preferences: userId -> time zone and quiet hours")
+	output(client.OutputDefaultTimeZone, jsii.String(props.Config.DefaultTimeZone), "The time zone of a user who has none: a push's localTime is read in it")
 	output("SenderFunctionName", d.SenderFunction.FunctionName(), "The sender Lambda")
 	output("ProducerPolicyArn", s.ProducerPolicy.ManagedPolicyArn(), "Attach to any backend role that schedules or sends pushes")
 	output("AlarmTopicArn", d.AlarmTopic.TopicArn(), "Alarms are published here")
@@ -152,6 +155,13 @@ func (s *DelayedPushStack) newProducerPolicy(cfg Config) awsiam.ManagedPolicy {
 				Sid:       jsii.String("KeepTheDeviceRegistry"),
 				Actions:   jsii.Strings("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"),
 				Resources: &[]*string{s.Push.DevicesTable.TableArn()},
+			}),
+			// Preferences and device-reported zones (GrantManageDevices), local times resolved
+			// in the recipient's zone (GrantSchedule).
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("KeepThePreferences"),
+				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+				Resources: &[]*string{s.Push.PreferencesTable.TableArn()},
 			}),
 		}, s.invokeStatements(cfg)...)),
 		Roles: &roles,

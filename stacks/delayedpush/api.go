@@ -33,7 +33,7 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 	fn := gobuild.NewFunction(c, "Function", &gobuild.FunctionProps{
 		Package: apiPackage,
 		FunctionProps: awslambda.FunctionProps{
-			Description: jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices"),
+			Description: jsii.String("Delayed Push HTTP API: schedule, get, reschedule, cancel and list pushes; register and remove devices; recipients' preferences"),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
 			// 256 MB: a caller waits on it. Its init takes about 6 ms of CPU and a request a few
 			// SDK calls (BENCHMARKS.md, "Cold start"): some 45 ms at 256 MB's share of a vCPU, twice
@@ -57,6 +57,9 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 				apiapp.EnvSchedulerDLQArn:           d.EconomyDeadLetterQueue.QueueArn(),
 				apiapp.EnvPushQueueArn:              d.PushQueue.QueueArn(),
 				apiapp.EnvSchedulerKmsKeyArn:        d.SchedulerKmsKeyArn(),
+				// The recipient's preferences, and the zone of a user who has none.
+				envPreferencesTable:     d.PreferencesTable.TableName(),
+				cfg.DefaultTimeZone.Env: jsii.String(s.defaultTimeZone),
 			},
 		},
 	})

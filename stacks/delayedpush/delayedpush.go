@@ -74,6 +74,16 @@ type Props struct {
 	// lead and 1-minute precision) to 900 (SQS's longest delay); lower only to exercise the
 	// schedule path sooner. Default: 900 seconds.
 	EconomyScheduleAfter awscdk.Duration
+	// DefaultTimeZone is the IANA time zone of a user who has none (no preference, no
+	// device-reported zone): a push's local time and the user's quiet hours are read on its clock.
+	// Default: "UTC".
+	DefaultTimeZone *string
+	// Caps are the frequency caps per user, in internal/caps' compact form: "N/W" is at most N
+	// pushes in any rolling window W ("10m", "24h", "7d"), the stack's caps first, then
+	// "; category=caps" for a category's own, e.g. "3/24h,1/10m; promo=1/1h". A push over a
+	// cap is recorded capped and not sent; an exempt one ("cap": false) is never counted.
+	// Default: "" (no caps).
+	Caps *string
 	// LogRetention applies to every log group. Default: one month.
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy applies to the tables, the queues, the log groups, the keys and the
@@ -163,7 +173,13 @@ type DelayedPush struct {
 	// SchedulesTable is the index of pushes scheduled through the client, the HTTP API and
 	// pushctl: one row per key, read by the sender before it sends.
 	SchedulesTable awsdynamodb.Table
-	AlarmTopic     awssns.ITopic
+	// PreferencesTable holds each recipient's time zone and quiet hours (one row per user),
+	// which the client, the HTTP API and device registration keep and the sender reads when a
+	// push is due; CapsTable counts each user's pushes for the frequency caps (one row per user,
+	// TTL expiresAt: gone once its longest window has passed).
+	PreferencesTable awsdynamodb.Table
+	CapsTable        awsdynamodb.Table
+	AlarmTopic       awssns.ITopic
 	// EncryptionKey is the key of the topics created here, the alarm topic (unless it is yours)
 	// and the device events topic: yours or a new one.
 	EncryptionKey awskms.IKey
@@ -224,6 +240,8 @@ type settings struct {
 	maxLateness       int // seconds; 0: none
 	engine            string
 	scheduleAfter     int // seconds: EconomyScheduleAfter
+	defaultTimeZone   string
+	caps              string // internal/caps' compact form; "": none
 	logRetention      awslogs.RetentionDays
 	removal           awscdk.RemovalPolicy
 	api               apiSettings
@@ -286,6 +304,7 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 		guarantee: cfg.DeliveryGuarantee.String(), deliveryRetention: cfg.DeliveryRetentionDays.Int(), maxLateness: cfg.MaxLatenessSeconds.Int(),
 		logRetention: cfg.LogRetentions[cfg.LogRetentionDays.Int()], removal: cfg.RemovalPolicies[cfg.RemovalPolicy.String()],
 		engine: cfg.Engine.String(), scheduleAfter: cfg.EconomyScheduleAfterSeconds.Int(),
+		defaultTimeZone: cfg.DefaultTimeZone.String(), caps: cfg.Caps.String(),
 	}
 	bad := func(prop, format string, args ...any) (settings, error) {
 		return s, fmt.Errorf("DelayedPush: %s %s", prop, fmt.Sprintf(format, args...))
@@ -363,6 +382,22 @@ func settingsOf(stack awscdk.Stack, p *Props) (settings, error) {
 	}
 	if !cfg.EconomyScheduleAfterSeconds.InRange(s.scheduleAfter) {
 		return bad("EconomyScheduleAfter", "must be %s, got %d", cfg.EconomyScheduleAfterSeconds.Limits("seconds"), s.scheduleAfter)
+	}
+	for _, str := range []struct {
+		v   *string
+		dst *string
+		set *cfg.Setting
+	}{
+		{p.DefaultTimeZone, &s.defaultTimeZone, cfg.DefaultTimeZone},
+		{p.Caps, &s.caps, cfg.Caps},
+	} {
+		if str.v == nil {
+			continue
+		}
+		if err := str.set.Check(*str.v); err != nil {
+			return bad(str.set.Prop, "%v", err)
+		}
+		*str.dst = *str.v
 	}
 	if p.LogRetention != "" {
 		s.logRetention = p.LogRetention
@@ -494,6 +529,7 @@ func New(scope constructs.Construct, id string, props *Props) *DelayedPush {
 	d.s, d.EncryptionKey, d.DataKey = s, s.key, s.dataKey
 	d.PushQueue, d.DeadLetterQueue = newPushQueue(c, "PushQueue", s)
 	d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable = newTables(c, "Tables", s)
+	d.PreferencesTable, d.CapsTable = newRecipientTables(c, s)
 	d.StateMachine = newScheduler(c, "Scheduler", d, s)
 	d.SenderFunction = newSender(c, "Sender", d, s)
 	d.AlarmTopic, d.EncryptionKey = newAlarms(alarms, d, props, s)
@@ -522,7 +558,8 @@ func New(scope constructs.Construct, id string, props *Props) *DelayedPush {
 // GrantSchedule lets grantee schedule pushes through the client (or StartExecution) on either
 // engine and send them now: start and describe executions; put pushes on the push queue;
 // create, read and delete the economy group's schedules and pass them the economy role (to
-// EventBridge Scheduler only); and write the schedules index. Under a customer managed data
+// EventBridge Scheduler only); write the schedules index; and read a recipient's preferences
+// (a push for a local time is resolved in their zone). Under a customer managed data
 // key, it may use it through Step Functions (this state machine's executions), EventBridge
 // Scheduler (the economy group's schedules), SQS and DynamoDB.
 func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
@@ -532,6 +569,7 @@ func (d *DelayedPush) GrantSchedule(grantee awsiam.IGrantable) awsiam.Grant {
 		Combine(grantSend(grantee, d.PushQueue)).
 		Combine(d.SchedulesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
 			jsii.String("dynamodb:DeleteItem"))).
+		Combine(d.PreferencesTable.Grant(grantee, jsii.String("dynamodb:GetItem"))).
 		Combine(grantKeyUses(grantee, d.dataKeyForExecutions())).
 		Combine(d.useDataKey(grantee, viaSQS, viaDynamoDB))
 }
@@ -557,7 +595,9 @@ func (d *DelayedPush) GrantManage(grantee awsiam.IGrantable) awsiam.Grant {
 // calls, devices.Registry on awsadapters.DeviceStore): create, read, update and delete the
 // platform application's endpoints; read and put owner rows (a removed device's row stays, as
 // a tombstone); query, put and delete device rows (only the device events path and the sender
-// update them); under a customer managed data key, use it through DynamoDB.
+// update them); read, put and update recipients' preferences (the client's preference calls,
+// and the zone a device reports, written only where the user set none); under a customer
+// managed data key, use it through DynamoDB.
 func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant {
 	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      grantee,
@@ -570,6 +610,8 @@ func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant
 	})).Combine(d.DeviceOwnersTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"))).
 		Combine(d.DevicesTable.Grant(grantee, jsii.String("dynamodb:Query"), jsii.String("dynamodb:PutItem"),
 			jsii.String("dynamodb:DeleteItem"))).
+		Combine(d.PreferencesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
+			jsii.String("dynamodb:UpdateItem"))).
 		Combine(d.useDataKey(grantee, viaDynamoDB))
 }
 

@@ -65,7 +65,7 @@ func suppressFindings(d *DelayedPush) {
 			nag.Suppress(secret, nag.NewRule("AwsSolutions-SMG4", rotation), nag.NewRule("NIST.800.53.R5-SecretsManagerRotationEnabled", rotation))
 		}
 	}
-	tables := []awsdynamodb.Table{d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable}
+	tables := []awsdynamodb.Table{d.DevicesTable, d.DeviceOwnersTable, d.DeliveriesTable, d.SchedulesTable, d.PreferencesTable, d.CapsTable}
 	queues := []awssqs.Queue{d.PushQueue, d.DeadLetterQueue, d.EconomyDeadLetterQueue, d.DeviceEventsQueue, d.DeviceEventsDeadLetterQueue, d.DeviceEventsUndeliveredQueue}
 	if d.OrdersTable != nil {
 		tables = append(tables, d.OrdersTable)

@@ -16,6 +16,13 @@ import (
 	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
 )
 
+// The environment variables naming the recipient's clock's tables, for the sender and the
+// HTTP API.
+const (
+	envPreferencesTable = "PREFERENCES_TABLE"
+	envCapsTable        = "CAPS_TABLE"
+)
+
 // senderPackage is the import path of the sender Lambda's main package.
 const senderPackage = "github.com/delayed-push/delayed-push/lambdas/sender"
 
@@ -45,6 +52,12 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 				// attributes are trusted on its messages only.
 				senderapp.EnvSchedulerRoleID: d.StateMachine.Role().Node().DefaultChild().(awsiam.CfnRole).AttrRoleId(),
 				cfg.DeliveryGuarantee.Env:    jsii.String(s.guarantee),
+				// The recipient's clock: quiet hours in the zone in force when a push is due,
+				// then the frequency caps.
+				envPreferencesTable:     d.PreferencesTable.TableName(),
+				envCapsTable:            d.CapsTable.TableName(),
+				cfg.Caps.Env:            jsii.String(s.caps),
+				cfg.DefaultTimeZone.Env: jsii.String(s.defaultTimeZone),
 			},
 		},
 	})
@@ -64,6 +77,10 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 	d.DeliveriesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	// It claims a scheduled key's row before it sends and records the outcome on it.
 	d.SchedulesTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
+	// It reads the recipient's preferences when a push is due, and counts pushes for the caps
+	// (awsadapters.CapStore: a consistent GetItem, then one conditional UpdateItem).
+	d.PreferencesTable.Grant(fn, jsii.String("dynamodb:GetItem"))
+	d.CapsTable.Grant(fn, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	// Under a customer managed data key: the queues and the tables, through SQS and DynamoDB.
 	d.useDataKey(fn, viaSQS, viaDynamoDB)
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -34,8 +34,11 @@ type Setting struct {
 	Allowed []string
 	// Unit is what a whole number counts, for the construct's messages: "seconds", "days".
 	Unit string
-	// Env is the environment variable that carries the value to the Lambda that uses it.
+	// Env is the environment variable that carries the value to the Lambdas that use it.
 	Env string
+	// Check, when set, refuses a string that is not usable, saying why ("must be ..."): the
+	// app's Config and the construct's props are checked by it alike.
+	Check func(v string) error
 	// Doc is the meaning, as the README's table shows it (Markdown).
 	Doc string
 }

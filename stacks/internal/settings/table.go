@@ -1,12 +1,16 @@
 package settings
 
 import (
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/delayed-push/delayed-push/client"
 	"github.com/delayed-push/delayed-push/internal/apiapp"
+	"github.com/delayed-push/delayed-push/internal/caps"
 	"github.com/delayed-push/delayed-push/internal/senderapp"
 	"github.com/delayed-push/delayed-push/internal/shopifyapp"
+	"github.com/delayed-push/delayed-push/recipient"
 )
 
 // Every setting, each declared once. A setting's Default is what both the app's Config and the
@@ -18,7 +22,7 @@ var (
 		Doc:        "the SNS FCM application; the sender may publish only to its endpoints"}
 	ProducerPrincipals = &Setting{Key: "producerPrincipals",
 		DefaultDoc: "`[]`",
-		Doc:        "IAM role ARNs allowed to do what the Go client does: start, stop and describe executions, send to the push queue, keep the schedules table, register and remove devices, and call the HTTP API's push and device routes (IAM authorization) (the `ProducerPolicyArn` output is attached to them; attach it to others yourself)"}
+		Doc:        "IAM role ARNs allowed to do what the Go client does: start, stop and describe executions, send to the push queue, keep the schedules table, register and remove devices, keep recipients' preferences, and call the HTTP API's push and device routes (IAM authorization) (the `ProducerPolicyArn` output is attached to them; attach it to others yourself)"}
 	SenderMaxConcurrency = &Setting{Key: "senderMaxConcurrency", Prop: "SenderMaxConcurrency", Default: 10,
 		Min: 2, Max: 1000,
 		Doc: "maximum concurrent sender invocations: protects the tables (2 is the smallest an SQS event source accepts)"}
@@ -63,6 +67,12 @@ var (
 		Min: int(client.MinEconomyScheduleAfter / time.Second), Max: int(client.MaxEconomyScheduleAfter / time.Second), MinNote: "the schedule's 2-minute lead and 1-minute precision", MaxNote: "SQS's longest `DelaySeconds`", Unit: "seconds",
 		Env: apiapp.EnvEconomyScheduleAfterSeconds,
 		Doc: "an economy push due further ahead than this goes through an EventBridge Scheduler schedule, a nearer one is one SQS `SendMessage` with `DelaySeconds`, in seconds; lower it only to exercise the schedule path sooner"}
+	DefaultTimeZone = &Setting{Key: "defaultTimeZone", Prop: "DefaultTimeZone", Default: "UTC",
+		Env: "DEFAULT_TIME_ZONE", Check: checkZone,
+		Doc: "the IANA time zone of a user who has none (no preference, no device-reported zone): a push's `localTime` and the user's quiet hours are read on its clock"}
+	Caps = &Setting{Key: "caps", Prop: "Caps", Default: "",
+		DefaultDoc: "none", Env: "CAPS", Check: checkCaps,
+		Doc: "frequency caps per user: `N/W` is at most N pushes in any rolling window W (`10m`, `24h`, `7d`; 1 minute to 30 days); the stack's caps first, then `; category=caps` for a category's own, e.g. `3/24h,1/10m; promo=1/1h` (every push counts toward the first two, a `promo` push toward the third too); a push over a cap is recorded `capped` and not sent, one with `\"cap\": false` is never counted"}
 	CustomerManagedKey = &Setting{Key: "customerManagedKey", Prop: "CustomerManagedData", Default: false,
 		Doc: "also encrypt the tables, the push and orders queues and the state machine's executions (the pushes) with a customer managed data key of their own"}
 	CustomerManagedKeyUpgrade = &Setting{Key: "customerManagedKeyUpgrade", Prop: "CustomerManagedDataUpgrade", Default: false,
@@ -136,10 +146,30 @@ var (
 var All = []*Setting{
 	PlatformApplicationArn, ProducerPrincipals, SenderMaxConcurrency, DeviceEventsMaxConcurrency, SenderTimeoutSeconds,
 	VisibilityTimeoutSeconds, SenderMemoryMiB, MaxReceiveCount, LogRetentionDays, RemovalPolicy, DeliveryRetentionDays,
-	AlarmEmail, DeliveryGuarantee, MaxLatenessSeconds, Engine, EconomyScheduleAfterSeconds, CustomerManagedKey, CustomerManagedKeyUpgrade,
+	AlarmEmail, DeliveryGuarantee, MaxLatenessSeconds, Engine, EconomyScheduleAfterSeconds, DefaultTimeZone, Caps, CustomerManagedKey, CustomerManagedKeyUpgrade,
 	API, APIDefaultDelaySeconds, APIMaxBodyBytes, APIThrottleRateLimit, APIThrottleBurstLimit, APIJwtIssuer,
 	APIJwtAudience, APIJwtUserClaim, APIBackendScope,
 	Shopify, ShopifySecretArn, ShopifyShopOwners, ShopifyMaxBodyBytes, ShopifyWebhookMaxAgeSeconds,
 	ShopifyWebhookThrottleRateLimit, ShopifyWebhookThrottleBurstLimit, ShopifyWebhookReservedConcurrency,
 	ShopifyOrderRetentionDays, ShopifyQueueRetentionDays, ShopifyDeadLetterRetentionDays,
+}
+
+// checkZone refuses what recipient.Zone refuses, with its reason.
+func checkZone(v string) error {
+	if _, err := recipient.Zone(v); err != nil {
+		var bad *recipient.InvalidError
+		if errors.As(err, &bad) {
+			return errors.New("must be an IANA time zone like \"Europe/Berlin\": " + bad.Reason)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkCaps refuses what caps.ParseConfig refuses, with its reason.
+func checkCaps(v string) error {
+	if _, err := caps.ParseConfig(v); err != nil {
+		return errors.New("must be frequency caps like \"3/24h,1/10m; promo=1/1h\": " + strings.TrimPrefix(err.Error(), "caps config: "))
+	}
+	return nil
 }
