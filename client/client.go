@@ -294,13 +294,25 @@ func (c *Client) Reschedule(ctx context.Context, key string, ch Change) (Schedul
 	if err := changeable(row); err != nil {
 		return Scheduled{}, err
 	}
+	in.path = c.economyPath(in, in.written)
 	if err := c.bumpRow(ctx, row, in); err != nil {
 		return Scheduled{}, err
 	}
+	// The new revision is started before the old one is retired. A start that fails for good
+	// (a quota, a refused role) puts the row back on the old revision, which still runs.
+	s, err := c.start(ctx, in)
+	if err != nil && !retryable(err) {
+		if uerr := c.unbumpRow(ctx, row, in); uerr != nil {
+			return s, fmt.Errorf("%w (and the schedules table could not be put back on revision %d: %v; Get tells what the push is now)",
+				err, row.Revision, uerr)
+		}
+		return Scheduled{}, fmt.Errorf("%w (the push is unchanged: revision %d is still pending)", err, row.Revision)
+	}
 	// Stop the old execution or delete the old schedule; should it have fired already, the
-	// sender drops its copy.
+	// sender drops its copy. After a failure a retry may fix, the row is on the new revision
+	// already, and the same Reschedule again completes it.
 	c.retire(ctx, row, "rescheduled")
-	return c.start(ctx, in)
+	return s, err
 }
 
 // Cancel cancels the pending push under key: it is never sent, even if its execution (or
@@ -428,6 +440,7 @@ type prepared struct {
 	hash     string
 	written  time.Time // when the revision was asked for: the economy engine's path depends on it
 	local    local     // when at came from a local time
+	path     string    // economy: pathQueue or the schedule's name, chosen once and recorded on the row
 }
 
 // prepare validates a request as the state machine and the sender would. engine "" is the
@@ -517,6 +530,7 @@ func withoutRevision(p push.Push) push.Push {
 // create writes the row of a new key and starts the push; an existing row is the same
 // request made again (AlreadyScheduled) or a conflict.
 func (c *Client) create(ctx context.Context, in prepared) (Scheduled, error) {
+	in.path = c.economyPath(in, in.written)
 	created, row, err := c.putRow(ctx, in)
 	if err != nil {
 		return Scheduled{}, err
@@ -543,7 +557,7 @@ func (c *Client) ensure(ctx context.Context, row *record) (Scheduled, error) {
 	in := prepared{key: row.Key, revision: row.Revision, engine: row.Engine, input: row.Input, dueAt: row.DueAt, hash: row.Hash,
 		// A push sent now has neither an execution nor the economy engine's queue body; on
 		// the economy engine, one sent now is a delay of 0, which is the same.
-		now: row.ExecutionName == "" && row.Engine != EngineEconomy, written: row.UpdatedAt, local: row.Local}
+		now: row.ExecutionName == "" && row.Engine != EngineEconomy, written: row.UpdatedAt, local: row.Local, path: row.Path}
 	if row.State != StateScheduled {
 		// The sender has it or it ended: nothing to start again.
 		return row.Local.of(Scheduled{Key: row.Key, Revision: row.Revision, Engine: row.Engine, ExecutionName: row.ExecutionName, ExecutionArn: c.executionArn(row.ExecutionName),
@@ -602,7 +616,7 @@ func (c *Client) retire(ctx context.Context, row *record, why string) {
 	if row.ExecutionName != "" {
 		c.stop(ctx, row.ExecutionName, why)
 	}
-	if row.Engine == EngineEconomy {
+	if row.Engine == EngineEconomy && row.Path != pathQueue {
 		c.deleteSchedule(ctx, row.Key, row.Revision)
 	}
 }

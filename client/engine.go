@@ -32,12 +32,23 @@ const (
 
 // ScheduleLead is how long before its due time an economy push's schedule runs, at the
 // latest: EventBridge Scheduler fires anywhere within the minute at() names, so the schedule
-// names the minute of due−ScheduleLead and the push reaches the queue 60 to 120 s early.
+// names the minute of due−ScheduleLead, which starts 120 to 180 s before the due time, and the
+// push reaches the queue 60 to 180 s early.
 const ScheduleLead = 2 * time.Minute
 
+// scheduleMargin is how far ahead of the client's clock a schedule's at() must be when it is
+// created. Scheduler may refuse a time in the past or never run it, and what counts is AWS's
+// clock, after the call's round trip. A push whose at() would be nearer is one delayed
+// message instead: it is then due within 60+120+60 = 240 s, well within SQS's 900.
+const scheduleMargin = time.Minute
+
+// pathQueue is the recorded path (the row's economyPath) of an economy revision sent as one
+// delayed message; a revision given a schedule records the schedule's name.
+const pathQueue = "queue"
+
 // The bounds of Resources.EconomyScheduleAfter. The lower one is the lead plus Scheduler's
-// 60 s precision, so that a schedule's at() is never in the past; the upper one is SQS's
-// longest DelaySeconds.
+// 60 s precision (nearer pushes could never get a schedule); the upper one is SQS's longest
+// DelaySeconds.
 const (
 	MinEconomyScheduleAfter = ScheduleLead + time.Minute
 	MaxEconomyScheduleAfter = 15 * time.Minute
@@ -146,23 +157,36 @@ func queueBody(p push.Push, due time.Time) string {
 	return string(push.Encode(p))
 }
 
-// startEconomy puts an economy push on its way. Due within EconomyScheduleAfter of when its
-// revision was written: one SendMessage with the delay rounded up (the sender holds what is
-// early). Later: a one-time schedule that puts the same body on the queue a little before
-// the due time. The choice is made from the time the revision was written, so a retry that
-// completes a half-done call takes the path the call took; a retry so late that a schedule
-// could be in the past sends at once instead (the sender drops a second copy).
+// economyPath chooses the path of an economy revision written at written, recorded on its
+// row so that a retry takes the same one: pathQueue when it is due within
+// EconomyScheduleAfter of then, or when its schedule's at() would be less than scheduleMargin
+// ahead of the client's clock; else its schedule's name. "" for a push sent now or on the
+// other engine.
+func (c *Client) economyPath(in prepared, written time.Time) string {
+	if in.now || in.engine != EngineEconomy {
+		return ""
+	}
+	if in.dueAt.Sub(written) <= c.res.EconomyScheduleAfter || scheduleAt(in.dueAt).Sub(c.now()) < scheduleMargin {
+		return pathQueue
+	}
+	return ScheduleName(in.key, in.revision)
+}
+
+// startEconomy puts an economy push on its way, by the path recorded on its row (in.path;
+// a row written before paths were recorded: the path its times give). The queue: one
+// SendMessage with the delay rounded up (the sender holds what is early). A schedule: a
+// one-time schedule that puts the same body on the queue a little before the due time,
+// unless its at() is now less than scheduleMargin ahead (a retry that comes late), when the
+// push is sent as a delayed message instead (should the schedule exist after all, the sender
+// drops the second copy).
 func (c *Client) startEconomy(ctx context.Context, in prepared) (Scheduled, error) {
 	s := Scheduled{Key: in.key, Revision: in.revision, DueAt: in.dueAt, State: StateScheduled, Engine: EngineEconomy}
-	now := c.now()
-	if in.dueAt.Sub(in.written) <= c.res.EconomyScheduleAfter || in.dueAt.Sub(now) <= MinEconomyScheduleAfter {
-		delay := min(max((in.dueAt.Sub(now)+time.Second-1)/time.Second, 0), MaxEconomyScheduleAfter/time.Second)
-		_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.res.PushQueueURL), MessageBody: aws.String(in.input),
-			DelaySeconds: int32(delay)})
-		if err != nil {
-			return s, fmt.Errorf("key %s: queue the push with a delay of %d s: %w", jsonfield.Quote(in.key), delay, err)
-		}
-		return s, nil
+	path := in.path
+	if path == "" {
+		path = c.economyPath(in, in.written)
+	}
+	if path == pathQueue || scheduleAt(in.dueAt).Sub(c.now()) < scheduleMargin {
+		return s, c.sendDelayed(ctx, in)
 	}
 	if c.scheduler == nil {
 		return s, fmt.Errorf("key %s: engine economy: the client has no EventBridge Scheduler client (NewWith was given nil)", jsonfield.Quote(in.key))
@@ -187,6 +211,14 @@ func (c *Client) startEconomy(ctx context.Context, in prepared) (Scheduled, erro
 	if isCode(err, "ConflictException") {
 		// Created before (a retry), or another push's: it is ours if its input is ours.
 		out, gerr := c.scheduler.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(s.ScheduleName), GroupName: aws.String(c.res.ScheduleGroupName)})
+		if isCode(gerr, "ResourceNotFoundException") {
+			// It existed and is gone: it fired (and was deleted, ActionAfterCompletion), or was
+			// deleted unfired (a Reschedule or Cancel since, whose row then drops any copy, or
+			// a person). Its input cannot be read, and a second schedule of the same name would
+			// be a guess: send one delayed message instead. Never lost; if the schedule fired,
+			// the sender's claim makes this copy a duplicate.
+			return s, c.sendDelayed(ctx, in)
+		}
 		if gerr != nil {
 			return s, fmt.Errorf("key %s: schedule %s exists and cannot be read: %w", jsonfield.Quote(in.key), s.ScheduleName, gerr)
 		}
@@ -201,10 +233,22 @@ func (c *Client) startEconomy(ctx context.Context, in prepared) (Scheduled, erro
 	return s, nil
 }
 
+// sendDelayed puts an economy push on the queue with the time left, rounded up and at most
+// SQS's 900 s (the sender holds what is early, in hops, to the second).
+func (c *Client) sendDelayed(ctx context.Context, in prepared) error {
+	delay := min(max((in.dueAt.Sub(c.now())+time.Second-1)/time.Second, 0), MaxEconomyScheduleAfter/time.Second)
+	_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.res.PushQueueURL), MessageBody: aws.String(in.input),
+		DelaySeconds: int32(delay)})
+	if err != nil {
+		return fmt.Errorf("key %s: queue the push with a delay of %d s: %w", jsonfield.Quote(in.key), delay, err)
+	}
+	return nil
+}
+
 // deleteSchedule deletes the schedule of an economy push's revision, best effort: the row
 // already says the push is cancelled or superseded, and the sender reads the row; deleting
-// only saves the schedule's run. A revision sent by SendMessage has no schedule
-// (ResourceNotFoundException, ignored like any failure).
+// only saves the schedule's run. A revision with no schedule (an older row's delayed
+// message) answers ResourceNotFoundException, ignored like any failure.
 func (c *Client) deleteSchedule(ctx context.Context, key string, rev int) {
 	if c.scheduler == nil {
 		return

@@ -187,8 +187,9 @@ func TestEconomyLaterIsAOneTimeScheduleAFewMinutesAhead(t *testing.T) {
 	}
 }
 
-// Whatever the due time beyond the threshold, the schedule's minute is in the future and ends
-// before the due time: the push is on the queue early, never late by Scheduler.
+// Whatever the due time beyond the threshold, a schedule's minute starts at least a minute
+// after the call and ends before the due time: the push is on the queue early, never late by
+// Scheduler. Where that minute would be nearer, the push is one delayed message instead.
 func TestEconomyScheduleIsNeverInThePast(t *testing.T) {
 	for _, after := range []time.Duration{180 * time.Second, 900 * time.Second} {
 		res := resources()
@@ -200,12 +201,18 @@ func TestEconomyScheduleIsNeverInThePast(t *testing.T) {
 				r := economy(fmt.Sprintf("k-%d", i), reminder("u"))
 				i++
 				r.At = w.now.Add(ahead)
+				sent := len(w.sqs.delays)
 				s, err := w.c.Schedule(ctx, r)
 				require.NoError(t, err)
-				require.NotEmpty(t, s.ScheduleName, "%v ahead", ahead)
+				if s.ScheduleName == "" {
+					require.Len(t, w.sqs.delays, sent+1, "%v ahead: a delayed message", ahead)
+					assert.LessOrEqual(t, ahead, 240*time.Second, "only when the minute would be less than a minute ahead")
+					continue
+				}
+				require.Greater(t, ahead, after, "schedule only past the threshold")
 				at, err := time.Parse("at(2006-01-02T15:04:05)", aws.ToString(w.sched.get(s.ScheduleName).ScheduleExpression))
 				require.NoError(t, err)
-				assert.True(t, at.After(w.now), "%v ahead from %v: at %v is not in the future", ahead, w.now, at)
+				assert.GreaterOrEqual(t, at.Sub(w.now), time.Minute, "%v ahead from %v: at %v is not a minute ahead", ahead, w.now, at)
 				assert.True(t, !at.Add(time.Minute).After(r.At.Add(-time.Minute)), "%v ahead: its minute %v ends a minute before the due time", ahead, at)
 				assert.True(t, at.After(r.At.Add(-3*time.Minute)), "%v ahead: at %v is at most 3 minutes early", ahead, at)
 			}
@@ -490,4 +497,284 @@ func TestResourcesFromStackReadTheEngineOutputs(t *testing.T) {
 	full[client.OutputEconomyScheduleAfterSeconds] = "3m"
 	_, _, err = client.ResourcesFromStack(ctx, full, "DelayedPush")
 	assert.ErrorContains(t, err, `output EconomyScheduleAfterSeconds is not a whole number of seconds: "3m"`)
+}
+
+// clientWith is w's client on another scheduler and/or clock (nil: w's).
+func (w *world) clientWith(res client.Resources, sch client.Scheduler, clock func() time.Time) *client.Client {
+	if sch == nil {
+		sch = w.sched
+	}
+	if clock == nil {
+		clock = func() time.Time { return w.now }
+	}
+	return client.NewWith(res, w.sfn, w.sqs, sch, w.table, clock)
+}
+
+// The schedule path is taken only when its at() is a minute or more ahead of the client's
+// clock (Scheduler may refuse a time in the past, or never run it); nearer, the push is one
+// delayed message, held by the sender to its second.
+func TestEconomyScheduleIsAMinuteAheadOrAMessage(t *testing.T) {
+	t.Run("first call on a 180 s stack", func(t *testing.T) {
+		res := resources()
+		res.EconomyScheduleAfter = 180 * time.Second
+		w := newWorldWith(res)
+		w.now = time.Date(2026, 12, 1, 9, 0, 59, 300e6, time.UTC)
+		r := economy("k", reminder("u"))
+		r.At = w.now.Add(180*time.Second + 500*time.Millisecond) // at() would be 09:01:00, 0.7 s ahead
+		s, err := w.c.Schedule(ctx, r)
+		require.NoError(t, err)
+		assert.Empty(t, s.ScheduleName)
+		assert.Zero(t, w.sched.creates)
+		assert.Equal(t, []int32{181}, w.sqs.delays)
+	})
+	t.Run("a retry at due-181s on a 900 s stack", func(t *testing.T) {
+		w := newWorld()
+		r := economy("k", reminder("u"))
+		r.At = time.Date(2026, 12, 1, 10, 0, 30, 500e6, time.UTC)
+		w.sched.failErr = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down", Fault: smithy.FaultClient}
+		_, err := w.c.Schedule(ctx, r)
+		require.Error(t, err)
+		w.now = r.At.Add(-181 * time.Second) // at() would be 09:58:00, 30.5 s ahead
+		s, err := w.c.Schedule(ctx, r)
+		require.NoError(t, err)
+		assert.True(t, s.AlreadyScheduled)
+		assert.Zero(t, w.sched.creates)
+		assert.Equal(t, []int32{181}, w.sqs.delays)
+	})
+	t.Run("a reschedule to 181 s ahead on a 180 s stack", func(t *testing.T) {
+		res := resources()
+		res.EconomyScheduleAfter = 180 * time.Second
+		w := newWorldWith(res)
+		r := economy("k", reminder("u"))
+		r.Delay = time.Hour
+		_, err := w.c.Schedule(ctx, r)
+		require.NoError(t, err)
+		w.now = time.Date(2026, 12, 1, 9, 10, 58, 900e6, time.UTC)
+		s, err := w.c.Reschedule(ctx, "k", client.Change{At: w.now.Add(181 * time.Second)}) // at() would be 09:11:00, 1.1 s ahead
+		require.NoError(t, err)
+		assert.Empty(t, s.ScheduleName)
+		assert.Equal(t, 1, w.sched.creates, "only the first revision's")
+		assert.Equal(t, []int32{181}, w.sqs.delays)
+	})
+}
+
+// A Reschedule whose new revision cannot be started (a quota, a refused role) leaves the push
+// as it was: the old revision still pending, the row back on it, and the error says so.
+func TestRescheduleThatCannotStartLeavesThePushUnchanged(t *testing.T) {
+	t.Run("economy", func(t *testing.T) {
+		w := newWorld()
+		r := economy("k", reminder("u"))
+		r.Delay = time.Hour
+		first, err := w.c.Schedule(ctx, r)
+		require.NoError(t, err)
+		w.sched.failErr = &smithy.GenericAPIError{Code: "ServiceQuotaExceededException", Message: "too many schedules", Fault: smithy.FaultClient}
+		_, err = w.c.Reschedule(ctx, "k", client.Change{Delay: 3 * time.Hour})
+		require.ErrorContains(t, err, "ServiceQuotaExceededException")
+		assert.ErrorContains(t, err, "unchanged: revision 1 is still pending")
+		assert.NotNil(t, w.sched.get(first.ScheduleName), "the old schedule stands")
+		assert.Empty(t, w.sched.deletes)
+		st, err := w.c.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Revision)
+		assert.Equal(t, first.DueAt, st.DueAt)
+		assert.Equal(t, client.StateScheduled, st.State)
+		assert.Equal(t, delivery.GateSend, w.begin(t, w.sched.fire(t, first.ScheduleName)), "the old revision is sent")
+	})
+	t.Run("stepfunctions", func(t *testing.T) {
+		w := newWorld()
+		_, err := w.c.Schedule(ctx, client.Request{Key: "k", Push: reminder("u"), Delay: time.Hour})
+		require.NoError(t, err)
+		w.sfn.failErr = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no", Fault: smithy.FaultClient}
+		_, err = w.c.Reschedule(ctx, "k", client.Change{Delay: 3 * time.Hour})
+		require.ErrorContains(t, err, "unchanged: revision 1 is still pending")
+		assert.Empty(t, w.sfn.stops, "the old execution runs on")
+		st, err := w.c.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Revision)
+		assert.Equal(t, "k", st.ExecutionName)
+		assert.Equal(t, "RUNNING", st.ExecutionStatus)
+		assert.Equal(t, delivery.GateSend, w.begin(t, w.sfn.fire(t, "k")))
+	})
+	t.Run("moving engines", func(t *testing.T) {
+		w := newWorld()
+		_, err := w.c.Schedule(ctx, client.Request{Key: "k", Push: reminder("u"), Delay: time.Hour})
+		require.NoError(t, err)
+		w.sched.failErr = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no PassRole", Fault: smithy.FaultClient}
+		_, err = w.c.Reschedule(ctx, "k", client.Change{Engine: client.EngineEconomy})
+		require.ErrorContains(t, err, "unchanged")
+		st, err := w.c.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, client.EngineStepFunctions, st.Engine)
+		assert.Equal(t, "k", st.ExecutionName)
+		assert.Empty(t, w.sfn.stops)
+	})
+	t.Run("a failure a retry may fix keeps the new revision", func(t *testing.T) {
+		w := newWorld()
+		r := economy("k", reminder("u"))
+		r.Delay = time.Hour
+		_, err := w.c.Schedule(ctx, r)
+		require.NoError(t, err)
+		w.sched.failErr = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down", Fault: smithy.FaultClient}
+		_, err = w.c.Reschedule(ctx, "k", client.Change{Delay: 3 * time.Hour})
+		require.Error(t, err)
+		s, err := w.c.Reschedule(ctx, "k", client.Change{Delay: 3 * time.Hour})
+		require.NoError(t, err, "the same Reschedule again completes it")
+		assert.Equal(t, 2, s.Revision)
+		assert.NotNil(t, w.sched.get(client.ScheduleName("k", 2)))
+	})
+}
+
+// recordingScheduler notes the order of creates and deletes.
+type recordingScheduler struct {
+	*fakeScheduler
+	calls []string
+}
+
+func (f *recordingScheduler) CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, o ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
+	f.calls = append(f.calls, "create "+aws.ToString(in.Name))
+	return f.fakeScheduler.CreateSchedule(ctx, in, o...)
+}
+
+func (f *recordingScheduler) DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, o ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error) {
+	f.calls = append(f.calls, "delete "+aws.ToString(in.Name))
+	return f.fakeScheduler.DeleteSchedule(ctx, in, o...)
+}
+
+func TestRescheduleStartsTheNewRevisionBeforeRetiringTheOld(t *testing.T) {
+	w := newWorld()
+	rec := &recordingScheduler{fakeScheduler: w.sched}
+	c := w.clientWith(resources(), rec, nil)
+	r := economy("k", reminder("u"))
+	r.Delay = time.Hour
+	_, err := c.Schedule(ctx, r)
+	require.NoError(t, err)
+	_, err = c.Reschedule(ctx, "k", client.Change{Delay: 2 * time.Hour})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"create " + client.ScheduleName("k", 1), "create " + client.ScheduleName("k", 2), "delete " + client.ScheduleName("k", 1)}, rec.calls)
+}
+
+// An economy push the sender has not taken well after its due time (its call died between the
+// row and the schedule or message, or its schedule gave up) is reported not_started, as a
+// never-started execution is; the same call again completes it.
+func TestAnEconomyPushNeverStartedIsReported(t *testing.T) {
+	w := newWorld()
+	r := economy("k", reminder("u"))
+	r.Delay = time.Hour
+	w.sched.failErr = &smithy.GenericAPIError{Code: "InternalServerException", Message: "oops", Fault: smithy.FaultServer}
+	_, err := w.c.Schedule(ctx, r)
+	require.Error(t, err, "the row is written, the schedule is not")
+
+	w.now = w.now.Add(time.Hour + 14*time.Minute)
+	st, err := w.c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Nil(t, st.Outcome, "not yet overdue")
+	assert.Empty(t, st.Warning)
+
+	w.now = w.now.Add(2 * time.Minute)
+	st, err = w.c.Get(ctx, "k")
+	require.NoError(t, err)
+	page, err := w.c.List(ctx, client.ListOptions{UserID: "u"})
+	require.NoError(t, err)
+	require.Len(t, page.Pushes, 1)
+	for _, got := range []client.Status{st, page.Pushes[0]} {
+		assert.Equal(t, client.StateScheduled, got.State, "the table's state stands")
+		require.NotNil(t, got.Outcome)
+		assert.Equal(t, "not_started", got.Outcome.Result)
+		assert.Contains(t, got.Outcome.Reason, "make the same call again")
+		assert.Contains(t, got.Warning, "not taken by the sender 16m0s after its due time")
+	}
+	assert.Zero(t, w.sched.creates, "a read makes no call")
+
+	s, err := w.c.Schedule(ctx, r)
+	require.NoError(t, err, "the same call completes it")
+	assert.True(t, s.AlreadyScheduled)
+	assert.Equal(t, []int32{0}, w.sqs.delays, "on the queue at once, for the sender's lateness rules")
+	assert.Equal(t, delivery.GateSend, w.begin(t, w.queued(t, 0)))
+}
+
+// firesBeforeGet is a scheduler whose existing schedule fires (and, DELETE, is gone) between
+// a CreateSchedule's ConflictException and the GetSchedule that follows.
+type firesBeforeGet struct {
+	*fakeScheduler
+	t     *testing.T
+	fired []push.Push
+}
+
+func (f *firesBeforeGet) GetSchedule(ctx context.Context, in *scheduler.GetScheduleInput, o ...func(*scheduler.Options)) (*scheduler.GetScheduleOutput, error) {
+	if f.get(aws.ToString(in.Name)) != nil {
+		f.fired = append(f.fired, f.fire(f.t, aws.ToString(in.Name)))
+	}
+	return f.fakeScheduler.GetSchedule(ctx, in, o...)
+}
+
+// A schedule that exists, then is gone (it fired): the push is on its way. The row is kept,
+// no second schedule is made, and one delayed message is sent in case it was deleted
+// unfired; a second copy is a duplicate for the sender.
+func TestEconomyScheduleGoneAfterAConflictIsNeverLost(t *testing.T) {
+	t.Run("a retry", func(t *testing.T) {
+		w := newWorld()
+		sch := &firesBeforeGet{fakeScheduler: w.sched, t: t}
+		c := w.clientWith(resources(), sch, nil)
+		r := economy("k", reminder("u"))
+		r.Delay = time.Hour
+		w.sched.failAfter = &smithy.GenericAPIError{Code: "InternalServerException", Message: "oops", Fault: smithy.FaultServer}
+		_, err := c.Schedule(ctx, r)
+		require.Error(t, err)
+		w.now = w.now.Add(50 * time.Minute)
+		s, err := c.Schedule(ctx, r)
+		require.NoError(t, err)
+		assert.True(t, s.AlreadyScheduled)
+		assert.Equal(t, 1, w.sched.creates, "no second schedule")
+		require.Len(t, sch.fired, 1)
+		assert.Equal(t, []int32{600}, w.sqs.delays, "a delayed message with the time left")
+		assert.Equal(t, 1, w.table.Len())
+		w.now = w.now.Add(10 * time.Minute)
+		assert.Equal(t, delivery.GateSend, w.begin(t, sch.fired[0]))
+	})
+	t.Run("a first call", func(t *testing.T) {
+		w := newWorld()
+		sch := &firesBeforeGet{fakeScheduler: w.sched, t: t}
+		c := w.clientWith(resources(), sch, nil)
+		name := client.ScheduleName("k", 1)
+		w.sched.schedules[groupName+"/"+name] = &scheduler.CreateScheduleInput{Name: aws.String(name), GroupName: aws.String(groupName),
+			Target: &schedulertypes.Target{Input: aws.String(`{"id":"k","revision":1,"userId":"u","title":"an earlier row's","dueAt":"2026-12-01T10:00:00.000Z"}`)}}
+		r := economy("k", reminder("u"))
+		r.Delay = time.Hour
+		_, err := c.Schedule(ctx, r)
+		require.NoError(t, err)
+		assert.Equal(t, 1, w.table.Len(), "the row is kept")
+		assert.Zero(t, w.sched.creates)
+		assert.Equal(t, []int32{900}, w.sqs.delays, "SQS's longest delay; the sender holds the rest")
+	})
+}
+
+// The path a revision takes (a schedule or the queue) is chosen once, when its row is
+// written, and recorded there: a retry takes the same one, and a Cancel deletes no schedule
+// of a push that has none.
+func TestEconomyPathIsRecordedOnTheRow(t *testing.T) {
+	t.Run("a retry takes the first call's path", func(t *testing.T) {
+		w := newWorld()
+		ticking := func() time.Time { w.now = w.now.Add(time.Millisecond); return w.now }
+		c := w.clientWith(resources(), nil, ticking)
+		r := economy("k", reminder("u"))
+		r.At = w.now.Add(900*time.Second + 1500*time.Microsecond) // just past the threshold when asked
+		w.sched.failErr = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down", Fault: smithy.FaultClient}
+		_, err := c.Schedule(ctx, r)
+		require.Error(t, err)
+		s, err := c.Schedule(ctx, r)
+		require.NoError(t, err)
+		assert.Equal(t, client.ScheduleName("k", 1), s.ScheduleName)
+		assert.Equal(t, 1, w.sched.creates)
+		assert.Empty(t, w.sqs.bodies, "one copy")
+	})
+	t.Run("a cancelled delayed message deletes no schedule", func(t *testing.T) {
+		w := newWorld()
+		r := economy("k", reminder("u"))
+		r.Delay = 5 * time.Minute
+		_, err := w.c.Schedule(ctx, r)
+		require.NoError(t, err)
+		_, err = w.c.Cancel(ctx, "k")
+		require.NoError(t, err)
+		assert.Empty(t, w.sched.deletes)
+	})
 }

@@ -33,6 +33,17 @@ const describeConcurrency = 8
 // is reported not_started: the call that scheduled it is surely not still running.
 const overdue = 10 * time.Minute
 
+// economyOverdue is how long after its due time an economy push the sender has not taken is
+// reported not_started. The sender takes the row at the due time (a schedule puts the push on
+// the queue 60 to 180 s early, a delayed message at the second, and the sender holds either
+// until then), so one still scheduled later was never put on the queue: the call that
+// scheduled it died between the row and the schedule or message, or its schedule gave up
+// (the scheduler's dead-letter queue). It is overdue's ten minutes plus five for what may
+// delay the taking without losing anything: a receive that failed before the claim (back
+// after the push queue's visibility timeout), Scheduler's invocation throttle in a very busy
+// minute. A longer sender backlog is the OldestPush alarm's; the report is not final.
+const economyOverdue = overdue + 5*time.Minute
+
 // Get and List report a scheduled push by its row and its execution: a push whose execution
 // was stopped (ABORTED) or failed (FAILED, TIMED_OUT) outside the client (StopExecution, the
 // console) never reaches the sender, so its row stays "scheduled" forever; its execution
@@ -57,6 +68,17 @@ func observable(r *record) bool {
 // observe is the status of r, with what its execution says when the row is scheduled.
 func (c *Client) observe(ctx context.Context, r *record) Status {
 	st := c.status(r)
+	if r.State == StateScheduled && r.Engine == EngineEconomy {
+		// No execution to look at: the time tells (no AWS call).
+		if late := c.now().Sub(r.DueAt); late > economyOverdue {
+			st.Warning = fmt.Sprintf("not taken by the sender %v after its due time: the call that scheduled it did not finish, "+
+				"or its schedule could not put it on the push queue", late.Truncate(time.Second))
+			st.Outcome = &Outcome{Result: "not_started", Reason: "never put on the push queue: make the same call again to complete it " +
+				"(Schedule or Reschedule, as it was made), or, if its schedule gave up, move it back from the scheduler's dead-letter queue " +
+				"(pushctl redrive --source economy)"}
+		}
+		return st
+	}
 	if !observable(r) {
 		return st
 	}
@@ -122,7 +144,7 @@ func (c *Client) observeAll(ctx context.Context, rows []*record) []Status {
 	var wg sync.WaitGroup
 	for i, r := range rows {
 		if !observable(r) {
-			out[i] = c.status(r)
+			out[i] = c.observe(ctx, r) // the table and the clock only: no AWS call
 			continue
 		}
 		slots <- struct{}{}

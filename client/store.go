@@ -31,6 +31,7 @@ const doneRetention = 30 * 24 * time.Hour
 // record is a row of the schedules table.
 type record struct {
 	Key, State, Hash, Input, ExecutionName, Recipient, Engine string
+	Path                                                      string // economy: pathQueue or the schedule's name ("": an older row)
 	Revision                                                  int
 	DueAt, CreatedAt, UpdatedAt                               time.Time
 	Push                                                      push.Push
@@ -70,6 +71,9 @@ func (c *Client) putRow(ctx context.Context, in prepared) (bool, *record, error)
 	if hasExecution(in) {
 		item[index.ExecutionName] = s(ExecutionName(in.key, in.revision))
 	}
+	if in.path != "" {
+		item[index.EconomyPath] = s(in.path)
+	}
 	_, err := c.ddb.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(c.res.SchedulesTable), Item: item,
 		ConditionExpression:      aws.String("attribute_not_exists(#k)"),
@@ -92,38 +96,8 @@ func (c *Client) putRow(ctx context.Context, in prepared) (bool, *record, error)
 // bumpRow makes in (revision row.Revision+1) the key's current revision, if the row is still
 // what was read.
 func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
-	rcpt := recipientOf(in.push)
-	vals := map[string]types.AttributeValue{
-		":old": n(int64(row.Revision)), ":new": n(int64(in.revision)), ":scheduled": s(index.Scheduled),
-		":hash": s(in.hash), ":input": s(in.input), ":push": s(string(push.Encode(in.push))),
-		":due": s(index.FormatTime(in.dueAt)), ":rcpt": s(rcpt), ":now": s(index.FormatTime(c.now())), ":engine": s(in.engine),
-	}
-	set := "#rev = :new, #hash = :hash, #input = :input, #push = :push, #due = :due, #rcpt = :rcpt, #pending = :rcpt, #upd = :now, #engine = :engine"
-	names := map[string]string{"#rev": index.Revision, "#state": index.State, "#hash": index.Hash, "#input": index.Input,
-		"#push": index.Push, "#due": index.DueAt, "#rcpt": index.Recipient, "#pending": index.PendingRecipient, "#upd": index.UpdatedAt,
-		"#exec": index.ExecutionName, "#engine": index.Engine}
-	// A local time's attributes are the new revision's, or removed.
-	var remove []string
-	for i, name := range localAttributes {
-		ref := fmt.Sprintf("#l%d", i)
-		names[ref] = name
-		if v := in.local.attributes()[name]; v != "" {
-			set += fmt.Sprintf(", %s = :l%d", ref, i)
-			vals[fmt.Sprintf(":l%d", i)] = s(v)
-		} else {
-			remove = append(remove, ref)
-		}
-	}
-	if hasExecution(in) {
-		set += ", #exec = :exec"
-		vals[":exec"] = s(ExecutionName(in.key, in.revision))
-	} else {
-		remove = append(remove, "#exec")
-	}
-	update := "SET " + set
-	if len(remove) > 0 {
-		update += " REMOVE " + strings.Join(remove, ", ")
-	}
+	update, names, vals := revisionUpdate(in, c.now())
+	vals[":old"] = n(int64(row.Revision))
 	_, err := c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(c.res.SchedulesTable), Key: keyOf(in.key),
 		UpdateExpression:          aws.String(update),
@@ -145,6 +119,71 @@ func (c *Client) bumpRow(ctx context.Context, row *record, in prepared) error {
 		return fmt.Errorf("key %s: write the schedules table: %w", jsonfield.Quote(in.key), err)
 	}
 	return nil
+}
+
+// unbumpRow puts the row back as it was read (row), if it is still bumpRow's write of in and
+// scheduled: in could not be started, and row's revision still runs. It fails when the row
+// moved on meanwhile (a Cancel, the sender, another Reschedule), or could not be written.
+func (c *Client) unbumpRow(ctx context.Context, row *record, in prepared) error {
+	old := prepared{key: row.Key, revision: row.Revision, engine: row.Engine, push: row.Push, input: row.Input, dueAt: row.DueAt,
+		hash: row.Hash, local: row.Local, path: row.Path, now: row.ExecutionName == "" && row.Engine != EngineEconomy}
+	update, names, vals := revisionUpdate(old, row.UpdatedAt)
+	vals[":bumped"], vals[":bumpedHash"] = n(int64(in.revision)), s(in.hash)
+	_, err := c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(c.res.SchedulesTable), Key: keyOf(in.key),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#rev = :bumped AND #hash = :bumpedHash AND #state = :scheduled"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
+	})
+	if isConditionFailed(err) {
+		return errors.New("it was changed by another call meanwhile")
+	}
+	return err
+}
+
+// revisionUpdate is the update that makes in the row's revision, written at updated; its
+// condition is the caller's (#state and :scheduled are defined).
+func revisionUpdate(in prepared, updated time.Time) (string, map[string]string, map[string]types.AttributeValue) {
+	rcpt := recipientOf(in.push)
+	vals := map[string]types.AttributeValue{
+		":new": n(int64(in.revision)), ":scheduled": s(index.Scheduled),
+		":hash": s(in.hash), ":input": s(in.input), ":push": s(string(push.Encode(in.push))),
+		":due": s(index.FormatTime(in.dueAt)), ":rcpt": s(rcpt), ":now": s(index.FormatTime(updated)), ":engine": s(in.engine),
+	}
+	set := "#rev = :new, #hash = :hash, #input = :input, #push = :push, #due = :due, #rcpt = :rcpt, #pending = :rcpt, #upd = :now, #engine = :engine"
+	names := map[string]string{"#rev": index.Revision, "#state": index.State, "#hash": index.Hash, "#input": index.Input,
+		"#push": index.Push, "#due": index.DueAt, "#rcpt": index.Recipient, "#pending": index.PendingRecipient, "#upd": index.UpdatedAt,
+		"#exec": index.ExecutionName, "#engine": index.Engine, "#path": index.EconomyPath}
+	// A local time's attributes are the new revision's, or removed.
+	var remove []string
+	for i, name := range localAttributes {
+		ref := fmt.Sprintf("#l%d", i)
+		names[ref] = name
+		if v := in.local.attributes()[name]; v != "" {
+			set += fmt.Sprintf(", %s = :l%d", ref, i)
+			vals[fmt.Sprintf(":l%d", i)] = s(v)
+		} else {
+			remove = append(remove, ref)
+		}
+	}
+	if hasExecution(in) {
+		set += ", #exec = :exec"
+		vals[":exec"] = s(ExecutionName(in.key, in.revision))
+	} else {
+		remove = append(remove, "#exec")
+	}
+	if in.path != "" {
+		set += ", #path = :path"
+		vals[":path"] = s(in.path)
+	} else {
+		remove = append(remove, "#path")
+	}
+	update := "SET " + set
+	if len(remove) > 0 {
+		update += " REMOVE " + strings.Join(remove, ", ")
+	}
+	return update, names, vals
 }
 
 // hasExecution: in is started as a Step Functions execution (not sent now, not economy).
@@ -228,7 +267,7 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 		return t
 	}
 	r := &record{Key: str(index.Key), State: str(index.State), Hash: str(index.Hash), Input: str(index.Input),
-		ExecutionName: str(index.ExecutionName), Recipient: str(index.Recipient), Engine: str(index.Engine),
+		ExecutionName: str(index.ExecutionName), Recipient: str(index.Recipient), Engine: str(index.Engine), Path: str(index.EconomyPath),
 		DueAt: tm(index.DueAt), CreatedAt: tm(index.CreatedAt), UpdatedAt: tm(index.UpdatedAt),
 		Local: local{Time: str(index.LocalTime), Zone: str(index.TimeZone), Source: str(index.TimeZoneSource),
 			Resolution: recipient.Resolution(str(index.Resolution))}}

@@ -26,6 +26,10 @@ const (
 	// EngineEconomy. Rows written before the economy engine existed have none: read
 	// EngineStepFunctions.
 	Engine = "engine"
+	// EconomyPath is the path an economy revision took, chosen when its row was written:
+	// "queue" (one delayed message) or its schedule's name. Rows written before it have none:
+	// the client derives the path from the row's times.
+	EconomyPath = "economyPath"
 
 	// Outcome, written by the sender when it is done.
 	Result      = "result"
