@@ -142,7 +142,7 @@ func enginesSection(port string) string {
 	if int64(len(raw)) > before {
 		report = strings.TrimSpace(string(raw[before:]))
 	}
-	since := time.Since(started) + time.Minute
+	since := time.Since(started) + 5*time.Second // this run only: the burst before it sent pushes too
 	acc, accErr := runCmd(".", nil, 2*time.Minute, "go", "run", "./cmd/pushctl", "accuracy", "--local", "--local-state", ".local", "--json",
 		"--since", since.Round(time.Second).String())
 	fmt.Fprintf(&b, "%d pushes on each engine, interleaved, scheduled at once through the Go client, due at random over the next one to four minutes (`%s`). "+
