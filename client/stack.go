@@ -30,6 +30,9 @@ const (
 	OutputPushQueueArn                = "PushQueueArn"
 	OutputEconomyScheduleAfterSeconds = "EconomyScheduleAfterSeconds"
 	OutputSchedulerKmsKeyArn          = "SchedulerKmsKeyArn"
+	// The scheduler's dead-letter queue's URL, where pushctl redrive --source economy moves
+	// pushes from.
+	OutputSchedulerDeadLetterQueueURL = "SchedulerDeadLetterQueueUrl"
 	// The recipients' preferences and the zone of a user who has none (older stacks lack
 	// them: preference calls then say so, and local times are read in UTC).
 	OutputPreferencesTable = "PreferencesTableName"

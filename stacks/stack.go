@@ -79,6 +79,7 @@ func NewDelayedPushStack(scope constructs.Construct, id string, props *DelayedPu
 	output("ScheduleGroupName", d.EconomyScheduleGroup.ScheduleGroupName(), "The economy engine's EventBridge Scheduler schedule group")
 	output("SchedulerRoleArn", d.EconomyRole.RoleArn(), "The role the economy engine's schedules run as")
 	output("SchedulerDeadLetterQueueArn", d.EconomyDeadLetterQueue.QueueArn(), "Economy pushes a schedule could not put on the push queue")
+	output("SchedulerDeadLetterQueueUrl", d.EconomyDeadLetterQueue.QueueUrl(), "The same queue's URL, for pushctl redrive --source economy")
 	output("PushQueueArn", d.PushQueue.QueueArn(), "The push queue, the economy engine's schedules' target")
 	if d.DataKey != nil {
 		output("SchedulerKmsKeyArn", d.DataKey.KeyArn(), "The key the economy engine's schedules encrypt their pushes with")

@@ -136,6 +136,7 @@ func TestOutputsNameTheEconomyEngine(t *testing.T) {
 	for name, value := range map[string]any{
 		"Engine": "stepfunctions", "EconomyScheduleAfterSeconds": "900", "ScheduleGroupName": e.groupName,
 		"SchedulerRoleArn": getAtt(e.role, "Arn"), "SchedulerDeadLetterQueueArn": getAtt(e.dlq, "Arn"), "PushQueueArn": getAtt(queue, "Arn"),
+		"SchedulerDeadLetterQueueUrl": ref(e.dlq),
 	} {
 		tpl.HasOutput(jsiiStr(name), map[string]any{"Value": value})
 	}

@@ -3,6 +3,7 @@ package pushctl
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"strconv"
@@ -12,11 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/delayed-push/delayed-push/client"
 )
 
 var redriveCommand = command{
 	name:    "redrive",
-	usage:   "[--dry-run] [--max N] [--include-invalid]",
+	usage:   "[--source sender|economy] [--dry-run] [--max N] [--include-invalid]",
 	summary: "move parked pushes from the dead-letter queue back to the push queue, each once",
 	notes: "Parking attributes (parkReason, parkedAt, receiveCount, invalidField, requeues) are dropped;\n" +
 		"the body and the other attributes are kept. A message is deleted from the dead-letter queue only\n" +
@@ -27,16 +30,31 @@ var redriveCommand = command{
 		"parkReason \"invalid push: ...\") are skipped and listed with their reason: the sender would park\n" +
 		"them again; --include-invalid moves them too (after a sender fix that accepts them). What the run\n" +
 		"does not move is hidden while it lasts and visible again when it ends (within 5 minutes if it is\n" +
-		"killed). It prints what it moved, skipped and left, and why it stopped.",
+		"killed). It prints what it moved, skipped and left, and why it stopped.\n\n" +
+		"--source economy moves from the scheduler's dead-letter queue (SchedulerDeadLetterQueueUrl) instead:\n" +
+		"economy pushes whose schedule could not put them on the push queue. EventBridge Scheduler puts\n" +
+		"there the schedule's input, the push with its id, revision and dueAt, with attributes saying why\n" +
+		"(ERROR_CODE, ERROR_MESSAGE, RETRY_ATTEMPTS, EXHAUSTED_RETRY_CONDITION, SCHEDULE_ARN, ...): the body\n" +
+		"moves without them. A body cut short (IS_PAYLOAD_TRUNCATED) or without an id and a dueAt is skipped.\n" +
+		"The sender holds a moved push until its due time, drops one cancelled or rescheduled meanwhile, and\n" +
+		"records one past its lateness limit expired.",
 	options: func() options { return &redriveOptions{} },
 }
 
 type redriveOptions struct {
 	dryRun, includeInvalid bool
 	max                    int
+	source                 string
 }
 
+// The dead-letter queues redrive moves from (--source).
+const (
+	sourceSender  = "sender"  // DeadLetterQueueUrl: pushes the sender parked
+	sourceEconomy = "economy" // SchedulerDeadLetterQueueUrl: economy pushes a schedule could not queue
+)
+
 func (o *redriveOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.source, "source", sourceSender, "the dead-letter queue to move from: sender (pushes the sender parked) or economy (pushes an economy schedule could not put on the push queue)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would move, move nothing")
 	fs.IntVar(&o.max, "max", 1000, "move at most this many")
 	fs.BoolVar(&o.includeInvalid, "include-invalid", false, "also move pushes parked as invalid (skipped otherwise: the sender would park them again)")
@@ -46,17 +64,27 @@ func (o *redriveOptions) run(ctx context.Context, a *App, common commonFlags, _ 
 	if o.max < 1 {
 		return usagef("--max must be at least 1, got %d", o.max)
 	}
+	if o.source != sourceSender && o.source != sourceEconomy {
+		return usagef(`--source must be "sender" or "economy", got %q`, o.source)
+	}
 	b, err := a.Connect(ctx, common.target)
 	if err != nil {
 		return err
 	}
-	dlq, pushQueue := b.Outputs["DeadLetterQueueUrl"], b.Outputs["PushQueueUrl"]
+	dlq, pushQueue := b.Outputs["DeadLetterQueueUrl"], b.Outputs[client.OutputPushQueueURL]
+	if o.source == sourceEconomy {
+		dlq = b.Outputs[client.OutputSchedulerDeadLetterQueueURL]
+		if dlq == "" {
+			return fmt.Errorf("stack %s has no %s output: redeploy it (stacks from before it have the queue's ARN only)", common.target.Stack, client.OutputSchedulerDeadLetterQueueURL)
+		}
+	}
 	if dlq == "" || pushQueue == "" {
 		return fmt.Errorf("stack %s has no DeadLetterQueueUrl or PushQueueUrl output", common.target.Stack)
 	}
 	r := &redrive{q: b.Queues, dlq: dlq, pushQueue: pushQueue, max: o.max, dryRun: o.dryRun, invalid: o.includeInvalid,
+		economy: o.source == sourceEconomy,
 		started: now(), held: map[string]string{}, moved: map[string]bool{}, movedPushes: map[string]bool{},
-		report: redriveReport{DryRun: o.dryRun, Moved: []redriven{}, Skipped: []redriven{}, Left: []redriven{}}}
+		report: redriveReport{Source: o.source, DryRun: o.dryRun, Moved: []redriven{}, Skipped: []redriven{}, Left: []redriven{}}}
 	defer func() {
 		if n := r.giveBack(context.WithoutCancel(ctx)); n > 0 {
 			fmt.Fprintf(a.Stderr, "pushctl redrive: could not give back %d messages it did not move: they are visible again within %d s\n", n, redriveVisibility)
@@ -92,9 +120,10 @@ type redriven struct {
 
 // redriveReport is what a run did.
 type redriveReport struct {
+	Source  string     `json:"source"` // sender or economy: the dead-letter queue moved from
 	DryRun  bool       `json:"dryRun"`
 	Moved   []redriven `json:"moved"`   // to the push queue (a dry run: would be)
-	Skipped []redriven `json:"skipped"` // parked as invalid: they stay
+	Skipped []redriven `json:"skipped"` // parked as invalid (economy: not a whole push): they stay
 	Left    []redriven `json:"left"`    // parked after the run started, or a push it moved already
 	Stopped string     `json:"stopped"` // why the run ended
 }
@@ -107,6 +136,7 @@ type redrive struct {
 	dlq, pushQueue  string
 	max             int
 	dryRun, invalid bool // invalid: move pushes parked as invalid too
+	economy         bool // from the scheduler's dead-letter queue: Scheduler's attributes, no parking ones
 	started         time.Time
 
 	held        map[string]string // message id: latest receipt handle, of those received and not moved
@@ -166,12 +196,22 @@ func (r *redrive) handle(ctx context.Context, m sqstypes.Message) (bool, error) 
 		return false, nil
 	}
 	msg := describe(m)
+	if r.economy {
+		msg = describeDeadLetter(m)
+	}
 	if msg.Why = r.leave(m); msg.Why != "" {
 		r.hold(id, handle)
 		r.report.Left = append(r.report.Left, msg)
 		return false, nil
 	}
-	if isInvalid(m) && !r.invalid {
+	if r.economy {
+		if why := notAPush(m); why != "" {
+			msg.Why = why
+			r.hold(id, handle)
+			r.report.Skipped = append(r.report.Skipped, msg)
+			return true, nil
+		}
+	} else if isInvalid(m) && !r.invalid {
 		r.hold(id, handle)
 		r.report.Skipped = append(r.report.Skipped, msg)
 		return true, nil
@@ -190,7 +230,7 @@ func (r *redrive) handle(ctx context.Context, m sqstypes.Message) (bool, error) 
 func (r *redrive) move(ctx context.Context, m sqstypes.Message, msg redriven) error {
 	attrs := map[string]sqstypes.MessageAttributeValue{}
 	for k, v := range m.MessageAttributes {
-		if !parkingAttributes[k] {
+		if !parkingAttributes[k] && !r.economy {
 			attrs[k] = v
 		}
 	}
@@ -280,6 +320,37 @@ func describe(m sqstypes.Message) redriven {
 		ParkReason: attrValue(m, "parkReason"), InvalidField: attrValue(m, "invalidField")}
 }
 
+// describeDeadLetter is a message of the scheduler's dead-letter queue as a redrive reports
+// it: the push's id from the body, why the schedule gave up from Scheduler's attributes.
+func describeDeadLetter(m sqstypes.Message) redriven {
+	var p struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &p)
+	reason := attrValue(m, "ERROR_CODE")
+	if msg := attrValue(m, "ERROR_MESSAGE"); msg != "" {
+		reason += ": " + msg
+	}
+	return redriven{MessageID: aws.ToString(m.MessageId), PushID: p.ID, ParkReason: reason}
+}
+
+// notAPush says why a message of the scheduler's dead-letter queue is not moved, or "": its
+// body was cut short, or is not a push with an id and a due time (without one, the sender
+// could not hold it to its due time).
+func notAPush(m sqstypes.Message) string {
+	if attrValue(m, "IS_PAYLOAD_TRUNCATED") == "true" {
+		return "the body was cut short (IS_PAYLOAD_TRUNCATED)"
+	}
+	var p struct {
+		ID    string `json:"id"`
+		DueAt string `json:"dueAt"`
+	}
+	if json.Unmarshal([]byte(aws.ToString(m.Body)), &p) != nil || p.ID == "" || p.DueAt == "" {
+		return "the body is not a push with an id and a dueAt"
+	}
+	return ""
+}
+
 func bodyKey(m sqstypes.Message) string {
 	return fmt.Sprintf("body:%x", sha256.Sum256([]byte(aws.ToString(m.Body))))
 }
@@ -307,7 +378,12 @@ func (a *App) printRedrive(asJSON bool, rep redriveReport) error {
 		}
 		fmt.Fprintf(a.Stdout, "  %s: %s\n", m.label(), reason)
 	}
-	if len(rep.Skipped) > 0 {
+	if len(rep.Skipped) > 0 && rep.Source == sourceEconomy {
+		fmt.Fprintf(a.Stdout, "%d skipped: they stay on the scheduler's dead-letter queue\n", len(rep.Skipped))
+		for _, m := range rep.Skipped {
+			fmt.Fprintf(a.Stdout, "  %s: %s\n", m.label(), m.Why)
+		}
+	} else if len(rep.Skipped) > 0 {
 		fmt.Fprintf(a.Stdout, "%d skipped, parked as invalid: they stay on the dead-letter queue (the sender would park them again; --include-invalid moves them)\n", len(rep.Skipped))
 		for _, m := range rep.Skipped {
 			fmt.Fprintf(a.Stdout, "  %s: %s\n", m.label(), m.ParkReason)

@@ -377,3 +377,56 @@ func TestRedriveLeavesASecondParkOfAPushItMoved(t *testing.T) {
 	assert.Equal(t, []string{"r-p1-b"}, q.released)
 	assert.Contains(t, out, "1 received and left on the dead-letter queue\n  m-p1-b push p1: push p1 was moved earlier in this run\n")
 }
+
+// deadLettered is a push an economy schedule could not put on the push queue, as EventBridge
+// Scheduler dead-letters it: the body is the schedule's input (the push with id, revision and
+// dueAt), the attributes say why.
+func deadLettered(id string, body string) sqstypes.Message {
+	return sqstypes.Message{MessageId: aws.String("m-" + id), ReceiptHandle: aws.String("r-" + id), Body: aws.String(body),
+		Attributes: map[string]string{"SentTimestamp": "1796115600000"}, // 2026-12-01T09:00:00Z
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"ERROR_CODE": str("AccessDenied"), "ERROR_MESSAGE": str("not authorized to perform sqs:SendMessage"),
+			"EXECUTION_ID": str("e-" + id), "EXHAUSTED_RETRY_CONDITION": str("MaximumEventAgeInSeconds"), "IS_PAYLOAD_TRUNCATED": str("false"),
+			"RETRY_ATTEMPTS": str("185"), "SCHEDULED_TIME": str("2026-12-01T08:58:00Z"),
+			"SCHEDULE_ARN": str("arn:aws:scheduler:eu-west-1:123456789012:schedule/DelayedPush/" + id + ".x.1"),
+			"TARGET_ARN":   str("arn:aws:sqs:eu-west-1:123456789012:DelayedPush-Pushes"),
+		}}
+}
+
+func TestRedriveFromTheSchedulersDeadLetterQueue(t *testing.T) {
+	setClock(t, time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+	body := func(id string) string {
+		return `{"id":"` + id + `","revision":1,"userId":"u","title":"t","dueAt":"2026-12-01T09:00:00.000Z"}`
+	}
+	truncated := deadLettered("cut", `{"id":"cut","revision":1,"userId":"u","ti`)
+	truncated.MessageAttributes["IS_PAYLOAD_TRUNCATED"] = str("true")
+	q := &fakeQueues{dlq: []sqstypes.Message{deadLettered("e1", body("e1")), truncated, deadLettered("nodue", `{"id":"nodue","title":"t"}`),
+		deadLettered("e2", body("e2"))}}
+	b := &Backend{Queues: q, Outputs: map[string]string{"DeadLetterQueueUrl": "dlq", "SchedulerDeadLetterQueueUrl": "edlq", "PushQueueUrl": "pq"}}
+	out, errOut, code := run(t, b, "redrive", "--source", "economy")
+	require.Equal(t, 0, code, errOut)
+	for _, in := range q.receives {
+		assert.Equal(t, "edlq", aws.ToString(in.QueueUrl), "the scheduler's dead-letter queue")
+	}
+	require.Len(t, q.sent, 2)
+	assert.Equal(t, body("e1"), aws.ToString(q.sent[0].MessageBody), "the body as the schedule would have sent it")
+	assert.Empty(t, q.sent[0].MessageAttributes, "Scheduler's attributes describe the failure, not the push")
+	assert.Equal(t, "pq", aws.ToString(q.sent[1].QueueUrl))
+	assert.ElementsMatch(t, []string{"r-e1", "r-e2"}, q.deleted)
+	assert.ElementsMatch(t, []string{"r-cut", "r-nodue"}, q.released, "what is skipped is given back")
+	assert.Contains(t, out, "2 moved to the push queue\n  m-e1 push e1: AccessDenied: not authorized to perform sqs:SendMessage\n")
+	assert.Contains(t, out, "2 skipped: they stay on the scheduler's dead-letter queue\n")
+	assert.Contains(t, out, "m-cut: the body was cut short (IS_PAYLOAD_TRUNCATED)")
+	assert.Contains(t, out, "m-nodue push nodue: the body is not a push with an id and a dueAt")
+}
+
+func TestRedriveSourceIsCheckedAndNeedsItsOutput(t *testing.T) {
+	q := &fakeQueues{}
+	_, errOut, code := run(t, redriveBackend(q), "redrive", "--source", "scheduler")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, `--source must be "sender" or "economy", got "scheduler"`)
+	_, errOut, code = run(t, redriveBackend(q), "redrive", "--source", "economy")
+	assert.Equal(t, ExitError, code)
+	assert.Contains(t, errOut, "has no SchedulerDeadLetterQueueUrl output: redeploy it")
+	assert.Empty(t, q.receives)
+}
