@@ -299,10 +299,10 @@ func localTimeOf(raw json.RawMessage, given bool) (string, *answer) {
 	return s, nil
 }
 
-// engineOf reads engine: absent (or null) is the stack's engine; otherwise "stepfunctions"
-// or "economy", refused in the client's words.
+// engineOf reads engine: absent, null or "" is the stack's engine (as in the client and
+// pushctl); otherwise "stepfunctions" or "economy", refused in the client's words.
 func engineOf(raw json.RawMessage) (string, *answer) {
-	if raw == nil || string(raw) == "null" {
+	if raw == nil || string(raw) == "null" || string(raw) == `""` {
 		return "", nil
 	}
 	var e string

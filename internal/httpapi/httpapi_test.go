@@ -218,7 +218,6 @@ func TestRequestErrorsSayWhatWasWrong(t *testing.T) {
 		{"DELETE /pushes/{key}", "nope", "", nil, 404, CodeNotFound, "", `key "nope": no push with this key`},
 		{"PUT /pushes/{key}", "k", `{}`, nil, 400, CodeInvalidRequest, "", "nothing to change: give delaySeconds, sendAt, localTime or now, and/or push, and/or engine"},
 		{"POST /pushes", "", `{"key":"k","engine":"cheap","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got "cheap"`},
-		{"POST /pushes", "", `{"key":"k","engine":"","push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got ""`},
 		{"POST /pushes", "", `{"key":"k","engine":1,"push":` + shipped + `}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got 1`},
 		{"PUT /pushes/{key}", "k", `{"engine":"Economy"}`, nil, 400, CodeInvalidPush, "engine", `invalid engine: must be "stepfunctions" or "economy", got "Economy"`},
 		{"GET /pushes", "", "", map[string]string{"limit": "many"}, 400, CodeInvalidRequest, "limit", `invalid limit: must be a whole number 1..1000, got "many"`},
