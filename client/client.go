@@ -62,6 +62,9 @@ const (
 	StateFailed    = "failed"    // not sent: every device failed, or the user has none
 	StateExpired   = "expired"   // not sent: later than its lateness limit
 	StateCancelled = "cancelled" // never sent
+	StateDeferred  = "deferred"  // due inside the recipient's quiet hours: held until they end (QuietUntil)
+	StateQuiet     = "quiet"     // not sent: due inside quiet hours, and the push asked to be dropped
+	StateCapped    = "capped"    // not sent: over a frequency cap (Outcome.Cap names it)
 )
 
 // Resources are the stack's resources a client uses: the stack outputs StateMachineArn,
@@ -354,6 +357,8 @@ type Status struct {
 	TimeZone       string
 	TimeZoneSource string
 	Resolution     string
+	// QuietUntil is when the recipient's quiet hours end, while the push is deferred.
+	QuietUntil time.Time
 	// Outcome is set once the sender is done with the push, or when its execution ended
 	// outside the client (result execution_aborted, execution_failed, execution_timed_out).
 	Outcome *Outcome
@@ -379,6 +384,10 @@ type Outcome struct {
 	Sent       int
 	Failed     int
 	Reason     string
+	// Cap is the frequency cap that stopped a capped push ("3/1d", "promo:1/1h").
+	Cap string
+	// HeldMs is how long the recipient's quiet hours held the push; LatenessMs leaves it out.
+	HeldMs *int64
 }
 
 // Get returns the push under key. A scheduled push's execution (on the Step Functions

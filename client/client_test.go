@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -258,6 +259,30 @@ func TestCancelledPushIsNeverSentEvenIfItsExecutionFired(t *testing.T) {
 	page, err := w.c.List(ctx, client.ListOptions{UserID: "u-7"})
 	require.NoError(t, err)
 	assert.Empty(t, page.Pushes, "a cancelled push is not pending")
+}
+
+// A push held by the recipient's quiet hours is still pending: Cancel stops it, Get says
+// until when it was held, and the sender drops it when it comes back.
+func TestCancelOfAPushHeldByQuietHours(t *testing.T) {
+	w := newWorld()
+	_, err := w.c.Schedule(ctx, client.Request{Key: "k", Push: reminder("u"), Delay: time.Hour})
+	require.NoError(t, err)
+	p := w.sfn.fire(t, "k")
+	require.Equal(t, delivery.GateSend, w.begin(t, p))
+	until := w.now.Add(9 * time.Hour)
+	require.NoError(t, w.sender.Defer(ctx, "k", p.Revision, until, w.now))
+	st, err := w.c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, client.StateDeferred, st.State)
+	assert.True(t, until.Equal(st.QuietUntil), "held until %v, got %v", until, st.QuietUntil)
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"quietUntil":"`+until.UTC().Format(time.RFC3339)+`"`)
+
+	st, err = w.c.Cancel(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, client.StateCancelled, st.State)
+	assert.Equal(t, delivery.GateCancelled, w.begin(t, p), "the held copy is dropped when it comes back")
 }
 
 func TestCancelAfterTheSenderTookItIsTooLate(t *testing.T) {

@@ -47,6 +47,8 @@ type outcomeJSON struct {
 	Sent       int    `json:"sent"`
 	Failed     int    `json:"failed"`
 	Reason     string `json:"reason,omitempty"`
+	Cap        string `json:"cap,omitempty"`
+	HeldMs     *int64 `json:"heldMs,omitempty"`
 }
 
 type statusJSON struct {
@@ -60,6 +62,7 @@ type statusJSON struct {
 	ExecutionName   string          `json:"executionName,omitempty"`
 	CreatedAt       string          `json:"createdAt,omitempty"`
 	UpdatedAt       string          `json:"updatedAt,omitempty"`
+	QuietUntil      string          `json:"quietUntil,omitempty"`
 	Outcome         *outcomeJSON    `json:"outcome,omitempty"`
 	ExecutionStatus string          `json:"executionStatus,omitempty"`
 	Warning         string          `json:"warning,omitempty"`
@@ -72,10 +75,10 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	j := statusJSON{Key: s.Key, State: s.State, Revision: s.Revision, Engine: s.Engine, DueAt: jsonTime(s.DueAt),
 		TimeLeftSeconds: int64(s.TimeLeft / time.Second), Push: push.Encode(s.Push), ExecutionName: s.ExecutionName,
 		CreatedAt: jsonTime(s.CreatedAt), UpdatedAt: jsonTime(s.UpdatedAt), ExecutionStatus: s.ExecutionStatus, Warning: s.Warning,
-		localJSON: localJSON{s.LocalTime, s.TimeZone, s.TimeZoneSource, s.Resolution}}
+		QuietUntil: jsonTime(s.QuietUntil), localJSON: localJSON{s.LocalTime, s.TimeZone, s.TimeZoneSource, s.Resolution}}
 	if o := s.Outcome; o != nil {
 		j.Outcome = &outcomeJSON{Result: o.Result, FinishedAt: jsonTime(o.FinishedAt), LatenessMs: o.LatenessMs,
-			Endpoints: o.Endpoints, Sent: o.Sent, Failed: o.Failed, Reason: o.Reason}
+			Endpoints: o.Endpoints, Sent: o.Sent, Failed: o.Failed, Reason: o.Reason, Cap: o.Cap, HeldMs: o.HeldMs}
 	}
 	return json.Marshal(j)
 }

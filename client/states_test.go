@@ -12,8 +12,9 @@ import (
 // The states Get and List report are the schedules table's, which the sender writes.
 func TestStatesAreTheTables(t *testing.T) {
 	assert.Equal(t,
-		[]string{index.Scheduled, index.Sending, index.Sent, index.Failed, index.Expired, index.Cancelled},
-		[]string{client.StateScheduled, client.StateSending, client.StateSent, client.StateFailed, client.StateExpired, client.StateCancelled})
+		[]string{index.Scheduled, index.Sending, index.Sent, index.Failed, index.Expired, index.Cancelled, index.Deferred, index.Quiet, index.Capped},
+		[]string{client.StateScheduled, client.StateSending, client.StateSent, client.StateFailed, client.StateExpired, client.StateCancelled,
+			client.StateDeferred, client.StateQuiet, client.StateCapped})
 }
 
 // The engines a row names are the table's, which the sender reads.

@@ -32,6 +32,7 @@ const doneRetention = 30 * 24 * time.Hour
 type record struct {
 	Key, State, Hash, Input, ExecutionName, Recipient, Engine string
 	Path                                                      string // economy: pathQueue or the schedule's name ("": an older row)
+	QuietUntil                                                time.Time
 	Revision                                                  int
 	DueAt, CreatedAt, UpdatedAt                               time.Time
 	Push                                                      push.Push
@@ -196,12 +197,13 @@ func (c *Client) cancelRow(ctx context.Context, key string) (*record, error) {
 	now := c.now()
 	out, err := c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(c.res.SchedulesTable), Key: keyOf(key),
-		UpdateExpression:    aws.String("SET #state = :cancelled, #upd = :now, #exp = :exp REMOVE #pending"),
-		ConditionExpression: aws.String("#state = :scheduled"),
+		UpdateExpression: aws.String("SET #state = :cancelled, #upd = :now, #exp = :exp REMOVE #pending"),
+		// A push held by quiet hours is still pending: the sender drops it when it comes back.
+		ConditionExpression: aws.String("#state = :scheduled OR #state = :deferred"),
 		ExpressionAttributeNames: map[string]string{"#state": index.State, "#upd": index.UpdatedAt,
 			"#exp": index.ExpiresAt, "#pending": index.PendingRecipient},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":cancelled": s(index.Cancelled), ":scheduled": s(index.Scheduled), ":now": s(index.FormatTime(now)),
+			":cancelled": s(index.Cancelled), ":scheduled": s(index.Scheduled), ":deferred": s(index.Deferred), ":now": s(index.FormatTime(now)),
 			// Kept past the latest time its execution could have fired.
 			":exp": n(now.Add(doneRetention + schedule.MaxAhead).Unix()),
 		},
@@ -269,6 +271,7 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 	r := &record{Key: str(index.Key), State: str(index.State), Hash: str(index.Hash), Input: str(index.Input),
 		ExecutionName: str(index.ExecutionName), Recipient: str(index.Recipient), Engine: str(index.Engine), Path: str(index.EconomyPath),
 		DueAt: tm(index.DueAt), CreatedAt: tm(index.CreatedAt), UpdatedAt: tm(index.UpdatedAt),
+		QuietUntil: tm(index.QuietUntil),
 		Local: local{Time: str(index.LocalTime), Zone: str(index.TimeZone), Source: str(index.TimeZoneSource),
 			Resolution: recipient.Resolution(str(index.Resolution))}}
 	if r.Engine == "" {
@@ -292,6 +295,10 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 		sent, _ := num(index.SentCount)
 		failed, _ := num(index.FailedCount)
 		o.Endpoints, o.Sent, o.Failed = int(e), int(sent), int(failed)
+		o.Cap = str(index.Cap)
+		if v, ok := num(index.HeldMs); ok {
+			o.HeldMs = &v
+		}
 		r.Outcome = o
 	}
 	return r, nil
@@ -300,7 +307,8 @@ func decodeRecord(item map[string]types.AttributeValue) (*record, error) {
 func (c *Client) status(r *record) Status {
 	st := Status{Key: r.Key, State: r.State, Revision: r.Revision, Engine: r.Engine, DueAt: r.DueAt, Push: r.Push,
 		ExecutionName: r.ExecutionName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Outcome: r.Outcome,
-		LocalTime: r.Local.Time, TimeZone: r.Local.Zone, TimeZoneSource: r.Local.Source, Resolution: string(r.Local.Resolution)}
+		LocalTime: r.Local.Time, TimeZone: r.Local.Zone, TimeZoneSource: r.Local.Source, Resolution: string(r.Local.Resolution),
+		QuietUntil: r.QuietUntil}
 	if r.State == index.Scheduled {
 		st.TimeLeft = max(r.DueAt.Sub(c.now()), 0)
 	}

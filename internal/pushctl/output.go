@@ -65,13 +65,22 @@ func (a *App) printStatus(asJSON bool, st client.Status) error {
 	if st.Warning != "" {
 		fmt.Fprintf(a.Stdout, "warning:   %s\n", st.Warning)
 	}
+	if !st.QuietUntil.IsZero() && st.State == client.StateDeferred {
+		fmt.Fprintf(a.Stdout, "held:      by the recipient's quiet hours until %s\n", st.QuietUntil.UTC().Format(time.RFC3339))
+	}
 	if o := st.Outcome; o != nil {
 		fmt.Fprintf(a.Stdout, "outcome:   %s", o.Result)
+		if o.Cap != "" {
+			fmt.Fprintf(a.Stdout, " (frequency cap %s)", o.Cap)
+		}
 		if o.Endpoints > 0 {
 			fmt.Fprintf(a.Stdout, ", %d of %d devices sent, %d failed", o.Sent, o.Endpoints, o.Failed)
 		}
 		if o.LatenessMs != nil {
 			fmt.Fprintf(a.Stdout, ", %d ms after the due time", *o.LatenessMs)
+		}
+		if o.HeldMs != nil && *o.HeldMs > 0 {
+			fmt.Fprintf(a.Stdout, ", held %d ms by quiet hours", *o.HeldMs)
 		}
 		fmt.Fprintln(a.Stdout)
 		if o.Reason != "" {
