@@ -37,7 +37,7 @@ func pushRouteArns(api string, inConsumer bool) []any {
 
 func deviceRouteArns(api string, inConsumer bool) []any {
 	var out []any
-	for _, r := range []string{"POST/devices", "DELETE/devices/*", "GET/users/*/devices", "DELETE/users/*/devices"} {
+	for _, r := range []string{"POST/devices", "DELETE/devices/*", "GET/users/*/devices", "DELETE/users/*/devices", "GET/users/*/preferences", "PUT/users/*/preferences"} {
 		out = append(out, routeArn(api, r, inConsumer))
 	}
 	return out
@@ -51,7 +51,8 @@ func TestEveryRouteIsInOneGrantGroup(t *testing.T) {
 		assert.NotContains(t, delayedpush.DeviceRoutes, r)
 	}
 	assert.Equal(t, []string{"POST /pushes", "GET /pushes", "GET /pushes/{key}", "PUT /pushes/{key}", "DELETE /pushes/{key}"}, delayedpush.PushRoutes)
-	assert.Equal(t, []string{"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices"}, delayedpush.DeviceRoutes)
+	assert.Equal(t, []string{"POST /devices", "DELETE /devices/{deviceId}", "GET /users/{userId}/devices", "DELETE /users/{userId}/devices",
+		"GET /users/{userId}/preferences", "PUT /users/{userId}/preferences"}, delayedpush.DeviceRoutes)
 }
 
 // IAM mode, narrowed: each grant gives execute-api:Invoke on its routes only, by exact ARN.

@@ -53,6 +53,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"bad guarantee":        {`{"deliveryGuarantee":"exactly-once"}`, `key "deliveryGuarantee" must be "at-least-once" or "at-most-once", got "exactly-once"`},
 		"negative lateness":    {`{"maxLatenessSeconds":-1}`, `key "maxLatenessSeconds" must be from 0 (no limit) to 31532400 (365 days less an hour), got -1`},
 		"lateness over a year": {`{"maxLatenessSeconds":31536000}`, `key "maxLatenessSeconds" must be from 0 (no limit) to 31532400`},
+		"unknown zone": {`{"defaultTimeZone":"Europe/Atlantis"}`,
+			`key "defaultTimeZone" must be an IANA time zone like "Europe/Berlin": unknown time zone "Europe/Atlantis": not in the IANA time zone database`},
+		"server's zone":   {`{"defaultTimeZone":"Local"}`, `key "defaultTimeZone" must be an IANA time zone like "Europe/Berlin": "Local" is the server's own zone`},
+		"no zone":         {`{"defaultTimeZone":""}`, `key "defaultTimeZone" must be an IANA time zone like "Europe/Berlin": is required`},
+		"malformed caps":  {`{"caps":"3 per day"}`, `key "caps" must be frequency caps like "3/24h,1/10m; promo=1/1h": stack: cap "3 per day": want N/W like 3/24h`},
+		"caps category":   {`{"caps":"3/24h; Promo=1/1h"}`, `key "caps" must be frequency caps like "3/24h,1/10m; promo=1/1h": category`},
+		"caps in a group": {`{"caps":"promo=1/1h"}`, `key "caps" must be frequency caps like "3/24h,1/10m; promo=1/1h": the stack's caps come first`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

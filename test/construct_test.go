@@ -120,6 +120,12 @@ func TestConstructRefusesWrongProps(t *testing.T) {
 		"key twice": {func(s awscdk.Stack) *delayedpush.Props {
 			return &delayedpush.Props{ExistingEncryptionKey: key(s), EncryptionKeyProps: &awskms.KeyProps{}}
 		}, "DelayedPush: ExistingEncryptionKey and EncryptionKeyProps are both given"},
+		"time zone": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{DefaultTimeZone: jsii.String("America/Gotham")}
+		}, `DelayedPush: DefaultTimeZone must be an IANA time zone like "Europe/Berlin": unknown time zone "America/Gotham"`},
+		"caps": {func(awscdk.Stack) *delayedpush.Props {
+			return &delayedpush.Props{Caps: jsii.String("3/24h,1/0m")}
+		}, `DelayedPush: Caps must be frequency caps like "3/24h,1/10m; promo=1/1h": stack: cap "1/0m"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -203,9 +209,15 @@ func TestGrantsGiveAProducerExactlyWhatItNeeds(t *testing.T) {
 	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
 	table := asResource(getAtt(schedules, "Arn"))
 	index := asResource(map[string]any{"Fn::Join": []any{"", []any{getAtt(schedules, "Arn"), "/index/*"}}})
+	// GetItem also on the preferences: a push for a local time is resolved in the recipient's zone.
+	preferences := asResource(getAtt(preferencesTable(t, tpl), "Arn"))
+	assert.Contains(t, got["dynamodb:GetItem"], preferences)
 	for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"} {
 		assert.Contains(t, got[a], table, a)
 		for _, r := range got[a] {
+			if a == "dynamodb:GetItem" && r == preferences {
+				continue
+			}
 			assert.Contains(t, []string{table, index}, r, "%s on the schedules table (and its index) only", a)
 		}
 	}

@@ -241,3 +241,36 @@ func keyPolicy(t *testing.T, tpl assertions.Template, key string) []statement {
 	require.Contains(t, found, key)
 	return documentStatements(t, found[key].Properties.KeyPolicy)
 }
+
+// tableWithKeys returns the logical id of the one table whose key schema is hash (and rng,
+// when given).
+func tableWithKeys(t *testing.T, tpl assertions.Template, hash, rng string, more map[string]any) string {
+	t.Helper()
+	keys := []any{map[string]any{"AttributeName": hash, "KeyType": "HASH"}}
+	if rng != "" {
+		keys = append(keys, map[string]any{"AttributeName": rng, "KeyType": "RANGE"})
+	}
+	props := map[string]any{"KeySchema": keys}
+	for k, v := range more {
+		props[k] = v
+	}
+	return only(t, tpl, "AWS::DynamoDB::Table", withProperties(props))
+}
+
+// devicesTable returns the logical id of the device registry (userId, endpointArn).
+func devicesTable(t *testing.T, tpl assertions.Template) string {
+	t.Helper()
+	return tableWithKeys(t, tpl, "userId", "endpointArn", nil)
+}
+
+// preferencesTable and capsTable return the logical ids of the recipient's clock's tables:
+// both keyed by userId alone, the caps table with a TTL.
+func preferencesTable(t *testing.T, tpl assertions.Template) string {
+	t.Helper()
+	return tableWithKeys(t, tpl, "userId", "", map[string]any{"TimeToLiveSpecification": assertions.Match_Absent()})
+}
+
+func capsTable(t *testing.T, tpl assertions.Template) string {
+	t.Helper()
+	return tableWithKeys(t, tpl, "userId", "", map[string]any{"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true}})
+}

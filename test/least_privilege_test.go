@@ -96,8 +96,7 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	// Only the device events function and the sender mark device rows disabled (UpdateItem);
 	// the API and producers put and delete whole rows (a transaction), and keep owner rows by
 	// put only (a removed device's row stays as a tombstone).
-	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
-		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
+	devices := devicesTable(t, tpl)
 	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
 	onTable := func(fn, table string) []string {
@@ -113,6 +112,20 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, onTable(fns["DEFAULT_DELAY_SECONDS"], owners), "API on the owners table")
 	assert.ElementsMatch(t, []string{"dynamodb:UpdateItem"}, onTable(fns["device events"], devices), "device events on the devices table")
 	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:UpdateItem"}, onTable(fns["SCHEDULER_ROLE_ID"], devices), "sender on the devices table")
+
+	// The recipient's clock: the sender reads preferences (awsadapters.Preferences.Get) and
+	// takes from the caps (awsadapters.CapStore: a consistent GetItem, a conditional
+	// UpdateItem); the API keeps preferences (Get, Set, and SetDeviceZone's conditional write)
+	// and reads them to resolve local times; no other function touches either table.
+	preferences, caps := preferencesTable(t, tpl), capsTable(t, tpl)
+	assert.ElementsMatch(t, []string{"dynamodb:GetItem"}, onTable(fns["SCHEDULER_ROLE_ID"], preferences), "sender on the preferences table")
+	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, onTable(fns["SCHEDULER_ROLE_ID"], caps), "sender on the caps table")
+	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, onTable(fns["DEFAULT_DELAY_SECONDS"], preferences), "API on the preferences table")
+	assert.Empty(t, onTable(fns["DEFAULT_DELAY_SECONDS"], caps), "API on the caps table")
+	for _, envVar := range []string{"SHOPIFY_SECRET_ARN", "SHOP_OWNERS", "device events"} {
+		assert.Empty(t, onTable(fns[envVar], preferences), "%s on the preferences table", envVar)
+		assert.Empty(t, onTable(fns[envVar], caps), "%s on the caps table", envVar)
+	}
 
 	// Without customerManagedKey, no role may use a KMS key but the webhook function, which
 	// reads the Shopify secret through Secrets Manager (TestKMSStatementsAreExactlyWhatEachRoleCalls

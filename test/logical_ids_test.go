@@ -14,9 +14,14 @@ import (
 // these must be a deliberate migration, not an accident; update this list only then.
 func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 	tpl := defaults(t)
-	assert.Equal(t, []string{"DelayedPushTablesDeliveriesFC98DA35", "DelayedPushTablesDeviceOwnersB43FF6A2",
+	// The recipient's clock's tables (issue #22) since they were added: a user's zone, quiet
+	// hours and caps' counts.
+	assert.Equal(t, []string{"DelayedPushCapsTable322573FA", "DelayedPushPreferencesTable735560D1",
+		"DelayedPushTablesDeliveriesFC98DA35", "DelayedPushTablesDeviceOwnersB43FF6A2",
 		"DelayedPushTablesDevicesEC665E01", "DelayedPushTablesSchedules96D2A283"},
 		ids(tpl, "AWS::DynamoDB::Table", nil))
+	assert.Equal(t, "DelayedPushPreferencesTable735560D1", preferencesTable(t, tpl))
+	assert.Equal(t, "DelayedPushCapsTable322573FA", capsTable(t, tpl))
 	assert.Equal(t, []string{"DelayedPushDeviceEventsDeadLetterQueue8333D093", "DelayedPushDeviceEventsQueueBB21D5C3",
 		"DelayedPushDeviceEventsUndeliveredQueueB73674AD", "DelayedPushEconomyDeadLetterQueue056CA86D", "DelayedPushPushQueueB9E99038",
 		"DelayedPushPushQueueDeadLetterQueue9AF311D1"},

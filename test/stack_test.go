@@ -301,7 +301,7 @@ func TestPushQueueEncryptedWithDLQAndVisibilitySixTimesTimeout(t *testing.T) {
 
 func TestTablesEncryptedOnDemandWithRecovery(t *testing.T) {
 	tpl := defaults(t)
-	tpl.ResourceCountIs(jsiiStr("AWS::DynamoDB::Table"), jsiiNum(4))
+	tpl.ResourceCountIs(jsiiStr("AWS::DynamoDB::Table"), jsiiNum(6)) // TestRecipientClockTables checks the last two
 	for _, keys := range [][2]string{{"userId", "endpointArn"}, {"pushId", "endpointArn"}} {
 		tpl.HasResourceProperties(jsiiStr("AWS::DynamoDB::Table"), map[string]any{
 			"KeySchema": []any{
@@ -404,8 +404,7 @@ func TestSenderGrantsAreLeastPrivilege(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"}, dynamo)
-	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
-		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
+	devices := devicesTable(t, tpl)
 	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
 	assert.Equal(t, []string{`{"Fn::GetAtt":["` + devices + `","Arn"]}`}, byAction["dynamodb:Query"], "Query only on the device registry")
@@ -440,8 +439,7 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 	sm := only(t, tpl, "AWS::StepFunctions::StateMachine", nil)
 	queueID, _ := pushQueue(t, tpl)
 	schedules := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{map[string]any{"AttributeName": "key", "KeyType": "HASH"}}}))
-	devices := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": assertions.Match_ArrayWith(&[]any{
-		map[string]any{"AttributeName": "userId", "KeyType": "HASH"}})}))
+	devices := devicesTable(t, tpl)
 	owners := only(t, tpl, "AWS::DynamoDB::Table", withProperties(map[string]any{"KeySchema": []any{
 		map[string]any{"AttributeName": "deviceId", "KeyType": "HASH"}}}))
 	api := only(t, tpl, "AWS::ApiGatewayV2::Api", nil)
@@ -468,6 +466,9 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem"}, "Resource": getAtt(owners, "Arn")},
 			map[string]any{"Sid": "KeepTheDeviceRegistry", "Effect": "Allow",
 				"Action": []any{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"}, "Resource": getAtt(devices, "Arn")},
+			// Preferences (GrantManageDevices) and local times resolved in the recipient's zone (GrantSchedule).
+			map[string]any{"Sid": "KeepThePreferences", "Effect": "Allow",
+				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "Resource": getAtt(preferencesTable(t, tpl), "Arn")},
 			// The HTTP API's routes the client's calls correspond to (IAM authorization).
 			map[string]any{"Sid": "InvokePushRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": pushRouteArns(api, false)},
 			map[string]any{"Sid": "InvokeDeviceRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": deviceRouteArns(api, false)},
@@ -494,7 +495,7 @@ func TestOutputsNameWhatProducersNeed(t *testing.T) {
 	tpl := defaults(t)
 	for _, name := range []string{"StateMachineArn", "PushQueueUrl", "DeadLetterQueueUrl", "DevicesTableName",
 		"DeliveriesTableName", "SchedulesTableName", "SenderFunctionName", "ProducerPolicyArn", "AlarmTopicArn",
-		"DeviceOwnersTableName", "PlatformApplicationArn", "DeviceEventsTopicArn"} {
+		"DeviceOwnersTableName", "PlatformApplicationArn", "DeviceEventsTopicArn", "PreferencesTableName", "DefaultTimeZone"} {
 		tpl.HasOutput(jsiiStr(name), map[string]any{"Value": assertions.Match_AnyValue(), "Description": assertions.Match_AnyValue()})
 	}
 }

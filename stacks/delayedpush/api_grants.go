@@ -22,7 +22,8 @@ const APIStage = "$default"
 var (
 	// PushRoutes schedule, read, reschedule, cancel and list pushes.
 	PushRoutes = routesWhere(func(path string) bool { return path == "/pushes" || strings.HasPrefix(path, "/pushes/") })
-	// DeviceRoutes register, list and remove devices.
+	// DeviceRoutes register, list and remove devices, and read and set a user's preferences
+	// (time zone, quiet hours): what a device-registration backend does for its users.
 	DeviceRoutes = routesWhere(func(path string) bool {
 		return path == "/devices" || strings.HasPrefix(path, "/devices/") || strings.HasPrefix(path, "/users/")
 	})
@@ -57,9 +58,9 @@ func (d *DelayedPush) GrantInvokePushRoutes(grantee awsiam.IGrantable) awsiam.Gr
 	return d.GrantInvoke(grantee, PushRoutes...)
 }
 
-// GrantInvokeDeviceRoutes lets grantee register, list and remove devices through the HTTP API
-// (DeviceRoutes), and nothing else of it: for a device-registration backend that must not
-// create pushes.
+// GrantInvokeDeviceRoutes lets grantee register, list and remove devices and read and set
+// users' preferences through the HTTP API (DeviceRoutes), and nothing else of it: for a
+// device-registration backend that must not create pushes.
 func (d *DelayedPush) GrantInvokeDeviceRoutes(grantee awsiam.IGrantable) awsiam.Grant {
 	return d.GrantInvoke(grantee, DeviceRoutes...)
 }

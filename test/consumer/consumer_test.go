@@ -26,7 +26,7 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 	tpl := assertions.Template_FromStack(NewShopStack(app, "Shop"), nil)
 
 	tpl.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachine"), jsii.Number(1))
-	tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(4)) // devices, device owners, deliveries, schedules
+	tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(6)) // devices, device owners, deliveries, schedules, preferences, caps
 	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{"Timeout": 20, "Architectures": []any{"arm64"}})
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Endpoint": "oncall@example.com"})
 
@@ -41,7 +41,7 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 	})
 	assert.True(t, strings.HasPrefix(*role.AsString(), "OrdersApi"), "granted to the team's role, got %s", *role.AsString())
 
-	// The accounts service may call the HTTP API's four device routes, nothing else.
+	// The accounts service may call the HTTP API's six device routes, nothing else.
 	accounts, resources := assertions.NewCapture(nil), assertions.NewCapture(nil)
 	tpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
 		"Roles": []any{map[string]any{"Ref": accounts}},
@@ -49,7 +49,7 @@ func TestShopStackAddsDelayedPush(t *testing.T) {
 			map[string]any{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}}},
 	})
 	assert.True(t, strings.HasPrefix(*accounts.AsString(), "AccountsService"), "granted to the accounts role, got %s", *accounts.AsString())
-	assert.Len(t, *resources.AsArray(), 4, "POST /devices, DELETE /devices/{deviceId}, GET and DELETE /users/{userId}/devices")
+	assert.Len(t, *resources.AsArray(), 6, "POST /devices, DELETE /devices/{deviceId}, GET and DELETE /users/{userId}/devices, GET and PUT /users/{userId}/preferences")
 }
 
 // `cdk synth` of the team's app, with this module as a dependency in a directory that stays
