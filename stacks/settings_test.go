@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/delayed-push/delayed-push/internal/apiapp"
+	"github.com/delayed-push/delayed-push/internal/senderapp"
 	"github.com/delayed-push/delayed-push/stacks/internal/settings"
 )
 
@@ -26,6 +28,13 @@ func TestSettingsTableHasEveryConfigKey(t *testing.T) {
 		assert.NotEmpty(t, st.Doc, "setting %q has no meaning", st.Key)
 	}
 	assert.Len(t, settings.All, len(keys))
+}
+
+// One setting, one environment variable: the HTTP API and the sender read defaultTimeZone under
+// the same name.
+func TestDefaultTimeZoneIsOneVariable(t *testing.T) {
+	assert.Equal(t, apiapp.EnvDefaultTimeZone, senderapp.EnvDefaultTimeZone)
+	assert.Equal(t, senderapp.EnvDefaultTimeZone, settings.DefaultTimeZone.Env)
 }
 
 // DefaultConfig is the table's defaults, and they pass the table's own limits.

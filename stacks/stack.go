@@ -161,7 +161,7 @@ func (s *DelayedPushStack) newProducerPolicy(cfg Config) awsiam.ManagedPolicy {
 			// in the recipient's zone (GrantSchedule).
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("KeepThePreferences"),
-				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:UpdateItem"),
 				Resources: &[]*string{s.Push.PreferencesTable.TableArn()},
 			}),
 		}, s.invokeStatements(cfg)...)),

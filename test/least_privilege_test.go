@@ -115,12 +115,13 @@ func TestEveryRoleHasOnlyTheActionsItsCodeCalls(t *testing.T) {
 
 	// The recipient's clock: the sender reads preferences (awsadapters.Preferences.Get) and
 	// takes from the caps (awsadapters.CapStore: a consistent GetItem, a conditional
-	// UpdateItem); the API keeps preferences (Get, Set, and SetDeviceZone's conditional write)
-	// and reads them to resolve local times; no other function touches either table.
+	// UpdateItem); the API keeps preferences (Get; Set and SetDeviceZone's conditional write are
+	// UpdateItem, no PutItem) and reads them to resolve local times; no other function touches
+	// either table.
 	preferences, caps := preferencesTable(t, tpl), capsTable(t, tpl)
 	assert.ElementsMatch(t, []string{"dynamodb:GetItem"}, onTable(fns["SCHEDULER_ROLE_ID"], preferences), "sender on the preferences table")
 	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, onTable(fns["SCHEDULER_ROLE_ID"], caps), "sender on the caps table")
-	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, onTable(fns["DEFAULT_DELAY_SECONDS"], preferences), "API on the preferences table")
+	assert.ElementsMatch(t, []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, onTable(fns["DEFAULT_DELAY_SECONDS"], preferences), "API on the preferences table")
 	assert.Empty(t, onTable(fns["DEFAULT_DELAY_SECONDS"], caps), "API on the caps table")
 	for _, envVar := range []string{"SHOPIFY_SECRET_ARN", "SHOP_OWNERS", "device events"} {
 		assert.Empty(t, onTable(fns[envVar], preferences), "%s on the preferences table", envVar)

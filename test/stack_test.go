@@ -468,7 +468,7 @@ func TestProducerPrincipalsGetExactlyWhatTheClientUses(t *testing.T) {
 				"Action": []any{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"}, "Resource": getAtt(devices, "Arn")},
 			// Preferences (GrantManageDevices) and local times resolved in the recipient's zone (GrantSchedule).
 			map[string]any{"Sid": "KeepThePreferences", "Effect": "Allow",
-				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "Resource": getAtt(preferencesTable(t, tpl), "Arn")},
+				"Action": []any{"dynamodb:GetItem", "dynamodb:UpdateItem"}, "Resource": getAtt(preferencesTable(t, tpl), "Arn")},
 			// The HTTP API's routes the client's calls correspond to (IAM authorization).
 			map[string]any{"Sid": "InvokePushRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": pushRouteArns(api, false)},
 			map[string]any{"Sid": "InvokeDeviceRoutes", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": deviceRouteArns(api, false)},

@@ -58,8 +58,8 @@ func newAPI(scope constructs.Construct, id string, d *DelayedPush, s settings) (
 				apiapp.EnvPushQueueArn:              d.PushQueue.QueueArn(),
 				apiapp.EnvSchedulerKmsKeyArn:        d.SchedulerKmsKeyArn(),
 				// The recipient's preferences, and the zone of a user who has none.
-				envPreferencesTable:     d.PreferencesTable.TableName(),
-				cfg.DefaultTimeZone.Env: jsii.String(s.defaultTimeZone),
+				apiapp.EnvPreferencesTable: d.PreferencesTable.TableName(),
+				cfg.DefaultTimeZone.Env:    jsii.String(s.defaultTimeZone),
 			},
 		},
 	})

@@ -595,9 +595,9 @@ func (d *DelayedPush) GrantManage(grantee awsiam.IGrantable) awsiam.Grant {
 // calls, devices.Registry on awsadapters.DeviceStore): create, read, update and delete the
 // platform application's endpoints; read and put owner rows (a removed device's row stays, as
 // a tombstone); query, put and delete device rows (only the device events path and the sender
-// update them); read, put and update recipients' preferences (the client's preference calls,
-// and the zone a device reports, written only where the user set none); under a customer
-// managed data key, use it through DynamoDB.
+// update them); read and update recipients' preferences (awsadapters.Preferences: the client's
+// preference calls, and the zone a device reports, written only where the user set none, both
+// UpdateItem); under a customer managed data key, use it through DynamoDB.
 func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant {
 	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      grantee,
@@ -610,8 +610,7 @@ func (d *DelayedPush) GrantManageDevices(grantee awsiam.IGrantable) awsiam.Grant
 	})).Combine(d.DeviceOwnersTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"))).
 		Combine(d.DevicesTable.Grant(grantee, jsii.String("dynamodb:Query"), jsii.String("dynamodb:PutItem"),
 			jsii.String("dynamodb:DeleteItem"))).
-		Combine(d.PreferencesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
-			jsii.String("dynamodb:UpdateItem"))).
+		Combine(d.PreferencesTable.Grant(grantee, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))).
 		Combine(d.useDataKey(grantee, viaDynamoDB))
 }
 

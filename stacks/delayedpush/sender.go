@@ -16,13 +16,6 @@ import (
 	"github.com/delayed-push/delayed-push/stacks/delayedpush/internal/gobuild"
 )
 
-// The environment variables naming the recipient's clock's tables, for the sender and the
-// HTTP API.
-const (
-	envPreferencesTable = "PREFERENCES_TABLE"
-	envCapsTable        = "CAPS_TABLE"
-)
-
 // senderPackage is the import path of the sender Lambda's main package.
 const senderPackage = "github.com/delayed-push/delayed-push/lambdas/sender"
 
@@ -54,10 +47,10 @@ func newSender(scope constructs.Construct, id string, d *DelayedPush, s settings
 				cfg.DeliveryGuarantee.Env:    jsii.String(s.guarantee),
 				// The recipient's clock: quiet hours in the zone in force when a push is due,
 				// then the frequency caps.
-				envPreferencesTable:     d.PreferencesTable.TableName(),
-				envCapsTable:            d.CapsTable.TableName(),
-				cfg.Caps.Env:            jsii.String(s.caps),
-				cfg.DefaultTimeZone.Env: jsii.String(s.defaultTimeZone),
+				senderapp.EnvPreferencesTable: d.PreferencesTable.TableName(),
+				senderapp.EnvCapsTable:        d.CapsTable.TableName(),
+				cfg.Caps.Env:                  jsii.String(s.caps),
+				cfg.DefaultTimeZone.Env:       jsii.String(s.defaultTimeZone),
 			},
 		},
 	})

@@ -68,10 +68,10 @@ var (
 		Env: apiapp.EnvEconomyScheduleAfterSeconds,
 		Doc: "an economy push due further ahead than this goes through an EventBridge Scheduler schedule, a nearer one is one SQS `SendMessage` with `DelaySeconds`, in seconds; lower it only to exercise the schedule path sooner"}
 	DefaultTimeZone = &Setting{Key: "defaultTimeZone", Prop: "DefaultTimeZone", Default: "UTC",
-		Env: "DEFAULT_TIME_ZONE", Check: checkZone,
+		Env: apiapp.EnvDefaultTimeZone, Check: checkZone, // the sender's name for it too (a test keeps them equal)
 		Doc: "the IANA time zone of a user who has none (no preference, no device-reported zone): a push's `localTime` and the user's quiet hours are read on its clock"}
 	Caps = &Setting{Key: "caps", Prop: "Caps", Default: "",
-		DefaultDoc: "none", Env: "CAPS", Check: checkCaps,
+		DefaultDoc: "none", Env: senderapp.EnvCaps, Check: checkCaps,
 		Doc: "frequency caps per user: `N/W` is at most N pushes in any rolling window W (`10m`, `24h`, `7d`; 1 minute to 30 days); the stack's caps first, then `; category=caps` for a category's own, e.g. `3/24h,1/10m; promo=1/1h` (every push counts toward the first two, a `promo` push toward the third too); a push over a cap is recorded `capped` and not sent, one with `\"cap\": false` is never counted"}
 	CustomerManagedKey = &Setting{Key: "customerManagedKey", Prop: "CustomerManagedData", Default: false,
 		Doc: "also encrypt the tables, the push and orders queues and the state machine's executions (the pushes) with a customer managed data key of their own"}
