@@ -145,7 +145,7 @@ emulator-test: local-synth qemu ## The local tooling's tests on a moto of their 
 
 # The emulator tests first, on a moto of their own; then local-up starts the stack.
 e2e: emulator-test local-up ## The emulator tests, then end-to-end tests against the local stack (restarts it, stops it after)
-	set -o pipefail; cd local && go test -count=1 -v -tags e2e -timeout 20m -parallel 16 ./e2e/ | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; cd .. && $(LOCAL_SCRIPTS)/local-down.sh; exit $$rc
+	set -o pipefail; cd local && go test -count=1 -v -tags e2e -timeout 20m -parallel 8 ./e2e/ | grep -v -e "^=== " -e "^    --- PASS" ; rc=$$?; cd .. && $(LOCAL_SCRIPTS)/local-down.sh; exit $$rc
 
 load: local-up ## Load and fault suite on the local stack (10,000-push burst, each fault; ~20 min)
 	rm -f .local/load-report.txt

@@ -24,8 +24,8 @@ import (
 )
 
 // Both engines, side by side, through the Go client: a push 20 s ahead (economy: one SQS
-// SendMessage with DelaySeconds) and one past the economy engine's schedule threshold (the
-// local stack's economyScheduleAfterSeconds is 180, the shortened time: economy: an
+// SendMessage with DelaySeconds) and one past the economy engine's schedule threshold (250 s:
+// the local stack's economyScheduleAfterSeconds is 180, the shortened time: economy: an
 // EventBridge Scheduler schedule, run by local/schedulerrun at a random moment of the minute
 // it names, 60 to 180 s early; then the queue; then the sender's hold until the due time),
 // cancel and reschedule of each.
@@ -46,13 +46,16 @@ const (
 	wholeSecond = time.Second
 )
 
-// economyAfter is the local stack's schedule threshold; pushes due later than it go through
-// a schedule on the economy engine.
-func economyAfter(t *testing.T) time.Duration {
+// farDelay is how far ahead a push is scheduled to take the economy engine's schedule path
+// on the local stack: past its threshold (economyScheduleAfterSeconds, 180 s locally), and far
+// enough that the schedule's at(), the minute of due-2m, is still a minute ahead of the clock
+// when it is created (the client sends a nearer one as a delayed message): due-2m-60 s of
+// flooring >= now+60 s, so 240 s and some slack for the call.
+func farDelay(t *testing.T) time.Duration {
 	t.Helper()
 	a := resources(t).EconomyScheduleAfter
 	require.Equal(t, 180*time.Second, a, "the local stack is synthesized with economyScheduleAfterSeconds 180 (Makefile LOCAL_CONFIG)")
-	return a
+	return 250 * time.Second
 }
 
 // control puts a control push on the queue when due comes and returns a function that waits
@@ -197,9 +200,12 @@ func TestEnginesDeliverAPushPastTheScheduleThresholdOnceOnTime(t *testing.T) {
 			user := name("far-" + engine)
 			ep := device(t, user, "far-phone-"+engine)
 			key := name("far-push-" + engine)
-			s, err := c.Schedule(ctx, client.Request{Key: key, Push: shipped(user), Delay: economyAfter(t) + 20*time.Second, Engine: engine})
+			s, err := c.Schedule(ctx, client.Request{Key: key, Push: shipped(user), Delay: farDelay(t), Engine: engine})
 			require.NoError(t, err)
 			assert.Equal(t, engine, s.Engine)
+			if engine == client.EngineEconomy {
+				require.NotEmpty(t, s.ScheduleName, "past the threshold: a schedule")
+			}
 			ctl := control(t, "far-"+engine, s.DueAt)
 			reports := assertOnTime(t, engine, key, s.DueAt, ep, "Your order shipped", ctl, 1)
 			if engine == client.EngineEconomy {
@@ -233,11 +239,12 @@ func TestEnginesCancelledPushIsNeverSent(t *testing.T) {
 				key := name("cancel-push-" + tag)
 				delay := 20 * time.Second
 				if far {
-					delay = economyAfter(t) + 20*time.Second
+					delay = farDelay(t)
 				}
 				p := shipped(user)
 				s, err := c.Schedule(ctx, client.Request{Key: key, Push: p, Delay: delay, Engine: engine})
 				require.NoError(t, err)
+				require.Equal(t, far && engine == client.EngineEconomy, s.ScheduleName != "", "a schedule only for the far economy push")
 				st, err := c.Cancel(ctx, key)
 				require.NoError(t, err)
 				assert.Equal(t, client.StateCancelled, st.State)
@@ -287,10 +294,11 @@ func TestEnginesRescheduledPushGoesOutOnceAtTheNewTime(t *testing.T) {
 			require.NoError(t, err)
 			newer := shipped(user)
 			newer.Title = "Arrives Monday instead"
-			moved, err := c.Reschedule(ctx, key, client.Change{Delay: economyAfter(t) + 20*time.Second, Push: &newer})
+			moved, err := c.Reschedule(ctx, key, client.Change{Delay: farDelay(t), Push: &newer})
 			require.NoError(t, err)
 			assert.Equal(t, 2, moved.Revision)
 			assert.Equal(t, engine, moved.Engine, "the push keeps its engine")
+			require.Equal(t, engine == client.EngineEconomy, moved.ScheduleName != "", "moved past the threshold: a schedule on the economy engine")
 			if engine == client.EngineStepFunctions {
 				waitStopped(t, first.ExecutionArn, "the old execution is stopped")
 				queueRevision(t, key, old, 1)

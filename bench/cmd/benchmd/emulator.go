@@ -25,7 +25,7 @@ const (
 
 // The engines side by side: the load suite's engines burst (local/load, TestEconomyBurst with
 // LOAD_STEPFUNCTIONS) with these sizes: pushes on each engine, interleaved, due over the same
-// one to four minutes; then `pushctl accuracy --json` over that run gives each engine's
+// one to five minutes; then `pushctl accuracy --json` over that run gives each engine's
 // lateness from the delivery log.
 const (
 	enginesEach    = 300
@@ -74,7 +74,7 @@ the lateness of the scheduled pushes from their due time to SNS's confirmation (
 and the emulator's own share: its CPU over the run and the time it took per operation, as the
 fault proxy between the functions and the emulator (`+"`local/faultproxy`"+`) measures it.
 Then it runs both engines on one workload (`+"`LOAD_ECONOMY=%d LOAD_STEPFUNCTIONS=%d`"+`, the same suite's
-`+"`TestEconomyBurst`"+`: pushes due over one to four minutes, interleaved) and reports each engine's
+`+"`TestEconomyBurst`"+`: pushes due over one to five minutes, interleaved) and reports each engine's
 lateness side by side from `+"`pushctl accuracy --json`"+`.
 `+"`BENCH_EMULATOR=off make bench`"+` leaves it out even when a stack runs; `+"`make bench`"+` never starts
 or stops the emulator itself (it takes minutes, and qemu on non-arm64 hosts). Nothing stays
@@ -145,8 +145,8 @@ func enginesSection(port string) string {
 	since := time.Since(started) + 5*time.Second // this run only: the burst before it sent pushes too
 	acc, accErr := runCmd(".", nil, 2*time.Minute, "go", "run", "./cmd/pushctl", "accuracy", "--local", "--local-state", ".local", "--json",
 		"--since", since.Round(time.Second).String())
-	fmt.Fprintf(&b, "%d pushes on each engine, interleaved, scheduled at once through the Go client, due at random over the next one to four minutes (`%s`). "+
-		"On the economy engine those due within the local stack's `economyScheduleAfterSeconds` (180, shortened from 900 so that the path is taken in minutes) are one SQS message with `DelaySeconds`, the later ones an EventBridge Scheduler schedule that the local runner fires at a random moment of the minute it names and the sender holds until the due time; "+
+	fmt.Fprintf(&b, "%d pushes on each engine, interleaved, scheduled at once through the Go client, due at random over the next one to five minutes (`%s`). "+
+		"On the economy engine those due within the local stack's `economyScheduleAfterSeconds` (180, shortened from 900 so that the path is taken in minutes), or whose schedule's at() would be less than a minute ahead, are one SQS message with `DelaySeconds`, the later ones an EventBridge Scheduler schedule that the local runner fires at a random moment of the minute it names and the sender holds until the due time; "+
 		"on Step Functions each is an execution that waits. Lateness is from the due time to SNS's confirmation, per engine from the delivery log (`pushctl accuracy --json`, its `engines`), over this run only.\n\n", enginesEach, cmd)
 	if runErr != nil {
 		fmt.Fprintf(&b, "**The suite failed its checks in this run** (its report below says what was missing or broken).\n\n")

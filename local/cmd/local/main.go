@@ -322,8 +322,8 @@ func demoEconomy(ctx context.Context, stack *localrun.Stack, endpointArn, state 
 	}
 	fmt.Printf("\nDue later than %s (this local stack's economyScheduleAfterSeconds, shortened from 900), an economy push\n"+
 		"becomes an EventBridge Scheduler schedule, fired here at a random moment of the minute it names, then held by\n"+
-		"the sender until its due time. Try it (about 4 minutes), and watch the [scheduler] lines of %s:\n"+
-		"  go run ./cmd/pushctl schedule --local --engine economy --key demo-later --delay 200s --user demo-user --title 'Later'\n",
+		"the sender until its due time. Try it (about 4 minutes; the client takes the schedule path when its at() is a minute ahead), and watch the [scheduler] lines of %s:\n"+
+		"  go run ./cmd/pushctl schedule --local --engine economy --key demo-later --delay 250s --user demo-user --title 'Later'\n",
 		res.EconomyScheduleAfter, localrun.RunnerLog(state))
 	return nil
 }
