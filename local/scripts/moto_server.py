@@ -541,6 +541,8 @@ wait_function_module.WaitFunction._wait_interval = wait_interval_then_queue_unle
 # not callable"). The scheduler checks its input in JSONata (statemachines/check-schedule.jsonata).
 # Here: expressions are evaluated by jsonata-python (PyPI, pinned in requirements-dev.txt), a port
 # of the reference implementation. The modules that imported the function by name get it too.
+# Regex literals follow JavaScript's $ (the end of the input only, unless /m), as the reference
+# implementation and AWS's do; Python's $ also matches before a final newline.
 import jsonata as jsonata_python  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.string import string_expression as sfn_string_expression  # noqa: E402
 from moto.stepfunctions.parser.asl.jsonata import jsonata as sfn_jsonata  # noqa: E402
@@ -551,9 +553,34 @@ require(sfn_string_expression, "eval_jsonata_expression")
 require(sfn_jsonata_validations, "eval_jsonata_expression")
 
 
+def js_dollar(pattern: str) -> str:
+    """A JavaScript regex's $ (no m flag) matches only at the end of the input; Python's also
+    before a final newline, so "promo\n" would pass /^[a-z]+$/. Outside character classes, an
+    unescaped $ becomes \\Z (the end, only)."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        out.append("\\Z" if ch == "$" and not in_class else ch)
+        i += 1
+    return "".join(out)
+
+
+def js_regex_engine(pattern: str, flags):
+    from jsonata.regex_engine import default_regex_engine
+    return default_regex_engine(pattern if flags.multiline else js_dollar(pattern), flags)
+
+
 def eval_jsonata_expression(expression: str):
     try:
-        return jsonata_python.Jsonata(expression).evaluate(None)
+        return jsonata_python.Jsonata(expression, js_regex_engine).evaluate(None)
     except Exception as ex:  # what moto's JVM bridge does: States.QueryEvaluationError follows
         raise sfn_jsonata.JSONataException("UNKNOWN", str(ex))
 
