@@ -107,8 +107,10 @@ clean: ## Stop the local stack and remove build output
 # a sender concurrency the emulator can serve: it handles about 130 writes a second, so more
 # invocations in flight would only make every call wait longer. An economy push due more than
 # 180 s ahead (the least allowed, not 900 s) goes through an EventBridge Scheduler schedule, so
-# that path is shown and tested in minutes (local/README.md, "shortened time").
-LOCAL_CONFIG := {"senderTimeoutSeconds":10,"economyScheduleAfterSeconds":180,"visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1,"shopify":true,"shopifyShopOwners":{"local-shop.myshopify.com":"local-shop-owner","other-shop.myshopify.com":"other-shop-owner"}}
+# that path is shown and tested in minutes (local/README.md, "shortened time"). The default
+# time zone is half an hour off UTC, and the one frequency cap is of a category only the
+# recipient tests use, so nothing else is capped (local/README.md, "Deploy").
+LOCAL_CONFIG := {"senderTimeoutSeconds":10,"economyScheduleAfterSeconds":180,"defaultTimeZone":"America/St_Johns","caps":"; e2ecap=3/24h","visibilityTimeoutSeconds":15,"maxReceiveCount":2,"senderMaxConcurrency":4,"removalPolicy":"destroy","logRetentionDays":1,"shopify":true,"shopifyShopOwners":{"local-shop.myshopify.com":"local-shop-owner","other-shop.myshopify.com":"other-shop-owner"}}
 LOCAL_PORT ?= 4566
 export LOCAL_PORT
 QEMU := $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
