@@ -109,7 +109,12 @@ func (s *Service) quietHours(ctx context.Context, inv *invocation, r *Result, j 
 func (s *Service) holdQuiet(ctx context.Context, inv *invocation, r *Result, j *job, until time.Time, window string) {
 	now := s.now()
 	if j.held.from.IsZero() {
+		// Quiet hours hold the push from its due time: its lateness is then measured from
+		// their end alone, not also from how late it was first taken.
 		j.held.from = now
+		if j.hasDue && j.due.Before(now) {
+			j.held.from = j.due
+		}
 	}
 	j.held.until = until
 	delay := min((until.Sub(now)+time.Second-1)/time.Second*time.Second, maxQueueDelay)
