@@ -589,6 +589,29 @@ for _module in (sfn_jsonata, sfn_string_expression, sfn_jsonata_validations):
     _module.eval_jsonata_expression = eval_jsonata_expression
 
 
+# --- Patch 19: JSONata's $string escapes every non-ASCII character --------------------------
+# jsonata-python gap: $string of a value that is not a string (the check quotes values with
+# $string([$s])) is Python's json.dumps with ensure_ascii on, so "promoé" reads "promo\u00e9";
+# JavaScript's JSON.stringify, which AWS's JSONata uses, writes the character itself and
+# escapes only controls and lone surrogates. Here: the same, so an error names a value as AWS's.
+from jsonata import functions as jsonata_functions  # noqa: E402
+
+require(jsonata_functions.Functions, "_string", "Encoder")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def jsonata_string(arg, prettify):
+    from jsonata import jsonata as jsonata_module
+    if isinstance(arg, (jsonata_module.Jsonata.JFunction, jsonata_functions.parser.Parser.Symbol)):
+        return ""
+    layout = {"indent": "  "} if prettify else {"separators": (",", ":")}
+    out = json.dumps(arg, cls=jsonata_functions.Functions.Encoder, ensure_ascii=False, **layout)
+    return _LONE_SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), out)
+
+
+jsonata_functions.Functions._string = staticmethod(jsonata_string)
+
+
 # --- Patch 13: concurrent executions share one parser scope stack ------------------------
 # moto bug: Preprocessor._query_language_per_scope (asl/parse/preprocessor.py) is a class
 # attribute, one list shared by every Preprocessor. Each execution parses the definition on its
