@@ -161,7 +161,7 @@ func TestAPIRefusesUnsignedAndOversizeRequests(t *testing.T) {
 	assert.Equal(t, "not_found", code)
 }
 
-// The README's curl example, signed by curl itself.
+// The curl example (examples/curl.sh, linked from docs/usage.md), signed by curl itself.
 func TestExampleCurl(t *testing.T) {
 	t.Parallel()
 	key := name("example-curl")

@@ -512,7 +512,7 @@ func TestScheduleFromTheAWSCLI(t *testing.T) {
 }
 
 // --- Faults: each ends with every push delivered per the guarantee, or parked with its
-// reason and brought back by a redrive (README, "Delivery guarantees"). ---
+// reason and brought back by a redrive (docs/guarantees.md, "Delivery guarantees"). ---
 
 // fault installs a fault-proxy rule for the rest of the test and returns it (with its ID).
 func fault(t *testing.T, r faultproxy.Rule) faultproxy.Rule {

@@ -157,7 +157,7 @@ func TestPushctlHelpForEveryCommand(t *testing.T) {
 	assert.Contains(t, stderr, "no push with this key")
 }
 
-// The README's pushctl example.
+// The pushctl example (examples/pushctl.sh, linked from docs/usage.md).
 func TestExamplePushctl(t *testing.T) {
 	t.Parallel()
 	bin, err := localrun.PushctlPath()

@@ -3,7 +3,7 @@
 // Package load is the load and fault suite (make load): a burst of pushes, direct and
 // scheduled, through the whole local stack, then the same pipeline under each fault the
 // delivery guarantee is about. Every scenario checks every push against the guarantee
-// (README, "Delivery guarantees") and prints throughput, lateness percentiles and where the
+// (docs/guarantees.md, "Delivery guarantees") and prints throughput, lateness percentiles and where the
 // time went. Bounded: each scenario has a deadline and the suite stops by itself.
 //
 // Sizes: LOAD_DIRECT and LOAD_SCHEDULED (default 9000 and 1000) for the burst,

@@ -10,7 +10,7 @@ import (
 )
 
 // SetUpPlatformApplication does locally what a team does by hand in AWS, because FCM
-// credentials stay out of the template (README, "Set up FCM"): it creates the platform
+// credentials stay out of the template (README, "Deploy": the FCM platform application): it creates the platform
 // application the stack's PlatformApplicationArn output names, with a placeholder credential,
 // and points its event attributes at the stack's device events topic. The emulator keeps the
 // attributes but never sends the events (local/RESEARCH.md).

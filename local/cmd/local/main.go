@@ -1,4 +1,4 @@
-// Command local runs Delayed Push on the moto emulator (see README, "Run it locally").
+// Command local runs Delayed Push on the moto emulator (README, "Try it locally"; local/README.md).
 //
 //	local serve -endpoint URL -app DIR   deploy DIR (a cloud assembly) into a fresh emulator
 //	                                     through CloudFormation and run its Lambda functions
