@@ -258,8 +258,8 @@ func rowString(item map[string]ddbtypes.AttributeValue, name string) string {
 	return ""
 }
 
-// User A's token, against each route, for user B's devices and pushes: 403 every time, and B's
-// devices, endpoint and push are as they were.
+// User A's token, against each route, for user B's devices, preferences and pushes: 403 every
+// time, and B's devices, endpoint, preferences and push are as they were.
 func TestAPIJWTAUserCannotReachAnotherUsersDevicesOrPushes(t *testing.T) {
 	t.Parallel()
 	alice, bob := name("jwt-alice"), name("jwt-bob")
@@ -273,6 +273,8 @@ func TestAPIJWTAUserCannotReachAnotherUsersDevicesOrPushes(t *testing.T) {
 	status, out = backend.call(t, "POST", "/pushes", `{"key":"`+key+`","delaySeconds":3600,"push":{"userId":"`+bob+`","title":"Your order"}}`)
 	require.Equal(t, 201, status, "%v", out)
 	rowBefore := scheduleRow(t, key)
+	status, out = bobs.call(t, "PUT", "/users/"+bob+"/preferences", `{"timeZone":"Asia/Tokyo","quietHours":{"start":"22:00","end":"07:00"}}`)
+	require.Equal(t, 200, status, "%v", out)
 
 	alices := newJWTCaller(t, alice, "openid profile")
 	mine := `the token's user is "` + alice + `", the request is for "` + bob + `"`
@@ -289,6 +291,8 @@ func TestAPIJWTAUserCannotReachAnotherUsersDevicesOrPushes(t *testing.T) {
 		{"GET", "/pushes/" + key, "", notBackend},
 		{"PUT", "/pushes/" + key, `{"delaySeconds":60,"push":{"userId":"` + alice + `","title":"Mine now"}}`, notBackend},
 		{"DELETE", "/pushes/" + key, "", notBackend},
+		{"GET", "/users/" + bob + "/preferences", "", mine},
+		{"PUT", "/users/" + bob + "/preferences", `{"timeZone":"Europe/Berlin","quietHours":null}`, mine},
 	} {
 		status, out := alices.call(t, c.method, c.path, c.body)
 		forbidden(t, status, out, c.want)
@@ -308,6 +312,10 @@ func TestAPIJWTAUserCannotReachAnotherUsersDevicesOrPushes(t *testing.T) {
 	require.NoError(t, err, "bob's endpoint still exists")
 	assert.Equal(t, "true", attrs.Attributes["Enabled"])
 	assert.Equal(t, rowBefore, scheduleRow(t, key), "bob's push is unchanged")
+	status, out = bobs.call(t, "GET", "/users/"+bob+"/preferences", "")
+	require.Equal(t, 200, status, "%v", out)
+	assert.Equal(t, "Asia/Tokyo", out["timeZone"], "bob's preferences are unchanged")
+	assert.Equal(t, map[string]any{"start": "22:00", "end": "07:00"}, out["quietHours"])
 	assert.Empty(t, scheduleRow(t, name("jwt-alice-push")), "no push was created")
 	status, out = backend.call(t, "GET", "/pushes/"+key, "")
 	require.Equal(t, 200, status)
